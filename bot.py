@@ -1,0 +1,141 @@
+"""csi-coach command line.
+
+    csi-coach scan [--source NAME] [--dry-run] [--full] [--report DIR] [--json]
+    csi-coach run
+    csi-coach check-config
+    csi-coach explain --text T | --file F | --ticket SOURCE:KEY
+    csi-coach classify --input FILE.jsonl
+    csi-coach sandbox [...]
+    csi-coach demo
+
+Exit codes: 0 clean, 1 some records (or checks) failed, 2 bad config or usage.
+This module only parses arguments and converts errors to exit codes; each
+command's work lives in the module named for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from errors import CoachError, ConfigError, LockBusy
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+DEFAULT_CONFIG = "config.toml"
+
+
+def default_config_path() -> str:
+    """$CSI_COACH_CONFIG, else ./config.toml."""
+    return os.environ.get("CSI_COACH_CONFIG") or DEFAULT_CONFIG
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits 2 with a one-line message, as for any bad input."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_CONFIG, f"{self.prog}: error: {message}\n")
+
+
+def _add_config(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config",
+        metavar="PATH",
+        default=None,
+        help=f"config file (default: $CSI_COACH_CONFIG or ./{DEFAULT_CONFIG})",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="csi-coach",
+        description="Coach continual-service-improvement records toward service-value goals.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("scan", help="scan the sources once now", description="Scan the configured sources once.")
+    _add_config(p)
+    p.add_argument("--source", metavar="NAME", help="scan only this source")
+    p.add_argument("--dry-run", action="store_true", help="write nothing anywhere (state included); print what would be written")
+    p.add_argument("--full", action="store_true", help="ignore the watermark and re-read every record")
+    p.add_argument("--report", metavar="DIR", help="write report.json and report.html into DIR")
+    p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+    p.set_defaults(handler="scan:cli")
+
+    p = sub.add_parser("run", help="stay up and scan on the configured schedule", description="Run the scheduler in the foreground.")
+    _add_config(p)
+    p.set_defaults(handler="scheduler:cli")
+
+    p = sub.add_parser("check-config", help="validate config, rules (and their examples) and templates", description="Validate the config file, the rule set and its examples, and the templates.")
+    _add_config(p)
+    p.set_defaults(handler="checks:cli")
+
+    p = sub.add_parser("explain", help="show the verdict, evidence and comment for a text or ticket", description="Show the verdict, its evidence, and the exact comment that would be written.")
+    _add_config(p)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--text", metavar="T", help="goal text to judge")
+    src.add_argument("--file", metavar="F", help="a file holding the text, or a JSON record (eval format)")
+    src.add_argument("--ticket", metavar="SOURCE:KEY", help="a live ticket from a configured source")
+    p.add_argument("--rules", metavar="PATH", help="rules file (default: the config's, else the shipped default)")
+    p.add_argument("--target", choices=["servicenow", "jira"], default=None, help="markup of the comment (default: the source's, else servicenow)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(handler="explain:cli")
+
+    p = sub.add_parser("classify", help="classify JSONL records (eval format in, one JSON line out each)", description="Read JSONL records, print one JSON verdict line per record, in order.")
+    _add_config(p)
+    p.add_argument("--input", metavar="FILE.jsonl", required=True, help="records, one JSON object per line ('-' for stdin)")
+    p.add_argument("--rules", metavar="PATH", help="rules file (default: the config's, else the shipped default)")
+    p.set_defaults(handler="classify:cli")
+
+    p = sub.add_parser("sandbox", help="serve local ServiceNow and Jira on loopback", description="Serve seeded local ServiceNow and Jira servers until interrupted.")
+    p.set_defaults(handler="sandbox.cli:cli", configure="sandbox.cli:add_arguments")
+
+    p = sub.add_parser("demo", help="sandbox + a scan with the example config", description="Start the sandbox on free ports, scan it with config.example.toml, and show what was written.")
+    p.set_defaults(handler="demo:cli", configure="demo:add_arguments")
+
+    return parser
+
+
+def _resolve(spec: str) -> Callable:
+    module_name, _, attr = spec.partition(":")
+    module = __import__(module_name, fromlist=[attr])
+    return getattr(module, attr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    # Commands that own many options add them from their own module.
+    for action in parser._subparsers._group_actions:  # type: ignore[union-attr]
+        for sp in action.choices.values():
+            configure = sp.get_default("configure")
+            if configure:
+                _resolve(configure)(sp)
+    args = parser.parse_args(argv)
+    if getattr(args, "config", "unset") is None:
+        args.config = default_config_path()
+    try:
+        code = _resolve(args.handler)(args)
+    except ConfigError as exc:
+        print(f"csi-coach: config error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except LockBusy as exc:
+        print(f"csi-coach: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except CoachError as exc:
+        print(f"csi-coach: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("csi-coach: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    return int(code or 0)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    sys.exit(main())

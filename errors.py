@@ -1,0 +1,145 @@
+"""The one error tree of csi-coach.
+
+Everything the bot raises on purpose derives from ``CoachError``. Vendor and
+transport failures are converted into these at the connector boundary, so the
+scan, the CLI and the tests only ever handle this tree.
+
+    CoachError
+    ├── ConfigError            bad config, rules or template file (exit 2)
+    ├── RemoteError            a ticketing system answered with a failure
+    │   ├── AuthError          401: credentials missing, wrong or expired
+    │   ├── PermissionDenied   403: the account may not do this
+    │   ├── NotFound           404: table, issue or comment does not exist
+    │   ├── Gone               410: the endpoint was removed (e.g. Jira Cloud /search)
+    │   ├── BadRequest         400: the system refused the request as malformed
+    │   ├── RateLimited        429 that outlasted the retry budget
+    │   └── TransientError     5xx / connection failure that outlasted retries
+    │       └── AmbiguousWrite a write that may or may not have landed
+    ├── RecordError            one record could not be handled (bad data)
+    └── LockBusy               another scan holds the state lock
+"""
+
+from __future__ import annotations
+
+
+class CoachError(Exception):
+    """Base of every error csi-coach raises on purpose."""
+
+
+class ConfigError(CoachError):
+    """A config, rules or template file is wrong.
+
+    Always names the file, the TOML key path and what was expected, so the
+    admin can fix it without reading code. ``line`` is given where known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        key: str | None = None,
+        line: int | None = None,
+        expected: str | None = None,
+        got: object = None,
+        has_got: bool = False,
+    ) -> None:
+        self.message = message
+        self.file = file
+        self.key = key
+        self.line = line
+        self.expected = expected
+        self.got = got
+        self.has_got = has_got
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        where = self.file or "<config>"
+        if self.line is not None:
+            where += f":{self.line}"
+        parts = [where]
+        if self.key:
+            parts.append(f"[{self.key}]")
+        text = " ".join(parts) + f": {self.message}"
+        if self.has_got:
+            text += f" (got {self.got!r})"
+        if self.expected:
+            text += f"; expected {self.expected}"
+        return text
+
+
+class RemoteError(CoachError):
+    """A ticketing system answered with a failure.
+
+    ``message`` is the vendor's own explanation where it gave one (ServiceNow's
+    ``error.message``/``error.detail``, Jira's ``errorMessages``), never a
+    secret and never the request's auth headers.
+    """
+
+    def __init__(
+        self, message: str, *, status: int | None = None, url: str | None = None
+    ) -> None:
+        self.message = message
+        self.status = status
+        self.url = url
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        head = f"HTTP {self.status}" if self.status is not None else "request failed"
+        if self.url:
+            head += f" from {self.url}"
+        return f"{head}: {self.message}"
+
+
+class AuthError(RemoteError):
+    """401: credentials are missing, wrong or expired."""
+
+
+class PermissionDenied(RemoteError):
+    """403: the account is known but may not do this."""
+
+
+class NotFound(RemoteError):
+    """404: the table, issue, record or comment does not exist."""
+
+
+class Gone(RemoteError):
+    """410: the endpoint was removed by the vendor."""
+
+
+class BadRequest(RemoteError):
+    """400: the system refused the request as malformed."""
+
+
+class RateLimited(RemoteError):
+    """429 that outlasted the retry budget. ``retry_after`` is in seconds."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        status: int | None = 429,
+        url: str | None = None,
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, status=status, url=url)
+
+
+class TransientError(RemoteError):
+    """5xx or a connection failure that outlasted the retries; try next scan."""
+
+
+class AmbiguousWrite(TransientError):
+    """A write was sent but its outcome is unknown (timeout or reset after sending).
+
+    The caller must look for the bot's marker on the ticket before writing again.
+    """
+
+
+class RecordError(CoachError):
+    """One record could not be handled (bad data); the scan goes on."""
+
+
+class LockBusy(CoachError):
+    """Another scan holds the state lock."""

@@ -1,0 +1,166 @@
+"""The records, verdicts and findings that flow through a scan.
+
+All frozen: a value once made is never changed, so it can be hashed, cached,
+compared between scans and passed between threads without care.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any, Mapping
+
+# The text fields a rule may look at, in the order evidence is reported.
+TEXT_FIELDS: tuple[str, ...] = ("title", "description", "goal", "service")
+
+
+class Category(str, Enum):
+    VALUE = "value"
+    LINKED = "linked"
+    PROCESS_ONLY = "process_only"
+    NO_GOAL = "no_goal"
+
+    @property
+    def value_goal(self) -> bool:
+        return self in (Category.VALUE, Category.LINKED)
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+    OFF = "off"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One improvement record, whatever system it came from."""
+
+    source: str  # the config's source name, e.g. "servicenow-prod"
+    key: str  # sys_id or Jira issue key: what the API addresses
+    number: str  # what people call it: CIM0010023, CSI-42
+    url: str
+    title: str
+    description: str = ""
+    goal: str = ""
+    service: str = ""
+    owner: str = ""
+    labels: tuple[str, ...] = ()
+    state: str = ""
+    updated: datetime | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def text(self, name: str) -> str:
+        """The value of one of TEXT_FIELDS."""
+        return getattr(self, name) or ""
+
+    @classmethod
+    def from_text(cls, text: str, *, key: str = "text", source: str = "cli") -> "Record":
+        """A record holding free text in its goal, for `explain --text`."""
+        return cls(source=source, key=key, number=key, url="", title="", goal=text)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Where a finding was seen: the field, the words, their offsets in that field."""
+
+    field: str
+    text: str
+    start: int
+    end: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"field": self.field, "text": self.text, "start": self.start, "end": self.end}
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str  # rule id, e.g. "process-without-value"
+    severity: Severity
+    message: str
+    evidence: tuple[Evidence, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "severity": self.severity.value,
+            "message": self.message,
+            "evidence": [e.to_dict() for e in self.evidence],
+        }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    category: Category
+    measurable: bool
+    findings: tuple[Finding, ...] = ()
+    exempt: bool = False  # the record carries the opt-out label/field
+
+    @property
+    def value_goal(self) -> bool:
+        return self.category.value_goal
+
+    @property
+    def flagged(self) -> bool:
+        """True when the bot should coach: no value goal and not opted out."""
+        return not self.value_goal and not self.exempt
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "category": self.category.value,
+            "value_goal": self.value_goal,
+            "measurable": self.measurable,
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+    def digest(self) -> str:
+        """A stable hash of what the bot would say: category, rules and evidence words.
+
+        Offsets are left out so an edit elsewhere in the text does not re-coach.
+        """
+        payload = {
+            "category": self.category.value,
+            "measurable": self.measurable,
+            "findings": sorted(
+                [f.rule, f.severity.value, sorted({e.text.lower() for e in f.evidence})]
+                for f in self.findings
+            ),
+        }
+        blob = json.dumps(payload, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class CommentRef:
+    """A comment the bot wrote: enough to find or edit it again."""
+
+    source: str
+    record_key: str
+    comment_id: str  # Jira comment id, ServiceNow sys_journal_field sys_id ("" if unknown)
+
+
+@dataclass(frozen=True)
+class BotComment:
+    """One of the bot's earlier comments on a record, found by its marker."""
+
+    ref: CommentRef
+    marker: str  # the marker text found, e.g. "csi-coach:ab12cd34ef56"
+    body: str
+    created: datetime | None = None
+    editable: bool = False
+
+
+@dataclass(frozen=True)
+class BrokenRecord:
+    """A fetched item that could not be turned into a Record (bad data).
+
+    Connectors yield it instead of raising, so one odd ticket never stops a scan.
+    """
+
+    source: str
+    key: str
+    number: str
+    reason: str
