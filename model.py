@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -15,6 +16,15 @@ from typing import Any, Mapping
 
 # The text fields a rule may look at, in the order evidence is reported.
 TEXT_FIELDS: tuple[str, ...] = ("title", "description", "goal", "service")
+
+# Every bot comment carries "csi-coach:<verdict digest>" so the bot can find its own
+# comments again (ServiceNow: valueLIKEcsi-coach:, Jira: fallback to the property).
+MARKER_PREFIX = "csi-coach:"
+MARKER_RE = re.compile(r"csi-coach:([0-9a-f]{16})")
+
+
+def marker_for(digest: str) -> str:
+    return MARKER_PREFIX + digest
 
 
 class Category(str, Enum):
@@ -51,6 +61,7 @@ class Record:
     labels: tuple[str, ...] = ()
     state: str = ""
     updated: datetime | None = None
+    container: str = ""  # ServiceNow table or Jira project key, for rule scopes
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def text(self, name: str) -> str:
