@@ -1,0 +1,385 @@
+"""Jira connector (Cloud and Data Center), on the ``jira`` library 3.10.
+
+How the registry opens it (``connectors/__init__.py``)::
+
+    from connectors.jira import JiraConnector
+    connector = JiraConnector.open(settings, limiters=limiters)          # builds the session
+    # or, with a session that already has the project's ResilientAdapter mounted:
+    connector = JiraConnector(settings, session)
+
+The library builds its own ``ResilientSession``; we switch its retries off
+(``max_retries=0``: it caps a Retry-After at 60 s and may retry early) and mount
+the adapters of the project's session on it, so ``connectors.transport``
+alone waits out 429s (Retry-After in full, X-RateLimit-Reset) and retries
+5xx/connection errors. Secrets are read from the environment here, at connect
+time, and live only in the session's auth object.
+
+Requests per scan: ``serverInfo`` once when ``flavor = "auto"``, ``myself``
+once (bot account and time zone), one request per search page, one per write;
+comments are listed only when the coach asks for them (and to settle an
+ambiguous write).
+
+Searches go through the library's ``_get_json`` rather than
+``enhanced_search_issues``: that method first GETs ``/field`` to translate
+names (one more request per scan) and buffers pages; we need one page at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Callable, Iterator, Mapping, TypeVar
+
+import requests
+from jira import JIRA, JIRAError
+
+from config import JiraSettings
+from errors import AmbiguousWrite, CoachError, ConfigError, PermissionDenied, TransientError
+from model import BotComment, BrokenRecord, CommentRef, Record
+
+from .jira_comments import (
+    account_of,
+    authored_by,
+    comment_payload,
+    has_properties,
+    to_bot_comment,
+)
+from .jira_errors import Action, from_exception, from_response
+from .jira_jql import build_jql, jql_time, user_zone
+from .jira_map import issue_to_record, parse_jira_time, requested_fields
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+COMMENT_PAGE = 100  # Jira's default and maximum for comment listing
+COMMENT_LIST_MAX_IDS = 1000  # POST /comment/list accepts at most 1000 ids
+
+
+class JiraConnector:
+    """Reads improvement issues by JQL and writes coaching comments (wiki markup, API v2)."""
+
+    target = "jira"
+    can_edit = True
+    # Data Center (and Elasticsearch-backed searches) refuse startAt past this window;
+    # beyond it the query restarts from the last seen ``updated``.
+    SEARCH_WINDOW = 10_000
+
+    def __init__(self, settings: JiraSettings, session: requests.Session | None = None) -> None:
+        if not settings.jql.strip():
+            raise ConfigError(
+                "a JQL restriction is required so the bot never coaches the whole site",
+                key=f"sources.{settings.name}.jql",
+                expected="e.g. jql = 'project = CSI AND issuetype = Improvement'",
+            )
+        if settings.flavor not in ("cloud", "server", "auto"):
+            raise ConfigError("unknown Jira flavor", key=f"sources.{settings.name}.flavor",
+                              got=settings.flavor, has_got=True, expected='"cloud", "server" or "auto"')
+        self.settings = settings
+        self.name = settings.name
+        self.base_url = settings.url.rstrip("/")
+        self._lock = threading.Lock()
+        self._flavor: str | None = None if settings.flavor == "auto" else settings.flavor
+        self._me: dict[str, Any] | None = None
+        self._notify_param = True  # drops to False if the site refuses notifyUsers=false
+        self.client = self._make_client(settings, session)
+
+    @classmethod
+    def open(cls, settings: JiraSettings, *, limiters: Any, policy: Any = None) -> "JiraConnector":
+        """Build the project's resilient session for ``settings.url`` and connect."""
+        from .transport import RetryPolicy, build_session
+
+        session = build_session(
+            settings.url, policy=policy or RetryPolicy(), limiters=limiters, verify=settings.verify_tls
+        )
+        return cls(settings, session)
+
+    # -- setup ---------------------------------------------------------------------------
+
+    def _make_client(self, settings: JiraSettings, session: requests.Session | None) -> JIRA:
+        auth = settings.auth
+        secret_key = f"sources.{settings.name}.auth"
+        kwargs: dict[str, Any] = {}
+        if auth.method == "basic":
+            user = auth.secret("username", key=f"{secret_key}.username_env").reveal()
+            token = auth.secret("token", key=f"{secret_key}.token_env").reveal()
+            kwargs["basic_auth"] = (user, token)
+        elif auth.method == "pat":
+            kwargs["token_auth"] = auth.secret("token", key=f"{secret_key}.token_env").reveal()
+        else:
+            raise ConfigError("unknown Jira auth method", key=f"{secret_key}.method", got=auth.method,
+                              has_got=True, expected='"basic" (Cloud: e-mail + API token) or "pat" (Data Center)')
+        client = JIRA(
+            server=self.base_url,
+            options={"verify": settings.verify_tls, "check_update": False},
+            get_server_info=False,  # the flavor decides; "auto" asks once, lazily
+            max_retries=0,  # ours is the only retry layer (see module docstring)
+            timeout=settings.timeout_seconds,
+            **kwargs,
+        )
+        if session is not None:
+            lib = client._session
+            for prefix, adapter in session.adapters.items():
+                lib.mount(prefix, adapter)
+            if "User-Agent" in session.headers:
+                lib.headers["User-Agent"] = session.headers["User-Agent"]
+            lib.trust_env = session.trust_env
+            lib.proxies.update(session.proxies)
+        return client
+
+    @property
+    def auth_hint(self) -> str:
+        a = self.settings.auth
+        if a.method == "basic":
+            return f"the e-mail in ${a.username_env} and the API token in ${a.token_env}"
+        return f"the personal access token in ${a.token_env}"
+
+    # -- one request, errors converted -------------------------------------------------
+
+    def _call(self, action: Action, do: Callable[[], T]) -> T:
+        try:
+            return do()
+        except JIRAError as exc:
+            if exc.response is not None and exc.response.status_code is not None:
+                raise from_response(exc.response, action, source=self.name, auth_hint=self.auth_hint) from None
+            raise TransientError(f"Jira source {self.name!r} could not {action.text}: {exc.text or 'no response'}",
+                                 url=exc.url) from None
+        except CoachError:
+            raise
+        except (requests.RequestException, OSError) as exc:
+            raise from_exception(exc, action, source=self.name, url=self.base_url) from None
+
+    def _get(self, path: str, params: Mapping[str, Any], action: Action) -> Any:
+        return self._call(action, lambda: self.client._get_json(path, params=dict(params)))
+
+    def _send(self, method: str, path: str, payload: Any, action: Action,
+              params: Mapping[str, Any] | None = None) -> Any:
+        url = self.client._get_url(path)
+
+        def do() -> Any:
+            resp = self.client._session.request(method, url, params=dict(params or {}), data=json.dumps(payload))
+            return resp.json() if resp.content else {}
+
+        return self._call(action, do)
+
+    # -- flavor and account --------------------------------------------------------------
+
+    @property
+    def flavor(self) -> str:
+        """"cloud" or "server"; with flavor = "auto" asks serverInfo once."""
+        if self._flavor is None:
+            info = self._get("serverInfo", {}, Action("read serverInfo", "Browse projects"))
+            kind = str(info.get("deploymentType", "")) if isinstance(info, dict) else ""
+            self._flavor = "cloud" if kind.lower() == "cloud" else "server"
+            log.info("jira source %s: serverInfo deploymentType %r -> flavor %s", self.name, kind, self._flavor)
+        return self._flavor
+
+    def myself(self) -> dict[str, Any]:
+        """The bot's account (``GET /myself``), fetched once per connector."""
+        with self._lock:
+            if self._me is None:
+                me = self._get("myself", {}, Action("read the bot's own account (myself)", "Browse projects"))
+                self._me = me if isinstance(me, dict) else {}
+            return self._me
+
+    # -- records -------------------------------------------------------------------------
+
+    def fetch(self, since: datetime | None) -> Iterator[Record | BrokenRecord]:
+        """Issues matching the admin's JQL updated at or after ``since``, oldest first."""
+        zone = user_zone(self.myself().get("timeZone"))
+        watermark = jql_time(since, zone) if since is not None else None
+        fields = ",".join(requested_fields(self.settings.fields))
+        if self.flavor == "cloud":
+            pages = self._cloud_pages(watermark, fields)
+        else:
+            pages = self._server_pages(watermark, fields, zone)
+        count = 0
+        for issue in pages:
+            count += 1
+            yield issue_to_record(issue, source=self.name, base_url=self.base_url, fields=self.settings.fields)
+        log.info("jira source %s: fetched %d issue(s)", self.name, count)
+
+    def _cloud_pages(self, watermark: str | None, fields: str) -> Iterator[dict[str, Any]]:
+        """GET /rest/api/2/search/jql, following nextPageToken until isLast.
+
+        The last page may omit nextPageToken rather than send null (JRACLOUD-92184),
+        so either signal ends the loop.
+        """
+        jql = build_jql(self.settings.jql, watermark)
+        action = Action("search issues (GET /rest/api/2/search/jql)", "Browse projects")
+        token: str | None = None
+        page = 0
+        while True:
+            params: dict[str, Any] = {"jql": jql, "fields": fields, "maxResults": self.settings.page_size}
+            if token:
+                params["nextPageToken"] = token
+            data = self._get("search/jql", params, action)
+            issues = data.get("issues") or []
+            page += 1
+            log.debug("jira source %s: cloud page %d, %d issue(s), jql %s", self.name, page, len(issues), jql)
+            yield from issues
+            next_token = data.get("nextPageToken")
+            if data.get("isLast") is True or not next_token:
+                return
+            if next_token == token:
+                raise TransientError(f"Jira source {self.name!r}: search returned the same nextPageToken twice")
+            token = next_token
+
+    def _server_pages(self, watermark: str | None, fields: str, zone: Any) -> Iterator[dict[str, Any]]:
+        """GET /rest/api/2/search with startAt/maxResults/total, split under SEARCH_WINDOW.
+
+        When the next page would reach past the window, the query restarts with
+        ``updated >= <last seen updated>`` (rounded down to the minute) and the
+        issues already yielded in that last minute are skipped.
+        """
+        action = Action("search issues (GET /rest/api/2/search)", "Browse projects")
+        size = self.settings.page_size
+        jql = build_jql(self.settings.jql, watermark)
+        start = 0
+        tail_minute = ""  # the JQL minute of the last yielded issue
+        tail_keys: set[str] = set()  # keys yielded within tail_minute
+        skip: set[str] = set()
+        while True:
+            params = {"jql": jql, "fields": fields, "startAt": start, "maxResults": size}
+            data = self._get("search", params, action)
+            issues = data.get("issues") or []
+            log.debug("jira source %s: server page at %d, %d issue(s), jql %s", self.name, start, len(issues), jql)
+            for issue in issues:
+                key = issue.get("key")
+                if key in skip:
+                    continue
+                minute = self._issue_minute(issue, zone)
+                if minute is not None:
+                    if minute != tail_minute:
+                        tail_minute, tail_keys = minute, set()
+                    tail_keys.add(key)
+                yield issue
+            start += len(issues)
+            total = data.get("total")
+            if not issues or (isinstance(total, int) and start >= total):
+                return
+            if start + size > self.SEARCH_WINDOW:
+                restart = build_jql(self.settings.jql, tail_minute or watermark)
+                if restart == jql:
+                    raise TransientError(
+                        f"Jira source {self.name!r}: more than {self.SEARCH_WINDOW} issues share the updated "
+                        f"minute {tail_minute!r}; narrow the JQL in [sources.{self.name}]"
+                    )
+                log.info("jira source %s: %d-result window reached; restarting at updated >= %s",
+                         self.name, self.SEARCH_WINDOW, tail_minute)
+                jql, start, skip = restart, 0, set(tail_keys)
+
+    def _issue_minute(self, issue: Mapping[str, Any], zone: Any) -> str | None:
+        values = issue.get("fields") or {}
+        moment = parse_jira_time(values.get(self.settings.fields.updated)) if isinstance(values, Mapping) else None
+        return jql_time(moment, zone) if moment is not None else None
+
+    # -- comments ------------------------------------------------------------------------
+
+    def bot_comments(self, record: Record) -> list[BotComment]:
+        """The bot's own comments on the issue: authored by its account and tagged."""
+        account = account_of(self.myself())
+        mine = [c for c in self._issue_comments(record.key) if authored_by(c, account)]
+        if self.flavor == "cloud" and any(not has_properties(c) for c in mine):
+            mine = self._with_properties(record.key, mine)
+        found = [b for c in mine if (b := to_bot_comment(c, source=self.name, record_key=record.key))]
+        found.sort(key=lambda b: (b.created is None, b.created or datetime.min, _numeric(b.ref.comment_id)))
+        return found
+
+    def _issue_comments(self, key: str) -> Iterator[dict[str, Any]]:
+        """GET /issue/{key}/comment page by page, with properties expanded where supported."""
+        action = Action(f"list the comments of {key}", "Browse projects")
+        start = 0
+        while True:
+            params = {"startAt": start, "maxResults": COMMENT_PAGE, "expand": "properties"}
+            data = self._get(f"issue/{key}/comment", params, action)
+            comments = data.get("comments") or []
+            yield from comments
+            start += len(comments)
+            total = data.get("total")
+            if not comments or not isinstance(total, int) or start >= total:
+                return
+
+    def _with_properties(self, key: str, comments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The same comments re-read with properties (Cloud: POST /comment/list?expand=properties)."""
+        action = Action(f"read comment properties on {key}", "Browse projects")
+        ids = [int(c["id"]) for c in comments if str(c.get("id", "")).isdigit()]
+        expanded: dict[str, dict[str, Any]] = {}
+        for i in range(0, len(ids), COMMENT_LIST_MAX_IDS):
+            chunk = ids[i:i + COMMENT_LIST_MAX_IDS]
+            data = self._send("POST", "comment/list", {"ids": chunk}, action, params={"expand": "properties"})
+            for c in data.get("values") or []:
+                expanded[str(c.get("id"))] = c
+        return [expanded.get(str(c.get("id")), c) for c in comments]
+
+    def post(self, record: Record, body: str, marker: str, *, version: str = "") -> CommentRef:
+        """POST /issue/{key}/comment with the csi-coach property; settles an ambiguous write."""
+        payload = self._payload(body, marker, version)
+        action = Action(f"add a comment to {record.key}", "Add comments", write=True)
+        try:
+            created = self._send("POST", f"issue/{record.key}/comment", payload, action)
+        except AmbiguousWrite as first:
+            landed = self._find_marker(record, marker, first)
+            if landed is not None:
+                log.info("jira source %s: ambiguous comment on %s had landed (id %s)",
+                         self.name, record.key, landed.comment_id)
+                return landed
+            log.info("jira source %s: ambiguous comment on %s had not landed; writing it again", self.name, record.key)
+            created = self._send("POST", f"issue/{record.key}/comment", payload, action)
+        return CommentRef(source=self.name, record_key=record.key, comment_id=str(created.get("id", "")))
+
+    def _find_marker(self, record: Record, marker: str, cause: AmbiguousWrite) -> CommentRef | None:
+        try:
+            comments = self.bot_comments(record)
+        except CoachError:
+            raise cause from None  # cannot tell whether it landed: leave it to the next scan
+        for c in comments:
+            if c.marker == marker:
+                return c.ref
+        return None
+
+    def update(self, ref: CommentRef, body: str, marker: str, *, version: str = "") -> None:
+        """PUT /issue/{key}/comment/{id}?notifyUsers=false (edit in place, watchers not mailed).
+
+        notifyUsers needs no extra permission on Cloud's comment update, but some
+        Data Center sites answer 403 to it; we then retry once without it (the
+        edit still goes through, watchers get mail) and stop sending it.
+        """
+        payload = self._payload(body, marker, version)
+        action = Action(f"edit comment {ref.comment_id} on {ref.record_key}", "Edit own comments", write=True)
+        path = f"issue/{ref.record_key}/comment/{ref.comment_id}"
+        if self._notify_param:
+            try:
+                self._send("PUT", path, payload, action, params={"notifyUsers": "false"})
+                return
+            except PermissionDenied:
+                log.warning("jira source %s: editing with notifyUsers=false was refused; retrying with "
+                            "notifications (watchers will be mailed)", self.name)
+                self._send("PUT", path, payload, action)
+                self._notify_param = False
+                return
+        self._send("PUT", path, payload, action)
+
+    def _payload(self, body: str, marker: str, version: str) -> dict[str, Any]:
+        s = self.settings
+        return comment_payload(body, marker, version=version, visibility_type=s.visibility_type,
+                               visibility_value=s.visibility_value, internal=s.internal)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> "JiraConnector":
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def _numeric(value: str) -> int:
+    return int(value) if value.isdigit() else 0
