@@ -1,0 +1,181 @@
+"""Judge one record with a compiled rule set: pure, deterministic, no I/O.
+
+Every rule is evaluated at most once per record (results are memoised in the
+per-call Context); every field is scanned for vocabulary terms at most once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from model import TEXT_FIELDS, Category, Evidence, Finding, Record, Severity, Verdict
+from rules.kinds.base import NO, Condition, Match
+from rules.scanner import Scanner, Token
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    kind: str
+    enabled: bool
+    severity: Severity
+    message: str
+    sources: frozenset[str]
+    containers: frozenset[str]
+    condition: Condition
+    examples_flag: tuple[Any, ...] = ()  # str (goal text) or dict of fields
+    examples_pass: tuple[Any, ...] = ()
+    description: str = ""
+
+    def applies_to(self, record: Record) -> bool:
+        if self.sources and record.source not in self.sources:
+            return False
+        if self.containers and record.container not in self.containers:
+            return False
+        return True
+
+
+@dataclass(frozen=True)
+class Classification:
+    """Which rules decide the category: value goal named, process metric named, measurable."""
+
+    value: str
+    process: str
+    measurable: str
+
+
+@dataclass(frozen=True)
+class Exemption:
+    labels: frozenset[str] = frozenset()
+    fields: tuple[tuple[str, frozenset[str]], ...] = ()  # (record attribute, values)
+
+    def matches(self, record: Record) -> bool:
+        if self.labels and any(l.lower() in self.labels for l in record.labels):
+            return True
+        for name, values in self.fields:
+            v = getattr(record, name, None)
+            if v is None:
+                v = record.raw.get(name) if record.raw else None
+            if v is not None and str(v).strip().lower() in values:
+                return True
+        return False
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    rules: tuple[Rule, ...]  # in file order: the order findings are reported
+    order: tuple[str, ...]  # evaluation order: every rule after the rules it reads
+    vocabs: dict[str, tuple[str, ...]]
+    scanner: Scanner = field(compare=False, repr=False)
+    classification: Classification = field(default=None)  # type: ignore[assignment]
+    exemption: Exemption = field(default_factory=Exemption)
+    version: str = ""
+    files: tuple[str, ...] = ()  # the files it was built from, most derived first
+    effective: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_id", {r.id: r for r in self.rules})
+
+    def rule(self, rule_id: str) -> Rule:
+        return self._by_id[rule_id]  # type: ignore[attr-defined]
+
+    @property
+    def rule_ids(self) -> tuple[str, ...]:
+        return tuple(r.id for r in self.rules)
+
+
+class Context:
+    """One evaluation of one record: field tokens and rule results, computed once."""
+
+    __slots__ = ("record", "ruleset", "_tokens", "_results", "_texts")
+
+    def __init__(self, record: Record, ruleset: RuleSet) -> None:
+        self.record = record
+        self.ruleset = ruleset
+        self._tokens: dict[str, tuple[Token, ...]] = {}
+        self._results: dict[str, Match] = {}
+        self._texts: dict[str, str] = {}
+
+    def text(self, name: str) -> str:
+        t = self._texts.get(name)
+        if t is None:
+            t = self.record.text(name) if name in TEXT_FIELDS else ""
+            if not isinstance(t, str):
+                t = str(t)
+            self._texts[name] = t
+        return t
+
+    def tokens(self, name: str) -> tuple[Token, ...]:
+        t = self._tokens.get(name)
+        if t is None:
+            t = self.ruleset.scanner.scan(self.text(name))
+            self._tokens[name] = t
+        return t
+
+    def negated_at(self, name: str, pos: int) -> bool:
+        """True when a negation cue governs a regex match starting at ``pos``."""
+        scanner = self.ruleset.scanner
+        cue = scanner.negation_vocab
+        if cue is None:
+            return False
+        last = None
+        for t in self.tokens(name):
+            if t.start >= pos:
+                break
+            if cue in t.vocabs:
+                last = t
+        if last is None:
+            return False
+        from rules.scanner import _CLAUSE_END
+
+        gap = self.text(name)[last.end : pos]
+        return len(gap.split()) <= scanner.negation_window and not _CLAUSE_END.search(gap)
+
+    def result(self, rule_id: str) -> Match:
+        m = self._results.get(rule_id)
+        if m is None:
+            rule = self.ruleset.rule(rule_id)
+            if not rule.enabled or not rule.applies_to(self.record):
+                m = NO
+            else:
+                m = rule.condition.evaluate(self)
+            self._results[rule_id] = m
+        return m
+
+
+def _sorted_evidence(evidence: tuple[Evidence, ...]) -> tuple[Evidence, ...]:
+    rank = {f: i for i, f in enumerate(TEXT_FIELDS)}
+    return tuple(sorted(evidence, key=lambda e: (rank.get(e.field, 99), e.start, e.end)))
+
+
+def evaluate(record: Record, ruleset: RuleSet) -> Verdict:
+    """The verdict for one record. Same record + same rule set = same verdict."""
+    ctx = Context(record, ruleset)
+    for rule_id in ruleset.order:
+        ctx.result(rule_id)
+    findings = []
+    for rule in ruleset.rules:
+        if rule.severity is Severity.OFF:
+            continue
+        m = ctx.result(rule.id)
+        if m.holds:
+            findings.append(Finding(rule.id, rule.severity, rule.message, _sorted_evidence(m.evidence)))
+    c = ruleset.classification
+    value = ctx.result(c.value).holds
+    process = ctx.result(c.process).holds
+    if value:
+        category = Category.LINKED if process else Category.VALUE
+    else:
+        category = Category.PROCESS_ONLY if process else Category.NO_GOAL
+    return Verdict(
+        category=category,
+        measurable=ctx.result(c.measurable).holds,
+        findings=tuple(findings),
+        exempt=ruleset.exemption.matches(record),
+    )
+
+
+def evaluate_text(text: str, ruleset: RuleSet) -> Verdict:
+    """Judge free text as if it were a record's goal field."""
+    return evaluate(Record.from_text(text), ruleset)

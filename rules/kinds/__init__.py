@@ -1,0 +1,19 @@
+"""The rule kinds: one module each, registered here by the name used in TOML."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from rules.kinds import all_of, any_of, field, near, not_, regex, requires, vocab
+
+# kind name in TOML -> module with PARAMS (accepted keys) and build(BuildContext).
+REGISTRY: dict[str, ModuleType] = {
+    "vocab": vocab,
+    "regex": regex,
+    "field": field,
+    "requires": requires,
+    "all": all_of,
+    "any": any_of,
+    "not": not_,
+    "near": near,
+}

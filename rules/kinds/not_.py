@@ -1,0 +1,33 @@
+"""kind = "not": the listed rule does not hold. Carries no evidence of its own.
+
+    [rule.no-goal-field]
+    kind = "not"
+    rule = "has-goal-field"
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rules import params as P
+from rules.kinds.base import NO, BuildContext, Match
+
+PARAMS = {"rule": P.RULE_REF}
+_YES = Match(True)
+
+
+@dataclass(frozen=True)
+class NotCondition:
+    rule: str
+    vocabs: tuple[str, ...] = ()
+
+    @property
+    def refs(self) -> tuple[str, ...]:
+        return (self.rule,)
+
+    def evaluate(self, ctx) -> Match:
+        return NO if ctx.result(self.rule).holds else _YES
+
+
+def build(b: BuildContext) -> NotCondition:
+    return NotCondition(b.params["rule"])

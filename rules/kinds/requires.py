@@ -1,0 +1,39 @@
+"""kind = "requires": if rule A holds, rule B must hold too; fires when it does not.
+
+    [rule.process-without-value]
+    kind = "requires"
+    if = "process-metric"
+    then = "value-goal"
+
+Evidence is A's: the words that made the requirement apply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rules import params as P
+from rules.kinds.base import NO, BuildContext, Match
+
+PARAMS = {"if": P.RULE_REF, "then": P.RULE_REF}
+
+
+@dataclass(frozen=True)
+class RequiresCondition:
+    when: str
+    then: str
+    vocabs: tuple[str, ...] = ()
+
+    @property
+    def refs(self) -> tuple[str, ...]:
+        return (self.when, self.then)
+
+    def evaluate(self, ctx) -> Match:
+        a = ctx.result(self.when)
+        if not a.holds or ctx.result(self.then).holds:
+            return NO
+        return Match(True, a.evidence)
+
+
+def build(b: BuildContext) -> RequiresCondition:
+    return RequiresCondition(b.params["if"], b.params["then"])

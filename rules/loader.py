@@ -1,0 +1,333 @@
+"""Read rule files (with ``extends`` chains), merge them, and compile a RuleSet.
+
+A rule file:
+
+    extends = "default"          # or a path relative to this file; optional
+    [settings]                   negation_vocab, negation_window
+    [vocab.NAME]                 terms = [...]   (or, over a base: add / remove / terms)
+    [rule.ID]                    kind = "...", kind parameters, enabled, severity,
+                                 message, sources, containers, examples
+    [classify]                   value, process, measurable: rule ids
+    [exempt]                     labels = [...], fields = { state = ["..."] }
+
+Over a base, ``[rule.ID]`` changes only the keys it names; a new ID needs a kind.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from errors import ConfigError
+from model import TEXT_FIELDS, Severity
+from rules import params as P
+from rules.engine import Classification, Exemption, Rule, RuleSet
+from rules.kinds import REGISTRY
+from rules.kinds.base import BuildContext
+from rules.scanner import Scanner, split_term_words
+from rules.where import Origins
+
+DEFAULT_PATH = Path(__file__).with_name("default.toml")
+TOP_KEYS = ("extends", "description", "settings", "vocab", "rule", "classify", "exempt")
+SETTINGS = {
+    "negation_vocab": P.Param(P._str, "the name of a vocabulary (\"\" for none)", default=""),
+    "negation_window": P.Param(P._nonneg_int, "a whole number >= 0", default=4),
+}
+CLASSIFY_KEYS = ("value", "process", "measurable")
+EXAMPLE_KEYS = ("flag", "pass")
+# Record attributes an exemption may test besides labels.
+EXEMPT_FIELDS = ("state", "owner", "service", "container", "source")
+
+
+def _suggest(word: str, options: list[str] | tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1)
+    listed = ", ".join(sorted(options)) or "(none)"
+    return (f"did you mean {close[0]!r}? known: " if close else "one of: ") + listed
+
+
+def _resolve(spec: str | Path, relative_to: Path | None) -> Path:
+    if isinstance(spec, str) and spec == "default":
+        return DEFAULT_PATH
+    p = Path(spec).expanduser()
+    if not p.is_absolute() and relative_to is not None:
+        p = relative_to / p
+    return p.resolve()
+
+
+def _read(path: Path, origins: Origins, from_file: tuple[str, str] | None) -> tuple[str, dict[str, Any]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if from_file is not None:
+            origins.fail("extends", "the rules file it extends does not exist", got=str(path),
+                         expected='"default" or the path of an existing rules file, relative to this file')
+        raise ConfigError("rules file not found", file=str(path),
+                          expected='"default" or the path of an existing rules file') from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read rules file: {exc}", file=str(path)) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"line (\d+)", str(exc))
+        raise ConfigError(f"not valid TOML: {exc}", file=str(path),
+                          line=int(m.group(1)) if m else None, expected="a TOML file") from None
+    return text, data
+
+
+def _table(value: Any, key: str, origins: Origins) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        origins.fail(key, f"{key!r} must be a table", got=value, expected=f"a [{key}] table")
+    return value
+
+
+def _terms(value: Any, key: str, origins: Origins) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, list) or not all(isinstance(t, str) and split_term_words(t) for t in value):
+        origins.fail(key, "bad list of terms", got=value, expected='a list of words or phrases, e.g. ["customer", "service user"]')
+    return list(value)
+
+
+def _norm(term: str) -> str:
+    return " ".join(split_term_words(term))
+
+
+def _overlay(eff: dict[str, Any], data: dict[str, Any], file: str, text: str, origins: Origins) -> None:
+    """Apply one file's tables on top of the effective data of its base."""
+    def here(key: str) -> None:
+        origins.set(key, file, text)
+
+    for key in data:
+        if key not in TOP_KEYS:
+            here(key)
+            origins.fail(key, f"unknown top-level key {key!r}", expected=_suggest(key, TOP_KEYS), has_got=False)
+
+    for key, value in _table(data.get("settings", {}), "settings", origins).items():
+        here(f"settings.{key}")
+        if key not in SETTINGS:
+            origins.fail(f"settings.{key}", f"unknown setting {key!r}", expected=_suggest(key, tuple(SETTINGS)), has_got=False)
+        eff["settings"][key] = value
+
+    for name, table in _table(data.get("vocab", {}), "vocab", origins).items():
+        key = f"vocab.{name}"
+        here(key)
+        table = _table(table, key, origins)
+        for k in table:
+            if k not in ("terms", "add", "remove"):
+                origins.fail(f"{key}.{k}", f"unknown key {k!r} in a vocabulary", expected='"terms", "add" or "remove"', has_got=False)
+        exists = name in eff["vocab"]
+        if not exists and "remove" in table:
+            origins.fail(f"{key}.remove", f"vocabulary {name!r} does not exist in the base, nothing to remove",
+                         expected=_suggest(name, tuple(eff["vocab"])), has_got=False)
+        terms = list(eff["vocab"].get(name, []))
+        if "terms" in table:
+            terms = _terms(table["terms"], f"{key}.terms", origins)
+        if not exists and "terms" not in table and "add" not in table:
+            origins.fail(key, f"new vocabulary {name!r} has no terms", expected='terms = ["...", ...]', has_got=False)
+        if "add" in table:
+            terms += [t for t in _terms(table["add"], f"{key}.add", origins) if _norm(t) not in {_norm(x) for x in terms}]
+        if "remove" in table:
+            drop = _terms(table["remove"], f"{key}.remove", origins)
+            have = {_norm(t) for t in terms}
+            for t in drop:
+                if _norm(t) not in have:
+                    origins.fail(f"{key}.remove", f"{t!r} is not a term of vocabulary {name!r}", got=t,
+                                 expected="one of its terms: " + ", ".join(terms[:40]) + (" ..." if len(terms) > 40 else ""))
+            gone = {_norm(t) for t in drop}
+            terms = [t for t in terms if _norm(t) not in gone]
+        eff["vocab"][name] = terms
+
+    for rule_id, table in _table(data.get("rule", {}), "rule", origins).items():
+        key = f"rule.{rule_id}"
+        here(key)
+        table = _table(table, key, origins)
+        base = eff["rule"].get(rule_id)
+        if base is None and "kind" not in table:
+            origins.fail(key, f"unknown rule id {rule_id!r} (a new rule needs a kind)",
+                         expected=_suggest(rule_id, tuple(eff["rule"])), has_got=False)
+        if base is None or ("kind" in table and table["kind"] != base.get("kind")):
+            merged = dict(table)
+            for k in list(origins.files):
+                if k.startswith(key + "."):
+                    del origins.files[k]
+            if base is None:
+                eff["order"].append(rule_id)
+        else:
+            merged = {**base, **table}
+        for k in table:
+            here(f"{key}.{k}")
+        eff["rule"][rule_id] = merged
+
+    for k, v in _table(data.get("classify", {}), "classify", origins).items():
+        here(f"classify.{k}")
+        if k not in CLASSIFY_KEYS:
+            origins.fail(f"classify.{k}", f"unknown key {k!r} in [classify]", expected=_suggest(k, CLASSIFY_KEYS), has_got=False)
+        eff["classify"][k] = v
+
+    exempt = _table(data.get("exempt", {}), "exempt", origins)
+    for k, v in exempt.items():
+        here(f"exempt.{k}")
+        if k == "labels":
+            labels = P.STRINGS
+            try:
+                values = labels.read(v)
+            except ValueError:
+                origins.fail("exempt.labels", "bad list of labels", got=v, expected="a list of label strings")
+            eff["exempt"]["labels"] = sorted(set(eff["exempt"]["labels"]) | set(values))
+        elif k == "fields":
+            for fname, fvals in _table(v, "exempt.fields", origins).items():
+                here(f"exempt.fields.{fname}")
+                if fname not in EXEMPT_FIELDS:
+                    origins.fail(f"exempt.fields.{fname}", f"unknown record field {fname!r}", expected=_suggest(fname, EXEMPT_FIELDS), has_got=False)
+                try:
+                    values = P.STRINGS.read(fvals)
+                except ValueError:
+                    origins.fail(f"exempt.fields.{fname}", "bad list of values", got=fvals, expected="a list of strings")
+                old = eff["exempt"]["fields"].get(fname, [])
+                eff["exempt"]["fields"][fname] = sorted(set(old) | set(values))
+        else:
+            origins.fail(f"exempt.{k}", f"unknown key {k!r} in [exempt]", expected='"labels" or "fields"', has_got=False)
+
+
+def _effective(path: Path, origins: Origins, chain: list[Path], from_file: tuple[str, str] | None = None) -> tuple[dict[str, Any], list[str]]:
+    if path in chain:
+        cycle = " -> ".join(str(p) for p in chain + [path])
+        origins.fail("extends", "rules files extend each other in a cycle", got=cycle, expected="a chain that ends in a file without extends")
+    text, data = _read(path, origins, from_file)
+    file = str(path)
+    files = [file]
+    if "extends" in data:
+        origins.set("extends", file, text)
+        ext = data["extends"]
+        if not isinstance(ext, str) or not ext.strip():
+            origins.fail("extends", "bad extends", got=ext, expected='"default" or a path to a rules file')
+        eff, base_files = _effective(_resolve(ext, path.parent), origins, chain + [path], (file, text))
+        files += base_files
+    else:
+        eff = {"settings": {}, "vocab": {}, "rule": {}, "order": [], "classify": {}, "exempt": {"labels": [], "fields": {}}}
+    origins.default = (file, text)
+    _overlay(eff, data, file, text, origins)
+    return eff, files
+
+
+def _examples(value: Any, key: str, origins: Origins) -> tuple[tuple, tuple]:
+    if not isinstance(value, dict):
+        origins.fail(key, "bad examples", got=value, expected="a table: { flag = [...], pass = [...] }")
+    out = {}
+    for k in value:
+        if k not in EXAMPLE_KEYS:
+            origins.fail(f"{key}.{k}", f"unknown key {k!r} in examples", expected='"flag" or "pass"', has_got=False)
+    for k in EXAMPLE_KEYS:
+        items = value.get(k, [])
+        if not isinstance(items, list):
+            origins.fail(f"{key}.{k}", "bad list of examples", got=items, expected="a list of texts or tables of fields")
+        for item in items:
+            ok = isinstance(item, str) or (
+                isinstance(item, dict) and item and all(f in TEXT_FIELDS + ("source", "container") and isinstance(v, str) for f, v in item.items())
+            )
+            if not ok:
+                origins.fail(f"{key}.{k}", "bad example", got=item,
+                             expected="a text (judged as the goal field) or a table with keys " + ", ".join(TEXT_FIELDS))
+        out[k] = tuple(items)
+    return out["flag"], out["pass"]
+
+
+def _check_graph(rules: dict[str, Rule], origins: Origins) -> tuple[str, ...]:
+    """Evaluation order with every rule after the rules it reads; a cycle is an error."""
+    order: list[str] = []
+    state: dict[str, int] = {}
+
+    def visit(rid: str, path: list[str]) -> None:
+        if state.get(rid) == 2:
+            return
+        if state.get(rid) == 1:
+            cycle = path[path.index(rid):] + [rid]
+            origins.fail(f"rule.{rid}", "rules refer to each other in a cycle", got=" -> ".join(cycle),
+                         expected="rules that refer only to rules that do not refer back")
+        state[rid] = 1
+        for ref in rules[rid].condition.refs:
+            visit(ref, path + [rid])
+        state[rid] = 2
+        order.append(rid)
+
+    for rid in rules:
+        visit(rid, [])
+    return tuple(order)
+
+
+def _compile(eff: dict[str, Any], origins: Origins, files: list[str]) -> RuleSet:
+    settings = {}
+    for k, param in SETTINGS.items():
+        if k in eff["settings"]:
+            try:
+                settings[k] = param.read(eff["settings"][k])
+            except ValueError:
+                origins.fail(f"settings.{k}", f"bad value for {k!r}", got=eff["settings"][k], expected=param.expected)
+        else:
+            settings[k] = param.default
+    vocabs = {name: tuple(terms) for name, terms in eff["vocab"].items()}
+    neg = settings["negation_vocab"] or None
+    if neg is not None and neg not in vocabs:
+        origins.fail("settings.negation_vocab", f"no vocabulary named {neg!r}", got=neg, expected=_suggest(neg, tuple(vocabs)))
+
+    rules: dict[str, Rule] = {}
+    for rid in eff["order"]:
+        table = eff["rule"][rid]
+        key = f"rule.{rid}"
+        kind = table.get("kind")
+        if kind not in REGISTRY:
+            origins.fail(f"{key}.kind", f"unknown rule kind {kind!r}", got=kind, expected=_suggest(str(kind), tuple(REGISTRY)))
+        module = REGISTRY[kind]
+        params = P.read_params(table, module.PARAMS, key, origins, kind)
+        condition = module.build(BuildContext(rid, key, origins, params))
+        flag, passing = _examples(params["examples"], f"{key}.examples", origins)
+        for vocab_name in condition.vocabs:
+            if vocab_name not in vocabs:
+                origins.fail(f"{key}.vocab", f"no vocabulary named {vocab_name!r}", got=vocab_name, expected=_suggest(vocab_name, tuple(vocabs)))
+        rules[rid] = Rule(
+            id=rid, kind=kind, enabled=params["enabled"], severity=Severity(params["severity"]),
+            message=params["message"], sources=frozenset(params["sources"]), containers=frozenset(params["containers"]),
+            condition=condition, examples_flag=flag, examples_pass=passing, description=params["description"],
+        )
+    for rid, rule in rules.items():
+        for ref_key in ("if", "then", "rule", "a", "b", "rules", "unless"):
+            refs = eff["rule"][rid].get(ref_key)
+            for ref in ([refs] if isinstance(refs, str) else refs or []):
+                if ref not in rules:
+                    origins.fail(f"rule.{rid}.{ref_key}", f"refers to unknown rule {ref!r}", got=ref, expected=_suggest(ref, tuple(rules)))
+    order = _check_graph(rules, origins)
+
+    cls = {}
+    for k in CLASSIFY_KEYS:
+        v = eff["classify"].get(k)
+        if v is None:
+            origins.fail(f"classify.{k}", f"[classify] needs {k!r}", expected="the id of the rule that decides it", has_got=False)
+        if not isinstance(v, str) or v not in rules:
+            origins.fail(f"classify.{k}", f"[classify] {k} names no rule", got=v, expected=_suggest(str(v), tuple(rules)))
+        cls[k] = v
+
+    exempt = Exemption(
+        labels=frozenset(l.lower() for l in eff["exempt"]["labels"]),
+        fields=tuple((f, frozenset(v.strip().lower() for v in vals)) for f, vals in sorted(eff["exempt"]["fields"].items())),
+    )
+    blob = json.dumps({k: eff[k] for k in ("settings", "vocab", "rule", "order", "classify", "exempt")}, sort_keys=True, default=str)
+    version = hashlib.sha256(blob.encode()).hexdigest()[:12]
+    scanner = Scanner(vocabs, negation_vocab=neg, negation_window=settings["negation_window"])
+    return RuleSet(
+        rules=tuple(rules[r] for r in eff["order"]), order=order, vocabs=vocabs, scanner=scanner,
+        classification=Classification(**cls), exemption=exempt, version=version, files=tuple(files), effective=eff,
+    )
+
+
+def load_ruleset(spec: str | Path = "default") -> RuleSet:
+    """Load "default" or a rules file (following its extends chain) into a RuleSet.
+
+    Raises ConfigError naming the file, key path, line, bad value and what is valid.
+    """
+    path = _resolve(spec, Path.cwd())
+    origins = Origins()
+    eff, files = _effective(path, origins, [])
+    return _compile(eff, origins, files)

@@ -1,0 +1,204 @@
+"""Find vocabulary terms in text: one regex pass per field, stems checked on candidates.
+
+Every term of every vocabulary is compiled into a single prefix-tree regex. Each
+word of a term becomes "the part it shares with its stem" followed by ``\\w*``, so
+"reduces costs" is a candidate for the term "reduce cost". A candidate is then
+confirmed by comparing the stems of its words with the term's stems, so
+"costume" (stem "costum") never counts as "cost". Longest match wins: "customer
+tickets" (a process term) hides the role word "customer" inside it.
+
+The scanner also marks tokens that sit inside a negation's scope ("not aimed at
+cost savings"): a negation cue negates the terms that follow it within the same
+clause and a few words.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+import snowballstemmer
+
+# What may sit between the words of a multi-word term in the text.
+_SEP_RE = r"[\s\-\u2010-\u2014/]+"
+_SEP_SPLIT = re.compile(_SEP_RE)
+_WORD = re.compile(r"\w+")
+# A clause ends at these; a negation never reaches across one.
+_CLAUSE_END = re.compile(r"[.;:!?\n\u2013\u2014(]|\bbut\b|\bso\b|\bbecause\b", re.IGNORECASE)
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'"})
+
+_TAIL = "\x01"  # "\w*" after a word's stem prefix
+_SEP = "\x02"  # separator between words of a term
+_STEM_CACHE_LIMIT = 200_000
+
+
+@dataclass(frozen=True)
+class Token:
+    """One confirmed term occurrence in one field."""
+
+    start: int
+    end: int
+    text: str
+    vocabs: frozenset[str]
+    negated: bool
+
+
+def split_term_words(term: str) -> list[str]:
+    return [w for w in _SEP_SPLIT.split(term.strip().lower().translate(_APOSTROPHES)) if w]
+
+
+class Stemmer:
+    """Snowball English with a bounded cache; one per compiled rule set."""
+
+    def __init__(self) -> None:
+        self._stem = snowballstemmer.stemmer("english").stemWord
+        self._cache: dict[str, str] = {}
+
+    def __call__(self, word: str) -> str:
+        word = word.lower()
+        hit = self._cache.get(word)
+        if hit is None:
+            hit = self._stem(word) if _WORD.fullmatch(word) else word
+            if len(self._cache) >= _STEM_CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[word] = hit
+        return hit
+
+
+def _common_prefix(a: str, b: str) -> str:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return a[:n]
+
+
+class _Trie:
+    __slots__ = ("children", "terminal")
+
+    def __init__(self) -> None:
+        self.children: dict[str, _Trie] = {}
+        self.terminal = False
+
+    def add(self, atoms: Iterable[str]) -> None:
+        node = self
+        for a in atoms:
+            node = node.children.setdefault(a, _Trie())
+        node.terminal = True
+
+    def pattern(self) -> str:
+        # Literal characters first, the open "\w*" tail last: the regex takes the
+        # first branch that matches, and a greedy tail would otherwise swallow a
+        # longer term's letters.
+        keys = sorted(self.children, key=lambda a: (a == _TAIL, a == _SEP, a))
+        alts = [_atom(k) + self.children[k].pattern() for k in keys]
+        if not alts:
+            return ""
+        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+        return "(?:" + body + ")?" if self.terminal else body
+
+
+def _atom(a: str) -> str:
+    if a == _TAIL:
+        return r"\w*"
+    if a == _SEP:
+        return _SEP_RE
+    if a == "'":
+        return "['\u2019]"
+    return re.escape(a)
+
+
+class Scanner:
+    """All vocabulary terms of a rule set, compiled once."""
+
+    def __init__(
+        self,
+        vocabs: Mapping[str, Iterable[str]],
+        *,
+        negation_vocab: str | None = None,
+        negation_window: int = 4,
+    ) -> None:
+        self.stem = Stemmer()
+        self.negation_vocab = negation_vocab
+        self.negation_window = negation_window
+        self._keys: dict[tuple[str, ...], set[str]] = {}
+        trie = _Trie()
+        for name, terms in vocabs.items():
+            for term in terms:
+                words = split_term_words(term)
+                if not words:
+                    continue
+                atoms: list[str] = []
+                key: list[str] = []
+                for i, w in enumerate(words):
+                    if i:
+                        atoms.append(_SEP)
+                    if _WORD.fullmatch(w):
+                        stem = self.stem(w)
+                        prefix = _common_prefix(w, stem) or w[:1]
+                        atoms.extend(prefix)
+                        atoms.append(_TAIL)
+                        key.append(stem)
+                    else:
+                        atoms.extend(w)
+                        key.append(w)
+                trie.add(atoms)
+                self._keys.setdefault(tuple(key), set()).add(name)
+        self.max_words = max((len(k) for k in self._keys), default=0)
+        body = trie.pattern()
+        # \b before, and after a term that ends in a word character, no letter may follow.
+        self.regex = re.compile(r"\b(?:" + body + r")(?!\w)", re.IGNORECASE) if body else None
+        self.frozen_keys = {k: frozenset(v) for k, v in self._keys.items()}
+
+    def _confirm(self, text: str) -> tuple[int, frozenset[str]] | None:
+        """Longest run of leading words of ``text`` that is a term: (length, vocabs)."""
+        parts = [(m.start(), m.end()) for m in re.finditer(r"[^\s\-\u2010-\u2014/]+", text)]
+        stems = [self.stem(text[s:e].translate(_APOSTROPHES)) for s, e in parts]
+        for n in range(len(stems), 0, -1):
+            hit = self.frozen_keys.get(tuple(stems[:n]))
+            if hit is not None:
+                return parts[n - 1][1], hit
+        return None
+
+    def scan(self, text: str) -> tuple[Token, ...]:
+        """Every confirmed term occurrence in ``text``, in order, negation marked."""
+        if not text or self.regex is None:
+            return ()
+        search = self.regex.search
+        found: list[tuple[int, int, frozenset[str]]] = []
+        pos = 0
+        while True:
+            m = search(text, pos)
+            if m is None:
+                break
+            start = m.start()
+            hit = self._confirm(m.group())
+            if hit is None:
+                # Not a term: go on after this candidate's first word.
+                w = _WORD.match(text, start)
+                pos = w.end() if w and w.end() > start else start + 1
+                continue
+            length, vocabs = hit
+            found.append((start, start + length, vocabs))
+            pos = start + length
+        return self._mark_negation(text, found)
+
+    def _mark_negation(
+        self, text: str, found: list[tuple[int, int, frozenset[str]]]
+    ) -> tuple[Token, ...]:
+        neg = self.negation_vocab
+        tokens: list[Token] = []
+        cue_end = -1  # end of the last negation cue seen
+        for start, end, vocabs in found:
+            negated = False
+            if cue_end >= 0:
+                between = text[cue_end:start]
+                if len(between.split()) <= self.negation_window and not _CLAUSE_END.search(between):
+                    negated = True
+            is_cue = neg is not None and neg in vocabs
+            tokens.append(Token(start, end, text[start:end], vocabs, negated and not is_cue))
+            if is_cue:
+                cue_end = end
+        return tuple(tokens)

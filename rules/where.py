@@ -1,0 +1,43 @@
+"""Where each key of the effective rule set came from, so errors point at a file and line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+from errors import ConfigError
+from tomlpos import find_line
+
+
+@dataclass
+class Origins:
+    """Key path -> (file name, file text) of the file that last set it."""
+
+    files: dict[str, tuple[str, str]] = field(default_factory=dict)
+    default: tuple[str, str] = ("<rules>", "")
+
+    def set(self, key: str, file: str, text: str) -> None:
+        self.files[key] = (file, text)
+
+    def locate(self, key: str) -> tuple[str, int | None]:
+        # The most specific recorded prefix of the key path names the file.
+        parts = key.split(".")
+        for n in range(len(parts), 0, -1):
+            hit = self.files.get(".".join(parts[:n]))
+            if hit is not None:
+                file, text = hit
+                break
+        else:
+            file, text = self.default
+        line = find_line(text, parts) if text else None
+        if line is None and text:
+            # Fall back to the table that holds the key.
+            for n in range(len(parts) - 1, 0, -1):
+                line = find_line(text, parts[:n])
+                if line is not None:
+                    break
+        return file, line
+
+    def fail(self, key: str, message: str, *, expected: str | None = None, got: Any = None, has_got: bool = True) -> NoReturn:
+        file, line = self.locate(key)
+        raise ConfigError(message, file=file, key=key, line=line, expected=expected, got=got, has_got=has_got)
