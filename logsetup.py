@@ -1,0 +1,73 @@
+"""Logging as ``[logging]`` in the config asks: level, plain or JSON lines, optional file.
+
+On a terminal the console only shows warnings (a progress line shows the rest);
+under cron, systemd or Kubernetes (no TTY) every line at the configured level goes
+to stderr as plain or JSON log lines. Nothing here ever formats a secret: the
+config's ``Secret`` values mask themselves, and HTTP libraries are kept at WARNING
+so request headers are never logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from config import LoggingSettings
+from errors import ConfigError
+
+LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR, "critical": logging.CRITICAL}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+PLAIN = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S%z")
+
+_installed: list[logging.Handler] = []
+
+
+def configure(settings: LoggingSettings, *, log_file: Path | None = None, interactive: bool | None = None) -> None:
+    """(Re)install the bot's handlers on the ``csi_coach`` logger."""
+    level = LEVELS.get(settings.level.lower())
+    if level is None:
+        raise ConfigError(
+            "unknown log level", key="logging.level", got=settings.level, has_got=True,
+            expected=" | ".join(LEVELS),
+        )
+    formatter: logging.Formatter = JsonFormatter() if settings.format == "json" else PLAIN
+    root = logging.getLogger("csi_coach")
+    for handler in _installed:
+        root.removeHandler(handler)
+        handler.close()
+    _installed.clear()
+    root.setLevel(level)
+    root.propagate = False
+    if interactive is None:
+        interactive = sys.stderr.isatty()
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(max(level, logging.WARNING) if interactive else level)
+    console.setFormatter(formatter)
+    _installed.append(console)
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+        handler.setLevel(level)
+        handler.setFormatter(formatter)
+        _installed.append(handler)
+    for handler in _installed:
+        root.addHandler(handler)
+    for noisy in ("urllib3", "requests", "apscheduler"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))

@@ -1,0 +1,527 @@
+"""One source's scan: settle, fetch, evaluate, decide, write, remember.
+
+The order of events for every write is what makes comments exactly-once:
+
+1. a ``pending`` ledger row is committed,
+2. the comment is written on the ticket (it carries the marker ``csi-coach:<digest>``),
+3. the row turns ``posted``.
+
+A crash between 1 and 3 leaves a pending row; the next scan *settles* it before
+anything else by looking for the marker on the ticket (found: posted; not found:
+the write never landed, so the row is dropped and the record is decided again).
+The watermark only moves past records that are fully handled, so every record with
+an unsettled, failed or deferred write is read again next scan.
+
+Everything remote goes through the ``Connector`` protocol; everything stored goes
+through ``StateStore``; decisions come from ``coach.decide``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Protocol
+
+from coach import Action, ActionKind, History, PastComment, decide
+from config import CommentPolicy
+from connectors.base import Connector
+from errors import AmbiguousWrite, CoachError, RecordError, TransientError
+from model import MARKER_RE, BotComment, BrokenRecord, Record, Verdict
+from state import LedgerRow, RecordUpdate, StateStore
+
+log = logging.getLogger("csi_coach.scan")
+
+# A record that failed this many scans in a row stops holding the watermark back
+# (it is still retried whenever it is read again, and listed in every report).
+STUCK_AFTER = 3
+# Lists kept for the report are capped so a 100,000-record scan stays small.
+LIST_CAP = 500
+CHECKPOINT_EVERY = 500  # records between state checkpoints (records + watermark)
+CHECKPOINT_SECONDS = 5.0
+
+
+class Renderer(Protocol):
+    def comment(self, target: str, record: Record, verdict: Verdict, marker: str) -> str: ...
+    def acknowledgement(self, target: str, record: Record, verdict: Verdict, marker: str) -> str: ...
+
+
+class WriteBudget:
+    """``max_writes_per_run`` shared by every source of one run (thread-safe)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(0, limit)
+        self.used = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            if self.used >= self.limit:
+                return False
+            self.used += 1
+            return True
+
+
+@dataclass
+class SourceResult:
+    name: str
+    type: str = ""
+    status: str = "ok"  # ok | failed | interrupted
+    error: str = ""
+    full: bool = False
+    records: int = 0
+    flagged: int = 0
+    written: int = 0
+    posted: int = 0
+    updated: int = 0
+    acknowledged: int = 0
+    deferred: int = 0
+    failed: int = 0
+    skipped: int = 0
+    settled: int = 0
+    categories: Counter = field(default_factory=Counter)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    writes: list[dict[str, Any]] = field(default_factory=list)
+    watermark: str | None = None
+    seconds: float = 0.0
+
+    def counts(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "status": self.status,
+            "error": self.error,
+            "full": self.full,
+            "records": self.records,
+            "flagged": self.flagged,
+            "written": self.written,
+            "posted": self.posted,
+            "updated": self.updated,
+            "acknowledged": self.acknowledged,
+            "deferred": self.deferred,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "settled": self.settled,
+            "categories": dict(sorted(self.categories.items())),
+            "watermark": self.watermark,
+            "seconds": round(self.seconds, 3),
+        }
+
+    def note_failure(self, record_key: str, number: str, error: str) -> None:
+        self.failed += 1
+        log.warning("%s: record %s (%s) failed: %s", self.name, number or record_key, record_key, error)
+        if len(self.failures) < LIST_CAP:
+            self.failures.append({"key": record_key, "number": number, "error": error})
+
+
+@dataclass(frozen=True)
+class WriteTask:
+    record: Record
+    verdict: Verdict
+    action: Action
+    body: str
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    task: WriteTask
+    ok: bool
+    error: str = ""
+    comment_id: str = ""
+
+
+class Watermark:
+    """Tracks which fetched records are handled, to know how far the watermark may go.
+
+    Fetch yields oldest first and is inclusive (``updated >= since``), so the safe
+    new watermark is the earliest ``updated`` of any record not fully handled, or
+    the latest seen when all are.
+    """
+
+    def __init__(self, since: datetime | None) -> None:
+        self.since = since
+        self.latest: datetime | None = None
+        self._open: dict[int, datetime | None] = {}
+        self._pins: list[datetime | None] = []
+
+    def seen(self, updated: datetime | None) -> datetime | None:
+        """The position of the next item: its own time, or the last known for one without."""
+        if updated is not None and (self.latest is None or updated > self.latest):
+            self.latest = updated
+        return updated if updated is not None else (self.latest or self.since)
+
+    def open(self, token: int, position: datetime | None) -> None:
+        self._open[token] = position
+
+    def close(self, token: int) -> None:
+        self._open.pop(token, None)
+
+    def pin(self, position: datetime | None) -> None:
+        """A record that stays unhandled this scan (failed or deferred)."""
+        self._pins.append(position)
+
+    def value(self, old: datetime | None) -> datetime | None:
+        held = list(self._open.values()) + self._pins
+        if any(p is None for p in held):
+            return old  # cannot place it: keep where we were
+        if held:
+            return min(held)  # type: ignore[type-var]
+        return self.latest if self.latest is not None else old
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def history_from_ledger(rows: list[LedgerRow]) -> History:
+    return History(
+        tuple(PastComment(r.digest, r.kind, r.comment_id, r.created) for r in rows if r.state == "posted")
+    )
+
+
+class SourceScan:
+    """Scans one source. Build one per source per run; call ``run()`` once."""
+
+    def __init__(
+        self,
+        connector: Connector,
+        *,
+        store: StateStore,
+        evaluate: Callable[[Record], Verdict],
+        renderer: Renderer,
+        policy: CommentPolicy,
+        fingerprint: str,
+        budget: WriteBudget,
+        full: bool = False,
+        dry_run: bool = False,
+        overlap: timedelta = timedelta(minutes=10),
+        stop: threading.Event | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        on_progress: Callable[[SourceResult], None] | None = None,
+        on_dry_write: Callable[[WriteTask], None] | None = None,
+        source_type: str = "",
+    ) -> None:
+        self.c = connector
+        self.store = store
+        self.evaluate = evaluate
+        self.renderer = renderer
+        self.policy = policy
+        self.fingerprint = fingerprint
+        self.budget = budget
+        self.force_full = full
+        self.dry_run = dry_run
+        self.overlap = overlap
+        self.stop = stop or threading.Event()
+        self.now = now
+        self.on_progress = on_progress
+        self.on_dry_write = on_dry_write
+        self.result = SourceResult(connector.name, type=source_type)
+        self._updates: list[RecordUpdate] = []
+        self._unsettled: set[str] = set()
+        self._inflight_keys: set[str] = set()
+        self._prior_failures: dict[str, int] = {}
+
+    # -- the scan ------------------------------------------------------------------
+
+    def run(self) -> SourceResult:
+        started = time.monotonic()
+        name = self.c.name
+        stored = self.store.watermark(name)
+        full = self.force_full or stored.watermark is None or stored.fingerprint != self.fingerprint
+        if full and not self.force_full and stored.watermark is not None:
+            log.info("%s: rules or templates changed since the last scan: reading every record", name)
+        since = None if full else _aware(stored.watermark) - self.overlap  # type: ignore[operator]
+        self.result.full = full
+        self._baseline = stored.baseline
+        self._prior_failures = {r.key: r.failures for r in self.store.failing_records(name)}
+        tracker = Watermark(since)
+        log.info("%s: scan started (%s)", name, "full" if full else f"since {since.isoformat()}")
+
+        self._settle_pending()
+        pool = None if self.dry_run else ThreadPoolExecutor(max_workers=max(1, self.policy.workers), thread_name_prefix=f"write-{name}")
+        inflight: dict[Future, int] = {}
+        last_checkpoint = time.monotonic()
+        token = 0
+        try:
+            try:
+                for item in self.c.fetch(since):
+                    token += 1
+                    self._one(item, token, tracker, pool, inflight)
+                    self._drain(inflight, tracker, block=len(inflight) >= 4 * max(1, self.policy.workers))
+                    if self.on_progress is not None:
+                        self.on_progress(self.result)
+                    if (
+                        len(self._updates) >= CHECKPOINT_EVERY
+                        or time.monotonic() - last_checkpoint > CHECKPOINT_SECONDS
+                    ):
+                        self._checkpoint(tracker, stored.watermark)
+                        last_checkpoint = time.monotonic()
+                    if self.stop.is_set():
+                        self.result.status = "interrupted"
+                        log.warning("%s: stopping on request after record %s", name, token)
+                        break
+            except CoachError as exc:
+                self.result.status = "failed"
+                self.result.error = str(exc)
+                log.error("%s: reading records failed: %s", name, exc)
+            while inflight:
+                self._drain(inflight, tracker, block=True)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
+        complete = self.result.status == "ok" and full and self.result.failed == 0 and self.result.deferred == 0
+        self._checkpoint(tracker, stored.watermark, baseline=complete)
+        self.result.seconds = time.monotonic() - started
+        log.info(
+            "%s: %d records, %d flagged, %d written, %d deferred, %d failed",
+            name, self.result.records, self.result.flagged, self.result.written,
+            self.result.deferred, self.result.failed,
+        )
+        return self.result
+
+    def _checkpoint(self, tracker: Watermark, old: datetime | None, *, baseline: bool = False) -> None:
+        new = tracker.value(old)
+        self.result.watermark = new.isoformat() if new else None
+        if self.dry_run:
+            self._updates.clear()
+            return
+        self.store.remember(self._updates)
+        self._updates.clear()
+        self.store.set_watermark(self.c.name, new, self.fingerprint, baseline=baseline)
+
+    # -- settling pending writes ---------------------------------------------------
+
+    def _settle_pending(self) -> None:
+        rows = self.store.pending(self.c.name)
+        if not rows:
+            return
+        log.info("%s: settling %d write(s) left pending by an earlier scan", self.c.name, len(rows))
+        for row in rows:
+            if self.dry_run:
+                self._unsettled.add(row.record_key)
+                continue
+            try:
+                found = self._find_on_ticket(row)
+            except CoachError as exc:
+                log.warning("%s: cannot settle pending write on %s yet: %s", self.c.name, row.record_key, exc)
+                self._unsettled.add(row.record_key)
+                continue
+            if found is not None:
+                self.store.ledger_posted(row.id, found.ref.comment_id)
+                log.info("%s: pending %s on %s had landed (%s)", self.c.name, row.kind, row.record_key, row.marker)
+            else:
+                self.store.ledger_discard(row.id)
+                log.info("%s: pending %s on %s had not landed; it will be written again", self.c.name, row.kind, row.record_key)
+            self.result.settled += 1
+
+    def _find_on_ticket(self, row: LedgerRow) -> BotComment | None:
+        """The ticket's comment that a pending row stands for, if it is there."""
+        probe = Record(source=self.c.name, key=row.record_key, number=row.record_key, url="", title="")
+        comments = self.c.bot_comments(probe)
+        known = {r.comment_id for r in self.store.ledger_for(self.c.name, row.record_key) if r.state == "posted" and r.comment_id}
+        for comment in comments:
+            if comment.marker != row.marker:
+                continue
+            if row.kind == "update":
+                if comment.ref.comment_id == row.previous_id or not row.previous_id:
+                    return comment
+            elif comment.ref.comment_id not in known:
+                return comment
+        return None
+
+    # -- one record ----------------------------------------------------------------
+
+    def _one(self, item: Record | BrokenRecord, token: int, tracker: Watermark, pool, inflight) -> None:
+        r = self.result
+        r.records += 1
+        if isinstance(item, BrokenRecord):
+            position = tracker.seen(None)
+            self._fail(item.key, item.number, f"bad data: {item.reason}", position, tracker)
+            return
+        record = item
+        position = tracker.seen(_aware(record.updated))
+        try:
+            verdict = self.evaluate(record)
+        except Exception as exc:  # one odd record never stops the scan
+            self._fail(record.key, record.number, f"could not evaluate: {exc!r}", position, tracker)
+            return
+        r.categories[verdict.category.value] += 1
+        if verdict.flagged:
+            r.flagged += 1
+        while record.key in self._inflight_keys:  # the same record twice in one read
+            self._drain(inflight, tracker, block=True)
+        if record.key in self._unsettled:
+            self._fail(record.key, record.number, "an earlier write is not settled yet", position, tracker, verdict)
+            return
+        try:
+            history = self._history(record)
+            action = decide(record, verdict, history, self.policy, self.now(), self.c.can_edit)
+        except CoachError as exc:
+            self._fail(record.key, record.number, f"could not read earlier comments: {exc}", position, tracker, verdict)
+            return
+        if action.kind is ActionKind.SKIP:
+            r.skipped += 1
+        if not action.writes:
+            self._done(record, verdict)
+            return
+        if not self.budget.take():
+            r.deferred += 1
+            tracker.pin(position)
+            log.debug("%s: %s deferred: max_writes_per_run reached", self.c.name, record.number)
+            return
+        try:
+            if action.kind is ActionKind.ACKNOWLEDGE:
+                body = self.renderer.acknowledgement(self.c.target, record, verdict, action.marker)
+            else:
+                body = self.renderer.comment(self.c.target, record, verdict, action.marker)
+        except Exception as exc:
+            self._fail(record.key, record.number, f"could not render the comment: {exc!r}", position, tracker, verdict)
+            return
+        task = WriteTask(record, verdict, action, body)
+        if self.dry_run:
+            self._count_write(task)
+            if self.on_dry_write is not None:
+                self.on_dry_write(task)
+            self._done(record, verdict)
+            return
+        tracker.open(token, position)
+        self._inflight_keys.add(record.key)
+        inflight[pool.submit(self._write, task)] = token
+
+    def _history(self, record: Record) -> History:
+        rows = self.store.ledger_for(self.c.name, record.key)
+        if any(r.state == "pending" for r in rows):
+            raise RecordError("an earlier write on this record is not settled yet")
+        if rows or self._baseline or self.store.record(self.c.name, record.key) is not None:
+            return history_from_ledger(rows)
+        # Never seen by this state file, and no complete pass yet: the file may be new
+        # or replaced, so the ticket is the truth about what the bot wrote before.
+        found = self.c.bot_comments(record)
+        past = []
+        for comment in found:
+            m = MARKER_RE.search(comment.marker) or MARKER_RE.search(comment.body)
+            if not m:
+                continue
+            when = _aware(comment.created) or self.now()
+            past.append(PastComment(m.group(1), "post", comment.ref.comment_id, when))
+            if not self.dry_run:
+                self.store.ledger_adopt(self.c.name, record.key, m.group(1), comment.marker, "post", comment.ref.comment_id, when)
+        if past:
+            log.info("%s: %s already carries %d bot comment(s) unknown to the state file", self.c.name, record.number, len(past))
+        return History(tuple(sorted(past, key=lambda p: p.at)))
+
+    def _done(self, record: Record, verdict: Verdict) -> None:
+        self._updates.append(
+            RecordUpdate(
+                self.c.name, record.key, record.number, verdict.digest(), verdict.category.value,
+                _aware(record.updated), self.now(),
+            )
+        )
+
+    def _fail(
+        self,
+        key: str,
+        number: str,
+        error: str,
+        position: datetime | None,
+        tracker: Watermark,
+        verdict: Verdict | None = None,
+    ) -> None:
+        self.result.note_failure(key, number, error)
+        if self._prior_failures.get(key, 0) + 1 < STUCK_AFTER:
+            tracker.pin(position)
+        else:
+            log.warning("%s: %s has failed %d scans in a row; it no longer holds the watermark back", self.c.name, number or key, STUCK_AFTER)
+        self._updates.append(RecordUpdate(self.c.name, key, number, "", "", None, self.now(), error=error))
+
+    def _count_write(self, task: WriteTask) -> None:
+        r = self.result
+        r.written += 1
+        kind = task.action.kind
+        if kind is ActionKind.POST:
+            r.posted += 1
+        elif kind is ActionKind.UPDATE:
+            r.updated += 1
+        else:
+            r.acknowledged += 1
+        if len(r.writes) < LIST_CAP:
+            r.writes.append(
+                {
+                    "key": task.record.key,
+                    "number": task.record.number,
+                    "url": task.record.url,
+                    "title": task.record.title,
+                    "kind": kind.value,
+                    "reason": task.action.reason,
+                    "category": task.verdict.category.value,
+                    "marker": task.action.marker,
+                    "body": task.body,
+                }
+            )
+
+    # -- writing (worker threads) --------------------------------------------------
+
+    def _write(self, task: WriteTask) -> WriteOutcome:
+        a = task.action
+        row_id = self.store.ledger_begin(
+            self.c.name, task.record.key, a.digest, a.marker, a.ledger_kind,
+            previous_id=a.previous.comment_id if a.previous else "",
+        )
+        try:
+            if a.kind is ActionKind.UPDATE:
+                assert a.previous is not None
+                self.c.update(a.previous, task.body, a.marker)
+                comment_id = a.previous.comment_id
+            else:
+                comment_id = self.c.post(task.record, task.body, a.marker).comment_id
+        except TransientError as exc:
+            # It may have landed (a 5xx after the write, a reset after sending): look.
+            return self._confirm(task, row_id, exc)
+        except CoachError as exc:
+            self.store.ledger_discard(row_id)  # refused: it certainly did not land
+            return WriteOutcome(task, False, str(exc))
+        except Exception as exc:  # a connector bug: outcome unknown, settle next scan
+            return WriteOutcome(task, False, f"unexpected error: {exc!r}")
+        self.store.ledger_posted(row_id, comment_id)
+        return WriteOutcome(task, True, comment_id=comment_id)
+
+    def _confirm(self, task: WriteTask, row_id: int, exc: TransientError) -> WriteOutcome:
+        rows = [r for r in self.store.ledger_for(self.c.name, task.record.key) if r.id == row_id]
+        try:
+            found = self._find_on_ticket(rows[0]) if rows else None
+        except CoachError as read_exc:
+            return WriteOutcome(task, False, f"{exc}; could not check the ticket: {read_exc}")
+        if found is not None:
+            self.store.ledger_posted(row_id, found.ref.comment_id)
+            return WriteOutcome(task, True, comment_id=found.ref.comment_id)
+        if not isinstance(exc, AmbiguousWrite):
+            self.store.ledger_discard(row_id)  # the server answered and the comment is not there
+        return WriteOutcome(task, False, str(exc))
+
+    def _drain(self, inflight: dict[Future, int], tracker: Watermark, *, block: bool) -> None:
+        if not inflight:
+            return
+        done, _ = wait(list(inflight), timeout=None if block else 0, return_when=FIRST_COMPLETED)
+        for future in done:
+            token = inflight.pop(future)
+            outcome: WriteOutcome = future.result()
+            task = outcome.task
+            position = tracker._open.get(token)
+            tracker.close(token)
+            self._inflight_keys.discard(task.record.key)
+            if outcome.ok:
+                self._count_write(task)
+                log.info("%s: %s %s (%s)", self.c.name, _verb(task.action.kind), task.record.number, task.action.reason)
+                self._done(task.record, task.verdict)
+            else:
+                self._fail(task.record.key, task.record.number, f"write failed: {outcome.error}", position, tracker, task.verdict)
+
+
+def _verb(kind: ActionKind) -> str:
+    return {ActionKind.POST: "coached", ActionKind.UPDATE: "updated the comment on", ActionKind.ACKNOWLEDGE: "acknowledged"}[kind]
+

@@ -1,0 +1,144 @@
+"""An honest in-memory connector, evaluator and renderer for scan unit tests.
+
+The fake keeps every comment it was asked to write, finds them again by marker
+like the real connectors do, and can fail on chosen records in the ways real
+systems fail (refused, server error after the write landed, ambiguous reset).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+from errors import AmbiguousWrite, BadRequest, TransientError
+from model import MARKER_RE, BotComment, BrokenRecord, Category, CommentRef, Evidence, Finding, Record, Severity, Verdict
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def make_records(source: str, goals: list[str], *, start: datetime = T0, states: dict[int, str] | None = None,
+                 labels: dict[int, tuple[str, ...]] | None = None) -> list[Record]:
+    states = states or {}
+    labels = labels or {}
+    return [
+        Record(
+            source=source, key=f"k{i}", number=f"REC{i:04d}", url=f"http://x/{i}", title=f"record {i}",
+            goal=g, state=states.get(i, "Open"), labels=labels.get(i, ()),
+            updated=start + timedelta(minutes=i),
+        )
+        for i, g in enumerate(goals)
+    ]
+
+
+def fake_evaluate(record: Record) -> Verdict:
+    """value when the goal names revenue, process_only when it names MTTR, else no_goal."""
+    text = record.goal.lower()
+    if "explode" in text:
+        raise ValueError("the engine choked")
+    if "revenue" in text:
+        return Verdict(Category.VALUE, measurable=True)
+    if "mttr" in text:
+        start = text.index("mttr")
+        ev = (Evidence("goal", record.goal[start:start + 4], start, start + 4),)
+        extra = ()
+        if "incidents" in text:
+            s2 = text.index("incidents")
+            extra = (Finding("fewer-incidents", Severity.WARNING, "incident count only", (Evidence("goal", "incidents", s2, s2 + 9),)),)
+        return Verdict(Category.PROCESS_ONLY, measurable=False,
+                       findings=(Finding("process-only", Severity.WARNING, "process metric only", ev),) + extra)
+    return Verdict(Category.NO_GOAL, measurable=False, findings=(Finding("no-goal", Severity.ERROR, "no goal"),))
+
+
+class FakeRenderer:
+    def comment(self, target, record, verdict, marker):
+        return f"[{target}] {record.number}: {verdict.category.value}\n{marker}"
+
+    def acknowledgement(self, target, record, verdict, marker):
+        return f"[{target}] thanks for the value goal on {record.number}\n{marker}"
+
+    def report(self, name, context):
+        return f"<html>{name} {context['scan']['written']}</html>"
+
+
+class FakeConnector:
+    def __init__(self, name, records, *, target="servicenow", can_edit=False):
+        self.name = name
+        self.target = target
+        self.can_edit = can_edit
+        self.records = {r.key: r for r in records}
+        self.comments: dict[str, list[BotComment]] = {}
+        self.ops: list[tuple[str, str, str]] = []  # (op, record key, marker) of every successful write
+        self.reads = 0
+        self.fail_write: dict[str, Exception] = {}  # key -> error raised instead of writing
+        self.land_then_fail: dict[str, Exception] = {}  # key -> error raised after the write landed
+        self.broken: set[str] = set()
+        self.fail_fetch_after: int | None = None
+        self.fail_read: set[str] = set()
+        self.closed = False
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        self.closed = True
+
+    def fetch(self, since):
+        self.fetched_since = since
+        items = sorted(self.records.values(), key=lambda r: r.updated)
+        for n, r in enumerate(items):
+            if since is not None and r.updated < since:
+                continue
+            if self.fail_fetch_after is not None and n >= self.fail_fetch_after:
+                raise TransientError("list page failed", status=503)
+            if r.key in self.broken:
+                yield BrokenRecord(self.name, r.key, r.number, "unparseable date")
+            else:
+                yield r
+
+    def bot_comments(self, record):
+        self.reads += 1
+        if record.key in self.fail_read:
+            raise TransientError("comments read failed", status=502)
+        with self._lock:
+            return list(self.comments.get(record.key, []))
+
+    def post(self, record, body, marker):
+        if record.key in self.fail_write:
+            raise self.fail_write[record.key]
+        with self._lock:
+            cid = f"c{next(self._ids)}"
+            self.comments.setdefault(record.key, []).append(
+                BotComment(CommentRef(self.name, record.key, cid), marker, body, datetime.now(timezone.utc), self.can_edit))
+            self.ops.append(("post", record.key, marker))
+        if record.key in self.land_then_fail:
+            raise self.land_then_fail[record.key]
+        return CommentRef(self.name, record.key, cid)
+
+    def update(self, ref, body, marker):
+        if ref.record_key in self.fail_write:
+            raise self.fail_write[ref.record_key]
+        with self._lock:
+            lst = self.comments[ref.record_key]
+            for i, c in enumerate(lst):
+                if c.ref.comment_id == ref.comment_id:
+                    lst[i] = BotComment(c.ref, marker, body, c.created, True)
+                    break
+            else:
+                raise BadRequest("no such comment", status=404)
+            self.ops.append(("update", ref.record_key, marker))
+
+    # what a person would see on the ticket
+    def markers(self, key):
+        return [MARKER_RE.search(c.body).group(1) for c in self.comments.get(key, [])]
+
+    def set_goal(self, key, goal):
+        """An owner edits the goal: the record becomes the most recently updated."""
+        latest = max(r.updated for r in self.records.values())
+        self.records[key] = replace(self.records[key], goal=goal, updated=latest + timedelta(minutes=1))

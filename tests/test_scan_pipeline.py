@@ -1,0 +1,376 @@
+"""The scan pipeline against an in-memory connector: exactly-once, faults, budget, lock."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+
+import report
+from config import AuthSettings, CommentPolicy, Config, JiraSettings, ServiceNowSettings, StateSettings
+from errors import AmbiguousWrite, BadRequest, LockBusy, TransientError
+from locking import ScanLock
+from scan import OVERLAP, run_scan
+from scan_fake import FakeConnector, FakeRenderer, fake_evaluate, make_records
+from state import StateStore
+
+GOALS = ["lower MTTR", "grow revenue", "", "MTTR and incidents", "more revenue", "cut MTTR"]
+FLAGGED = {"k0", "k2", "k3", "k5"}
+
+
+def make_config(tmp_path, sources=("snow",), **policy):
+    settings = []
+    for name in sources:
+        if name.startswith("jira"):
+            settings.append(JiraSettings(name=name, url="http://jira", auth=AuthSettings("basic")))
+        else:
+            settings.append(ServiceNowSettings(name=name, url="http://snow", auth=AuthSettings("basic")))
+    return Config(
+        path=tmp_path / "config.toml",
+        state=StateSettings(path="state/s.sqlite"),
+        comments=CommentPolicy(**policy),
+        sources=tuple(settings),
+    )
+
+
+def scan(config, fakes, **kw):
+    kw.setdefault("fingerprint", "fp1")
+    return run_scan(
+        config, evaluate=fake_evaluate, renderer=FakeRenderer(),
+        open_connector=lambda settings, limiters: fakes[settings.name], **kw,
+    )
+
+
+def one_comment_each(fake, keys):
+    return {k: len(fake.comments.get(k, [])) for k in keys}
+
+
+def test_first_scan_coaches_exactly_the_flagged_records_and_a_rescan_writes_nothing(tmp_path):
+    cfg = make_config(tmp_path)
+    fake = FakeConnector("snow", make_records("snow", GOALS))
+    first = scan(cfg, {"snow": fake})
+    assert first.exit_code == 0
+    assert {k for _, k, _ in fake.ops} == FLAGGED
+    assert len(fake.ops) == len(FLAGGED)
+    s = first.summary()
+    assert (s["records"], s["flagged"], s["written"], s["failed"], s["deferred"]) == (6, 4, 4, 0, 0)
+    assert s["sources"]["snow"]["categories"] == {"no_goal": 1, "process_only": 3, "value": 2}
+
+    second = scan(cfg, {"snow": fake})
+    assert len(fake.ops) == len(FLAGGED)
+    assert second.summary()["written"] == 0
+    # incremental: read from the watermark minus the overlap window
+    latest = max(r.updated for r in fake.records.values())
+    assert fake.fetched_since == latest - OVERLAP
+    assert second.sources[0].full is False
+
+
+def test_changed_rules_or_templates_trigger_a_full_scan(tmp_path):
+    cfg = make_config(tmp_path)
+    fake = FakeConnector("snow", make_records("snow", GOALS))
+    scan(cfg, {"snow": fake})
+    result = scan(cfg, {"snow": fake}, fingerprint="fp2")
+    assert fake.fetched_since is None and result.sources[0].full
+    assert result.summary()["records"] == 6 and result.summary()["written"] == 0
+    scan(cfg, {"snow": fake}, fingerprint="fp2", full=True)
+    assert fake.fetched_since is None
+
+
+def test_dry_run_writes_nothing_anywhere(tmp_path):
+    cfg = make_config(tmp_path)
+    fake = FakeConnector("snow", make_records("snow", GOALS))
+    shown = []
+    result = scan(cfg, {"snow": fake}, dry_run=True, on_dry_write=shown.append)
+    assert fake.ops == [] and fake.comments == {}
+    assert not (tmp_path / "state").exists()
+    assert result.summary()["written"] == 4 and result.dry_run
+    assert sorted(t.record.key for t in shown) == sorted(FLAGGED)
+    assert all("csi-coach:" in t.body for t in shown)
+
+
+def test_dry_run_after_a_real_scan_reads_state_but_changes_nothing(tmp_path):
+    cfg = make_config(tmp_path)
+    fake = FakeConnector("snow", make_records("snow", GOALS))
+    scan(cfg, {"snow": fake})
+    state_dir = tmp_path / "state"
+    before = {p.name: p.read_bytes() for p in state_dir.iterdir()}
+    fake.set_goal("k1", "lower MTTR please")
+    result = scan(cfg, {"snow": fake}, dry_run=True)
+    assert result.summary()["written"] == 1  # only the changed record would be coached
+    assert {p.name: p.read_bytes() for p in state_dir.iterdir()} == before
+    assert len(fake.ops) == 4
+
+
+def test_a_failing_record_never_stops_the_scan_and_is_retried(tmp_path):
+    cfg = make_config(tmp_path)
+    fake = FakeConnector("snow", make_records("snow", GOALS))
+    fake.fail_write["k2"] = BadRequest("field is read-only", status=400)
+    result = scan(cfg, {"snow": fake})
+    assert result.exit_code == 1 and result.status == "partial"
+    assert {k for _, k, _ in fake.ops} == FLAGGED - {"k2"}
+    (failure,) = result.sources[0].failures
+    assert failure["key"] == "k2" and "read-only" in failure["error"]
+    with StateStore(tmp_path / "state" / "s.sqlite") as s:
+        assert s.pending("snow") == []  # a refused write leaves nothing pending
+        assert s.record("snow", "k2").failures == 1
+
+    del fake.fail_write["k2"]
+    again = scan(cfg, {"snow": fake})
+    assert again.exit_code == 0
+    assert one_comment_each(fake, FLAGGED) == {k: 1 for k in FLAGGED}
+    assert fake.fetched_since <= fake.records["k2"].updated  # the watermark waited for k2
+
+
+def test_bad_data_and_engine_errors_are_counted_not_fatal(tmp_path):
+    cfg = make_config(tmp_path)
+    records = make_records("snow", GOALS + ["this will explode"])
+    fake = FakeConnector("snow", records)
+    fake.broken.add("k1")
+    result = scan(cfg, {"snow": fake})
+    s = result.sources[0]
+    assert s.failed == 2 and s.records == 7
+    assert {f["key"] for f in s.failures} == {"k1", "k6"}
+    assert {k for _, k, _ in fake.ops} == FLAGGED
+
+
+def test_write_budget_defers_and_the_next_runs_finish(tmp_path):
+    cfg = make_config(tmp_path, max_writes_per_run=3)
+    goals = ["lower MTTR"] * 8
+    fake = FakeConnector("snow", make_records("snow", goals))
+    first = scan(cfg, {"snow": fake})
+    assert first.exit_code == 0
+    assert (first.summary()["written"], first.summary()["deferred"]) == (3, 5)
+    second = scan(cfg, {"snow": fake})
+    assert (second.summary()["written"], second.summary()["deferred"]) == (3, 2)
+    third = scan(cfg, {"snow": fake})
+    assert (third.summary()["written"], third.summary()["deferred"]) == (2, 0)
+    assert one_comment_each(fake, fake.records) == {k: 1 for k in fake.records}
+
+
+def test_budget_is_shared_by_all_sources_of_a_run(tmp_path):
+    cfg = make_config(tmp_path, sources=("snow", "jira"), max_writes_per_run=5)
+    fakes = {
+        "snow": FakeConnector("snow", make_records("snow", ["MTTR"] * 4)),
+        "jira": FakeConnector("jira", make_records("jira", ["MTTR"] * 4), target="jira", can_edit=True),
+    }
+    result = scan(cfg, fakes)
+    assert result.summary()["written"] == 5 and result.summary()["deferred"] == 3
+
+
+def test_zero_budget_writes_nothing(tmp_path):
+    cfg = make_config(tmp_path, max_writes_per_run=0)
+    fake = FakeConnector("snow", make_records("snow", GOALS))
+    result = scan(cfg, {"snow": fake})
+    assert fake.ops == [] and result.summary()["deferred"] == 4
+
+
+def test_pending_write_that_landed_is_settled_without_writing_again(tmp_path):
+    cfg = make_config(tmp_path)
+    fake = FakeConnector("snow", make_records("snow", GOALS))
+    # A crash after the remote write, before "posted": run the write by hand.
+    record = fake.records["k0"]
+    verdict = fake_evaluate(record)
+    from model import marker_for
+
+    marker = marker_for(verdict.digest())
+    with StateStore(tmp_path / "state" / "s.sqlite") as s:
+        s.ledger_begin("snow", "k0", verdict.digest(), marker, "post")
+    fake.post(record, f"body {marker}", marker)
+    fake.ops.clear()
+    result = scan(cfg, {"snow": fake})
+    assert result.sources[0].settled == 1
+    assert "k0" not in {k for _, k, _ in fake.ops}
+    assert one_comment_each(fake, FLAGGED) == {k: 1 for k in FLAGGED}
+    with StateStore(tmp_path / "state" / "s.sqlite") as s:
+        assert [r.state for r in s.ledger_for("snow", "k0")] == ["posted"]
+
+
+def test_pending_write_that_never_landed_is_written_once(tmp_path):
+    cfg = make_config(tmp_path)
+    fake = FakeConnector("snow", make_records("snow", GOALS))
+    verdict = fake_evaluate(fake.records["k3"])
+    from model import marker_for
+
+    with StateStore(tmp_path / "state" / "s.sqlite") as s:
+        s.ledger_begin("snow", "k3", verdict.digest(), marker_for(verdict.digest()), "post")
+    result = scan(cfg, {"snow": fake})
+    assert result.sources[0].settled == 1
+    assert one_comment_each(fake, FLAGGED) == {k: 1 for k in FLAGGED}
+
+
+def test_unsettleable_pending_row_blocks_that_record_only(tmp_path):
+    cfg = make_config(tmp_path)
+    fake = FakeConnector("snow", make_records("snow", GOALS))
+    verdict = fake_evaluate(fake.records["k3"])
+    from model import marker_for
+
+    with StateStore(tmp_path / "state" / "s.sqlite") as s:
+        s.ledger_begin("snow", "k3", verdict.digest(), marker_for(verdict.digest()), "post")
+    fake.fail_read.add("k3")
+    result = scan(cfg, {"snow": fake})
+    assert result.exit_code == 1
+    assert {k for _, k, _ in fake.ops} == FLAGGED - {"k3"}
+    fake.fail_read.clear()
+    scan(cfg, {"snow": fake})
+    assert one_comment_each(fake, FLAGGED) == {k: 1 for k in FLAGGED}
+
+
+def test_lost_state_file_does_not_duplicate_comments(tmp_path):
+    cfg = make_config(tmp_path)
+    fake = FakeConnector("snow", make_records("snow", GOALS))
+    scan(cfg, {"snow": fake})
+    for p in (tmp_path / "state").iterdir():
+        p.unlink()
+    result = scan(cfg, {"snow": fake})
+    assert result.summary()["written"] == 0
+    assert one_comment_each(fake, FLAGGED) == {k: 1 for k in FLAGGED}
+    # and the adopted comments are now in the ledger: a changed verdict edits/adds normally
+    fake.set_goal("k0", "MTTR and incidents")
+    scan(cfg, {"snow": fake})
+    assert len(fake.comments["k0"]) == 2
+
+
+def test_changed_verdict_edits_in_place_on_jira(tmp_path):
+    cfg = make_config(tmp_path, sources=("jira",))
+    fake = FakeConnector("jira", make_records("jira", GOALS), target="jira", can_edit=True)
+    scan(cfg, {"jira": fake})
+    (old,) = fake.markers("k0")
+    fake.set_goal("k0", "MTTR and incidents")
+    scan(cfg, {"jira": fake})
+    assert len(fake.comments["k0"]) == 1
+    assert fake.markers("k0") != [old]
+    assert fake.ops[-1][0] == "update"
+
+
+def test_changed_verdict_adds_an_entry_on_servicenow(tmp_path):
+    cfg = make_config(tmp_path)
+    fake = FakeConnector("snow", make_records("snow", GOALS))
+    scan(cfg, {"snow": fake})
+    fake.set_goal("k0", "MTTR and incidents")
+    scan(cfg, {"snow": fake})
+    assert len(fake.comments["k0"]) == 2 and fake.ops[-1][0] == "post"
+
+
+def test_fixed_goal_is_acknowledged_once(tmp_path):
+    cfg = make_config(tmp_path, acknowledge_fixed=True)
+    fake = FakeConnector("snow", make_records("snow", GOALS))
+    scan(cfg, {"snow": fake})
+    fake.set_goal("k0", "grow revenue per store")
+    result = scan(cfg, {"snow": fake})
+    assert result.sources[0].acknowledged == 1
+    assert "thanks" in fake.comments["k0"][-1].body
+    scan(cfg, {"snow": fake}, full=True)
+    assert len(fake.comments["k0"]) == 2
+
+
+def test_server_error_after_the_write_landed_is_confirmed_not_repeated(tmp_path):
+    cfg = make_config(tmp_path)
+    fake = FakeConnector("snow", make_records("snow", GOALS))
+    fake.land_then_fail["k0"] = TransientError("bad gateway", status=502)
+    result = scan(cfg, {"snow": fake})
+    assert result.exit_code == 0 and result.summary()["written"] == 4
+    del fake.land_then_fail["k0"]
+    scan(cfg, {"snow": fake}, full=True)
+    assert one_comment_each(fake, FLAGGED) == {k: 1 for k in FLAGGED}
+
+
+def test_ambiguous_write_that_did_not_land_is_retried_next_scan(tmp_path):
+    cfg = make_config(tmp_path)
+    fake = FakeConnector("snow", make_records("snow", GOALS))
+    fake.fail_write["k5"] = AmbiguousWrite("connection reset after sending")
+    result = scan(cfg, {"snow": fake})
+    assert result.exit_code == 1
+    with StateStore(tmp_path / "state" / "s.sqlite") as s:
+        assert [r.record_key for r in s.pending("snow")] == ["k5"]  # unknown: kept to settle
+    del fake.fail_write["k5"]
+    again = scan(cfg, {"snow": fake})
+    assert again.exit_code == 0 and again.sources[0].settled == 1
+    assert one_comment_each(fake, FLAGGED) == {k: 1 for k in FLAGGED}
+
+
+def test_list_failure_fails_that_source_and_others_go_on(tmp_path):
+    cfg = make_config(tmp_path, sources=("snow", "jira"))
+    snow = FakeConnector("snow", make_records("snow", GOALS))
+    snow.fail_fetch_after = 2
+    jira = FakeConnector("jira", make_records("jira", GOALS), target="jira", can_edit=True)
+    result = scan(cfg, {"snow": snow, "jira": jira})
+    assert result.exit_code == 1 and result.status == "failed"
+    by = {s.name: s for s in result.sources}
+    assert by["snow"].status == "failed" and "list page" in by["snow"].error
+    assert by["jira"].status == "ok" and by["jira"].written == 4
+    snow.fail_fetch_after = None
+    scan(cfg, {"snow": snow, "jira": jira})
+    assert one_comment_each(snow, FLAGGED) == {k: 1 for k in FLAGGED}
+
+
+def test_source_option_scans_one_source(tmp_path):
+    cfg = make_config(tmp_path, sources=("snow", "jira"))
+    snow = FakeConnector("snow", make_records("snow", GOALS))
+    jira = FakeConnector("jira", make_records("jira", GOALS), target="jira", can_edit=True)
+    result = scan(cfg, {"snow": snow, "jira": jira}, source="jira")
+    assert [s.name for s in result.sources] == ["jira"] and snow.ops == []
+
+
+def test_stop_finishes_the_record_in_hand_and_records_state(tmp_path):
+    cfg = make_config(tmp_path)
+    fake = FakeConnector("snow", make_records("snow", ["MTTR"] * 10))
+    stop = threading.Event()
+
+    def progress(result):
+        if result.records == 3:
+            stop.set()
+
+    result = scan(cfg, {"snow": fake}, stop=stop, on_progress=progress)
+    assert result.status == "interrupted" and result.exit_code == 1
+    assert result.sources[0].records == 3
+    assert len(fake.ops) == 3
+    with StateStore(tmp_path / "state" / "s.sqlite") as s:
+        assert s.scans()[0].status == "interrupted"
+        assert s.pending("snow") == []
+    scan(cfg, {"snow": fake})
+    assert one_comment_each(fake, fake.records) == {k: 1 for k in fake.records}
+
+
+def test_second_scan_is_refused_while_one_holds_the_lock(tmp_path):
+    cfg = make_config(tmp_path)
+    fake = FakeConnector("snow", make_records("snow", GOALS))
+    path = tmp_path / "state" / "s.sqlite"
+    with ScanLock(path):
+        with pytest.raises(LockBusy, match="another scan is running"):
+            scan(cfg, {"snow": fake})
+    assert fake.ops == []
+
+
+def test_waiting_scan_runs_once_the_lock_is_free(tmp_path):
+    cfg = make_config(tmp_path)
+    fake = FakeConnector("snow", make_records("snow", GOALS))
+    lock = ScanLock(tmp_path / "state" / "s.sqlite").acquire()
+    threading.Timer(0.3, lock.release).start()
+    result = scan(cfg, {"snow": fake}, wait=True)
+    assert result.summary()["written"] == 4
+
+
+def test_many_workers_write_each_comment_once(tmp_path):
+    cfg = make_config(tmp_path, workers=8, max_writes_per_run=1000)
+    fake = FakeConnector("snow", make_records("snow", ["MTTR"] * 300))
+    fake.land_then_fail.update({f"k{i}": TransientError("bad gateway", status=502) for i in range(0, 300, 7)})
+    result = scan(cfg, {"snow": fake})
+    assert result.summary()["written"] == 300
+    assert one_comment_each(fake, fake.records) == {k: 1 for k in fake.records}
+
+
+def test_report_files(tmp_path):
+    cfg = make_config(tmp_path)
+    fake = FakeConnector("snow", make_records("snow", GOALS))
+    result = scan(cfg, {"snow": fake})
+    paths = report.write_report(tmp_path / "out", result, FakeRenderer())
+    import json
+
+    data = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert data["written"] == 4 and len(data["details"]["snow"]["writes"]) == 4
+    assert (tmp_path / "out" / "report.html").read_text() == "<html>report.html.j2 4</html>"
+    text = report.summary_text(result)
+    assert "6 records read, 4 flagged" in text and "wrote 4 comment(s)" in text
+    assert [p.name for p in paths] == ["report.json", "report.html"]
