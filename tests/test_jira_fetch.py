@@ -1,0 +1,218 @@
+"""Jira fetch: Cloud token paging, Data Center startAt paging and the 10,000 split, flavors."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import responses
+
+from connectors.jira import JiraConnector
+from model import BrokenRecord, Record
+from test_jira_support import CLOUD, DC, load, path, query, set_secrets, settings
+
+CLOUD_FIELDS = "summary,description,customfield_10050,components,assignee,status,updated,labels"
+
+
+@pytest.fixture
+def rsps():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as r:
+        yield r
+
+
+@pytest.fixture(autouse=True)
+def secrets(monkeypatch):
+    set_secrets(monkeypatch)
+
+
+def single_server_page():
+    return {**load("search_page3.json"), "startAt": 0, "total": 1}
+
+
+def add_myself(rsps, base=CLOUD, fixture="myself_cloud.json"):
+    rsps.get(f"{base}/rest/api/2/myself", json=load(fixture))
+
+
+def add_cloud_pages(rsps):
+    for n in (1, 2, 3):
+        token = {} if n == 1 else {"nextPageToken": f"CAEaAggD-page{n}"}
+        rsps.get(f"{CLOUD}/rest/api/2/search/jql", json=load(f"search_jql_page{n}.json"),
+                 match=[responses.matchers.query_param_matcher(token, strict_match=False)])
+
+
+def test_cloud_pages_follow_next_page_token_until_is_last(rsps):
+    add_myself(rsps)
+    add_cloud_pages(rsps)
+    with JiraConnector(settings("cloud"), None) as jira:
+        items = list(jira.fetch(None))
+    assert [i.key for i in items] == ["CSI-1", "CSI-2", "CSI-3", "CSI-4", "CSI-5", "CSI-6"]
+    assert isinstance(items[-1], BrokenRecord) and all(isinstance(i, Record) for i in items[:-1])
+    searches = [c for c in rsps.calls if path(c) == "/rest/api/2/search/jql"]
+    assert [query(c).get("nextPageToken") for c in searches] == [None, "CAEaAggD-page2", "CAEaAggD-page3"]
+    for c in searches:
+        q = query(c)
+        assert q["jql"] == "(project = CSI) ORDER BY updated ASC, key ASC"
+        assert q["fields"] == CLOUD_FIELDS
+        assert q["maxResults"] == "2"
+    # minimal: myself once + one request per page
+    assert [path(c) for c in rsps.calls] == ["/rest/api/2/myself"] + ["/rest/api/2/search/jql"] * 3
+
+
+def test_cloud_page_without_next_token_ends_even_if_is_last_missing(rsps):
+    add_myself(rsps)
+    page = load("search_jql_page1.json")
+    del page["nextPageToken"], page["isLast"]
+    rsps.get(f"{CLOUD}/rest/api/2/search/jql", json=page)
+    with JiraConnector(settings("cloud"), None) as jira:
+        assert [r.key for r in jira.fetch(None)] == ["CSI-1", "CSI-2"]
+    assert len(rsps.calls) == 2
+
+
+def test_fetch_streams_page_by_page(rsps):
+    add_myself(rsps)
+    add_cloud_pages(rsps)
+    with JiraConnector(settings("cloud"), None) as jira:
+        stream = jira.fetch(None)
+        first = next(stream)
+        assert first.key == "CSI-1"
+        assert len(rsps.calls) == 2  # myself + page 1 only
+        next(stream), next(stream)
+        assert len(rsps.calls) == 3  # page 2 fetched when page 1 ran out
+
+
+def test_incremental_jql_uses_watermark_in_the_users_zone(rsps):
+    add_myself(rsps)  # timeZone Europe/Berlin (UTC+1 in November)
+    rsps.get(f"{CLOUD}/rest/api/2/search/jql", json=load("search_jql_page3.json"))
+    since = datetime(2026, 11, 20, 7, 5, 59, 500000, tzinfo=timezone.utc)
+    with JiraConnector(settings("cloud", jql="project = CSI AND issuetype = Improvement"), None) as jira:
+        list(jira.fetch(since))
+    assert query(rsps.calls[1])["jql"] == (
+        '(project = CSI AND issuetype = Improvement) AND updated >= "2026-11-20 08:05" '
+        "ORDER BY updated ASC, key ASC")
+
+
+def test_server_pages_follow_start_at_and_total(rsps):
+    add_myself(rsps, DC, "myself_datacenter.json")
+    for n, start in ((1, 0), (2, 2), (3, 4)):
+        rsps.get(f"{DC}/rest/api/2/search", json=load(f"search_page{n}.json"),
+                 match=[responses.matchers.query_param_matcher({"startAt": str(start)}, strict_match=False)])
+    with JiraConnector(settings("server", method="pat"), None) as jira:
+        keys = [r.key for r in jira.fetch(datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc))]
+    assert keys == ["OPS-1", "OPS-2", "OPS-3", "OPS-4", "OPS-5"]
+    searches = [c for c in rsps.calls if path(c) == "/rest/api/2/search"]
+    assert [query(c)["startAt"] for c in searches] == ["0", "2", "4"]
+    assert {query(c)["maxResults"] for c in searches} == {"2"}
+    # America/New_York is UTC-5 in November
+    assert query(searches[0])["jql"] == '(project = CSI) AND updated >= "2026-11-20 07:00" ORDER BY updated ASC, key ASC'
+    assert len(rsps.calls) == 4
+
+
+class FakeDataCenterSearch:
+    """A /rest/api/2/search that honours jql's updated >= clause, startAt and the window."""
+
+    def __init__(self, n: int, window: int = 10_000) -> None:
+        start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        # 3 issues per minute, so the restart minute holds issues already yielded
+        self.issues = [(f"OPS-{i + 1}", start + timedelta(seconds=20 * i)) for i in range(n)]
+        self.window = window
+        self.queries: list[tuple[str, int]] = []
+
+    def __call__(self, request):
+        from urllib.parse import parse_qs, urlsplit
+
+        q = {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
+        start_at, size = int(q["startAt"]), int(q["maxResults"])
+        self.queries.append((q["jql"], start_at))
+        if start_at + size > self.window:
+            return 400, {}, json.dumps({"errorMessages": ["Result window is too large"], "errors": {}})
+        floor = None
+        if 'updated >= "' in q["jql"]:
+            literal = q["jql"].split('updated >= "')[1].split('"')[0]
+            floor = datetime.strptime(literal, "%Y-%m-%d %H:%M").replace(tzinfo=timezone.utc)
+        matching = [i for i in self.issues if floor is None or i[1] >= floor]
+        page = matching[start_at:start_at + size]
+        issues = [{"id": key.split("-")[1], "key": key, "self": f"{DC}/rest/api/2/issue/{key}",
+                   "fields": {"summary": key, "updated": when.strftime("%Y-%m-%dT%H:%M:%S.000+0000")}}
+                  for key, when in page]
+        body = {"startAt": start_at, "maxResults": size, "total": len(matching), "issues": issues}
+        return 200, {}, json.dumps(body)
+
+
+def test_server_restarts_on_updated_before_the_10000_window(rsps):
+    rsps.get(f"{DC}/rest/api/2/myself", json={**load("myself_datacenter.json"), "timeZone": "UTC"})
+    fake = FakeDataCenterSearch(12_500)
+    rsps.add_callback(responses.GET, f"{DC}/rest/api/2/search", callback=fake)
+    with JiraConnector(settings("server", method="pat", page_size=1000), None) as jira:
+        keys = [r.key for r in jira.fetch(None)]
+    assert keys == [k for k, _ in fake.issues]  # each exactly once, in order
+    assert all(start + 1000 <= 10_000 for _, start in fake.queries)
+    restarts = [(jql, s) for jql, s in fake.queries if "updated >=" in jql]
+    # the 10,000th issue (OPS-10000) was updated at 2026-01-03 07:33:00 UTC
+    assert restarts[0] == ('(project = CSI) AND updated >= "2026-01-03 07:33" ORDER BY updated ASC, key ASC', 0)
+    assert len(fake.queries) == 10 + 3  # 10 pages, then 2,500 + the 3 re-read in the restart minute
+
+
+@pytest.mark.parametrize("deployment,expect", [("Cloud", "/rest/api/2/search/jql"), ("Server", "/rest/api/2/search"),
+                                                ("DataCenter", "/rest/api/2/search")])
+def test_auto_flavor_asks_server_info_once(rsps, deployment, expect):
+    info = load("serverinfo_cloud.json" if deployment == "Cloud" else "serverinfo_datacenter.json")
+    info["deploymentType"] = deployment
+    base = CLOUD
+    rsps.get(f"{base}/rest/api/2/serverInfo", json=info)
+    add_myself(rsps)
+    rsps.get(f"{base}/rest/api/2/search/jql", json=load("search_jql_page3.json"))
+    rsps.get(f"{base}/rest/api/2/search", json=single_server_page())
+    with JiraConnector(settings("auto", url=base), None) as jira:
+        list(jira.fetch(None))
+        list(jira.fetch(None))
+        assert jira.flavor == ("cloud" if deployment == "Cloud" else "server")
+    paths = [path(c) for c in rsps.calls]
+    assert paths.count("/rest/api/2/serverInfo") == 1
+    assert paths.count("/rest/api/2/myself") == 1
+    assert paths.count(expect) == 2
+
+
+def test_explicit_flavor_never_asks_server_info(rsps):
+    add_myself(rsps)
+    rsps.get(f"{CLOUD}/rest/api/2/search/jql", json=load("search_jql_page3.json"))
+    with JiraConnector(settings("cloud"), None) as jira:
+        list(jira.fetch(None))
+    assert "/rest/api/2/serverInfo" not in [path(c) for c in rsps.calls]
+
+
+def test_basic_auth_on_cloud_and_bearer_pat_on_data_center(rsps, monkeypatch):
+    import base64
+
+    add_myself(rsps)
+    rsps.get(f"{CLOUD}/rest/api/2/search/jql", json=load("search_jql_page3.json"))
+    with JiraConnector(settings("cloud"), None) as jira:
+        list(jira.fetch(None))
+    expected = "Basic " + base64.b64encode(b"csi-coach@example.com:tok-S3cr3t-value-9f8e7d").decode()
+    assert {c.request.headers["Authorization"] for c in rsps.calls} == {expected}
+
+    set_secrets(monkeypatch, method="pat")
+    rsps.get(f"{DC}/rest/api/2/myself", json=load("myself_datacenter.json"))
+    rsps.get(f"{DC}/rest/api/2/search", json=single_server_page())
+    before = len(rsps.calls)
+    with JiraConnector(settings("server", method="pat"), None) as jira:
+        list(jira.fetch(None))
+    assert {c.request.headers["Authorization"] for c in rsps.calls[before:]} == {"Bearer pat-NjQ3MjA5-S3cr3t-PAT"}
+    assert len(rsps.calls) - before == 2
+
+
+def test_empty_jql_is_a_config_error():
+    from errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        JiraConnector(settings("cloud", jql="  "), None)
+    assert "sources.jira-test.jql" in str(info.value)
+
+
+def test_missing_secret_is_a_config_error_naming_the_variable(monkeypatch):
+    from errors import ConfigError
+
+    monkeypatch.delenv("CSI_TEST_JIRA_TOKEN")
+    with pytest.raises(ConfigError) as info:
+        JiraConnector(settings("cloud"), None)
+    assert "CSI_TEST_JIRA_TOKEN" in str(info.value) and "sources.jira-test.auth.token_env" in str(info.value)
