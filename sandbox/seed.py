@@ -169,9 +169,9 @@ _VALUE = (
 
 # A process measure, then the consumer or business effect it is for.
 _LINKED = (
-    "Cut MTTR on {svc} from {b}h to {a}h so that {people} lose no more than {a} hours of {loss} a quarter.",
+    "Cut MTTR on {svc} from {b}h to {a}h so that {people} stop losing {loss} when it fails.",
     "Reduce {svc} P1 incidents by {p}%, which means {people} can {task} at month end without delays.",
-    "Raise first-contact resolution to {q}% so that {people} are back to work within the hour and {spend} falls by {money}.",
+    "Raise first-contact resolution to {q}% so that {people} are back to work within the hour and the business saves {money} in {spend}.",
     "Halve change failures on {svc}; each failed release today costs {people} {loss}.",
     "Move {p}% of {svc} requests to self-service so {people} can {task} out of hours, when most of them need to.",
     "Lower alert-to-fix time on {svc} to {a} minutes so the business stops carrying {spend} during outages.",
