@@ -210,6 +210,14 @@ class Config:
         p = Path(relative).expanduser()
         return p if p.is_absolute() else (self.path.parent / p)
 
+    def rules_spec(self) -> str | Path:
+        """What to pass to ``rules.load_ruleset``: "default" or the absolute rules path."""
+        return "default" if self.rules == "default" else self.resolve(self.rules).absolute()
+
+    def templates_path(self) -> Path | None:
+        """The admin templates folder, or None for the shipped templates only."""
+        return self.resolve(self.templates_dir).absolute() if self.templates_dir.strip() else None
+
     def source(self, name: str) -> SourceSettings:
         for s in self.sources:
             if s.name == name:

@@ -43,6 +43,12 @@ MAX_EVIDENCE = 3  # per finding
 MAX_QUOTES = 4
 MAX_COMMENT_CHARS = 12_000  # well under ServiceNow's and Jira's comment limits
 
+TEMPLATE_VARIABLES = (
+    "the variables record (number, title, description, goal, service, owner, state, labels, url, source, key), "
+    "verdict (category, value_goal, measurable, exempt, findings, quotes, more_findings; each finding: rule, "
+    "severity, message, evidence, more_evidence; each evidence/quote: field, text, quote, start, end), "
+    "marker, opt_out_label and target"
+)
 ZWSP = "\u200b"  # invisible; breaks a markup token without changing what people read
 _SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
 
@@ -241,7 +247,7 @@ def _template_error(exc: BaseException, fallback: str) -> ConfigError:
         if frame.filename.endswith((".j2", ".html")) or frame.filename == fallback:
             file, line = frame.filename, frame.lineno
     return ConfigError(f"template failed to render: {type(exc).__name__}: {exc}", file=file, line=line,
-                       expected="only the variables record, verdict, marker, opt_out_label and target")
+                       expected=TEMPLATE_VARIABLES)
 
 
 class Renderer:
@@ -261,9 +267,8 @@ class Renderer:
     @classmethod
     def from_config(cls, config: Any) -> "Renderer":
         """The renderer a config asks for: its templates folder and first opt-out label."""
-        folder = config.resolve(config.templates_dir) if config.templates_dir.strip() else None
         labels = config.comments.opt_out_labels
-        return cls(folder, opt_out_label=labels[0] if labels else "")
+        return cls(config.templates_path(), opt_out_label=labels[0] if labels else "")
 
     def _environment(self, finalize: Callable[[Any], Any], *, autoescape: bool) -> SandboxedEnvironment:
         return SandboxedEnvironment(
