@@ -96,8 +96,7 @@ def load_ruleset(config: Config):
 def make_renderer(config: Config):
     import render
 
-    folder = config.resolve(config.templates_dir) if config.templates_dir.strip() else None
-    return render.Renderer(folder)
+    return render.Renderer.from_config(config)
 
 
 def templates_fingerprint(config: Config) -> str:
