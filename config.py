@@ -351,11 +351,11 @@ class _Reader:
         return value
 
     def string(self, t: dict, key: str, name: str, default: object = _MISSING, *,
-               choices: tuple[str, ...] = (), nonempty: bool = False, lower: bool = False) -> str:
+               choices: tuple[str, ...] = (), nonempty: bool = False, lower: bool = False, want: str = "") -> str:
         path = self.join(key, name)
         if name not in t:
             if default is _MISSING:
-                want = "one of: " + ", ".join(choices) if choices else "a string"
+                want = want or ("one of: " + ", ".join(choices) if choices else "a string")
                 raise self.fail(path, f"{name!r} is required", expected=want)
             return default  # type: ignore[return-value]
         value = t[name]
@@ -419,7 +419,7 @@ class _Reader:
             out.append(item)
         return tuple(out)
 
-    def env_name(self, t: dict, key: str, name: str) -> str:
+    def env_name(self, t: dict, key: str, name: str, source: str = "") -> str:
         path = self.join(key, name)
         value = t[name]
         # The value is never echoed: an admin who pasted the secret here must not see it in a log.
@@ -431,13 +431,13 @@ class _Reader:
                 f"{name!r} must be the NAME of an environment variable that holds the secret, not the secret "
                 "itself (the value is not shown, in case it is one). Put the secret in an environment "
                 "variable and write its name here",
-                expected='a variable name of letters, digits and underscores, e.g. "CSI_SNOW_PASSWORD"',
+                expected=f'a variable name of letters, digits and underscores, e.g. "{_env_example(source or "source", name)}"',
             )
         return value
 
     def url(self, t: dict, key: str, name: str = "url") -> str:
         path = self.join(key, name)
-        value = self.string(t, key, name, nonempty=True)
+        value = self.string(t, key, name, nonempty=True, want="the base URL of the instance, e.g. https://example.service-now.com")
         try:
             parts = urlsplit(value.strip())
             host = parts.hostname
@@ -656,6 +656,10 @@ def _auth(r: _Reader, key: str, source: str, kind: str, t: dict) -> AuthSettings
     akey = f"{key}.auth"
     r.keys(t, akey, ("method",) + ENV_KEYS, source=source)
     methods = AUTH_METHODS[kind]
+    other = next(k for k in SOURCE_TYPES if k != kind)
+    if t.get("method") in AUTH_METHODS[other] and t.get("method") not in methods:
+        raise r.fail(f"{akey}.method", f"{t['method']!r} is a {other} method, not one for a {kind} source",
+                     got=t["method"], expected="one of: " + ", ".join(methods))
     method = r.string(t, akey, "method", choices=tuple(methods))
     needed = methods[method]
     for name in t:
@@ -667,7 +671,7 @@ def _auth(r: _Reader, key: str, source: str, kind: str, t: dict) -> AuthSettings
         if name not in t:
             raise r.fail(f"{akey}.{name}", f"method {method!r} needs {name!r}",
                          expected=f'{name} = "{_env_example(source, name)}" (the name of an environment variable)')
-        envs[name] = r.env_name(t, akey, name)
+        envs[name] = r.env_name(t, akey, name, source)
     return AuthSettings(method=method, **envs)
 
 

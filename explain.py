@@ -16,6 +16,7 @@ import argparse
 import json
 import re
 import sys
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -153,7 +154,12 @@ def explain(record: Record, *, config: Config | None, rules_spec: str | Path, ta
 def _print_text(result: dict[str, Any], out=sys.stdout) -> None:
     rec = result["record"]
     yes = lambda b: "yes" if b else "no"  # noqa: E731
-    label = rec["number"] if rec["source"] in ("cli", "file") and rec["number"] == rec["key"] else f"{rec['source']}:{rec['number']}"
+    if rec["source"] == "cli":
+        label = "(text given with --text)"
+    elif rec["source"] == "file" and rec["number"] == rec["key"]:
+        label = rec["number"]
+    else:
+        label = f"{rec['source']}:{rec['number']}"
     print(f"Record      {label}" + (f"  ({rec['service']})" if rec["service"] else ""), file=out)
     print(f"Category    {result['category']}", file=out)
     print(f"Value goal  {yes(result['value_goal'])}", file=out)
@@ -187,7 +193,7 @@ def cli(args: argparse.Namespace) -> int:
     elif args.file:
         record = record_from_file(Path(args.file))
     else:
-        record = Record.from_text(_scrub(args.text))
+        record = replace(Record.from_text(_scrub(args.text)), number="this record")
     if target is None:
         target = record.source if record.source in ("servicenow", "jira") else "servicenow"
     if args.rules:
