@@ -30,7 +30,7 @@ from typing import Any, Callable, Protocol
 from coach import Action, ActionKind, History, PastComment, decide
 from config import CommentPolicy
 from connectors.base import Connector
-from errors import AmbiguousWrite, CoachError, RecordError, TransientError
+from errors import AmbiguousWrite, CoachError, TransientError
 from model import MARKER_RE, BotComment, BrokenRecord, Record, Verdict
 from state import LedgerRow, RecordUpdate, StateStore
 
@@ -126,11 +126,18 @@ class WriteTask:
 
 
 @dataclass(frozen=True)
-class WriteOutcome:
-    task: WriteTask
-    ok: bool
+class Outcome:
+    """What became of one record. ``planned``: a write is rendered and ready."""
+
+    record: Record
+    verdict: Verdict
+    status: str  # done | skipped | deferred | planned | written | failed
+    task: WriteTask | None = None
     error: str = ""
-    comment_id: str = ""
+
+
+def _failed(task: WriteTask, error: str) -> Outcome:
+    return Outcome(task.record, task.verdict, "failed", task, error)
 
 
 class Watermark:
@@ -358,49 +365,58 @@ class SourceScan:
         if record.key in self._unsettled:
             self._fail(record.key, record.number, "an earlier write is not settled yet", position, tracker, verdict)
             return
-        try:
-            history = self._history(record)
-            action = decide(record, verdict, history, self.policy, self.now(), self.c.can_edit)
-        except CoachError as exc:
-            self._fail(record.key, record.number, f"could not read earlier comments: {exc}", position, tracker, verdict)
+        rows = self.store.ledger_for(self.c.name, record.key)
+        if any(row.state == "pending" for row in rows):
+            self._fail(record.key, record.number, "an earlier write is not settled yet", position, tracker, verdict)
             return
+        if rows or self._baseline or self.store.record(self.c.name, record.key) is not None:
+            outcome = self._plan(record, verdict, history_from_ledger(rows))
+        elif pool is not None:
+            # Never seen by this state file and no complete pass yet: the file may be new
+            # or replaced, so ask the ticket what the bot wrote before, in a worker.
+            self._submit(pool, inflight, token, position, tracker, record, self._check_and_write, record, verdict)
+            return
+        else:
+            outcome = self._check_and_write(record, verdict)
+        if outcome.status == "planned" and pool is not None:
+            self._submit(pool, inflight, token, position, tracker, record, self._write, outcome.task)
+            return
+        self._finish(outcome, position, tracker)
+
+    def _submit(self, pool, inflight, token, position, tracker, record, fn, *args) -> None:
+        tracker.open(token, position)
+        self._inflight_keys.add(record.key)
+        inflight[pool.submit(fn, *args)] = token
+
+    def _plan(self, record: Record, verdict: Verdict, history: History) -> "Outcome":
+        """Decide, take from the write budget and render; no remote calls."""
+        action = decide(record, verdict, history, self.policy, self.now(), self.c.can_edit)
         if action.kind is ActionKind.SKIP:
-            r.skipped += 1
+            return Outcome(record, verdict, "skipped")
         if not action.writes:
-            self._done(record, verdict)
-            return
+            return Outcome(record, verdict, "done")
         if not self.budget.take():
-            r.deferred += 1
-            tracker.pin(position)
-            log.debug("%s: %s deferred: max_writes_per_run reached", self.c.name, record.number)
-            return
+            return Outcome(record, verdict, "deferred")
         try:
             if action.kind is ActionKind.ACKNOWLEDGE:
                 body = self.renderer.acknowledgement(self.c.target, record, verdict, action.marker)
             else:
                 body = self.renderer.comment(self.c.target, record, verdict, action.marker)
         except Exception as exc:
-            self._fail(record.key, record.number, f"could not render the comment: {exc!r}", position, tracker, verdict)
-            return
-        task = WriteTask(record, verdict, action, body)
-        if self.dry_run:
-            self._count_write(task)
-            if self.on_dry_write is not None:
-                self.on_dry_write(task)
-            self._done(record, verdict)
-            return
-        tracker.open(token, position)
-        self._inflight_keys.add(record.key)
-        inflight[pool.submit(self._write, task)] = token
+            return Outcome(record, verdict, "failed", error=f"could not render the comment: {exc!r}")
+        return Outcome(record, verdict, "planned", WriteTask(record, verdict, action, body))
 
-    def _history(self, record: Record) -> History:
-        rows = self.store.ledger_for(self.c.name, record.key)
-        if any(r.state == "pending" for r in rows):
-            raise RecordError("an earlier write on this record is not settled yet")
-        if rows or self._baseline or self.store.record(self.c.name, record.key) is not None:
-            return history_from_ledger(rows)
-        # Never seen by this state file, and no complete pass yet: the file may be new
-        # or replaced, so the ticket is the truth about what the bot wrote before.
+    def _check_and_write(self, record: Record, verdict: Verdict) -> "Outcome":
+        try:
+            history = self._remote_history(record)
+        except Exception as exc:  # CoachError or a connector bug: this record only
+            return Outcome(record, verdict, "failed", error=f"could not read earlier comments: {exc}")
+        outcome = self._plan(record, verdict, history)
+        if outcome.status == "planned" and not self.dry_run:
+            return self._write(outcome.task)
+        return outcome
+
+    def _remote_history(self, record: Record) -> History:
         found = self.c.bot_comments(record)
         past = []
         for comment in found:
@@ -414,6 +430,29 @@ class SourceScan:
         if past:
             log.info("%s: %s already carries %d bot comment(s) unknown to the state file", self.c.name, record.number, len(past))
         return History(tuple(sorted(past, key=lambda p: p.at)))
+
+    def _finish(self, outcome: "Outcome", position: datetime | None, tracker: Watermark) -> None:
+        """Account for one record's outcome (main thread only)."""
+        record, verdict, r = outcome.record, outcome.verdict, self.result
+        if outcome.status in ("done", "skipped"):
+            if outcome.status == "skipped":
+                r.skipped += 1
+            self._done(record, verdict)
+        elif outcome.status == "deferred":
+            r.deferred += 1
+            tracker.pin(position)
+            log.debug("%s: %s deferred: max_writes_per_run reached", self.c.name, record.number)
+        elif outcome.status in ("written", "planned"):  # "planned" only reaches here in a dry run
+            assert outcome.task is not None
+            self._count_write(outcome.task)
+            if self.dry_run:
+                if self.on_dry_write is not None:
+                    self.on_dry_write(outcome.task)
+            else:
+                log.info("%s: %s %s (%s)", self.c.name, _verb(outcome.task.action.kind), record.number, outcome.task.action.reason)
+            self._done(record, verdict)
+        else:
+            self._fail(record.key, record.number, outcome.error, position, tracker, verdict)
 
     def _done(self, record: Record, verdict: Verdict) -> None:
         self._updates.append(
@@ -466,7 +505,7 @@ class SourceScan:
 
     # -- writing (worker threads) --------------------------------------------------
 
-    def _write(self, task: WriteTask) -> WriteOutcome:
+    def _write(self, task: WriteTask) -> "Outcome":
         a = task.action
         row_id = self.store.ledger_begin(
             self.c.name, task.record.key, a.digest, a.marker, a.ledger_kind,
@@ -484,24 +523,24 @@ class SourceScan:
             return self._confirm(task, row_id, exc)
         except CoachError as exc:
             self.store.ledger_discard(row_id)  # refused: it certainly did not land
-            return WriteOutcome(task, False, str(exc))
+            return _failed(task, f"write failed: {exc}")
         except Exception as exc:  # a connector bug: outcome unknown, settle next scan
-            return WriteOutcome(task, False, f"unexpected error: {exc!r}")
+            return _failed(task, f"write failed: unexpected error: {exc!r}")
         self.store.ledger_posted(row_id, comment_id)
-        return WriteOutcome(task, True, comment_id=comment_id)
+        return Outcome(task.record, task.verdict, "written", task)
 
-    def _confirm(self, task: WriteTask, row_id: int, exc: TransientError) -> WriteOutcome:
+    def _confirm(self, task: WriteTask, row_id: int, exc: TransientError) -> "Outcome":
         rows = [r for r in self.store.ledger_for(self.c.name, task.record.key) if r.id == row_id]
         try:
             found = self._find_on_ticket(rows[0]) if rows else None
         except CoachError as read_exc:
-            return WriteOutcome(task, False, f"{exc}; could not check the ticket: {read_exc}")
+            return _failed(task, f"write failed: {exc}; could not check the ticket: {read_exc}")
         if found is not None:
             self.store.ledger_posted(row_id, found.ref.comment_id)
-            return WriteOutcome(task, True, comment_id=found.ref.comment_id)
+            return Outcome(task.record, task.verdict, "written", task)
         if not isinstance(exc, AmbiguousWrite):
             self.store.ledger_discard(row_id)  # the server answered and the comment is not there
-        return WriteOutcome(task, False, str(exc))
+        return _failed(task, f"write failed: {exc}")
 
     def _drain(self, inflight: dict[Future, int], tracker: Watermark, *, block: bool) -> None:
         if not inflight:
@@ -509,17 +548,11 @@ class SourceScan:
         done, _ = wait(list(inflight), timeout=None if block else 0, return_when=FIRST_COMPLETED)
         for future in done:
             token = inflight.pop(future)
-            outcome: WriteOutcome = future.result()
-            task = outcome.task
+            outcome: Outcome = future.result()
             position = tracker._open.get(token)
             tracker.close(token)
-            self._inflight_keys.discard(task.record.key)
-            if outcome.ok:
-                self._count_write(task)
-                log.info("%s: %s %s (%s)", self.c.name, _verb(task.action.kind), task.record.number, task.action.reason)
-                self._done(task.record, task.verdict)
-            else:
-                self._fail(task.record.key, task.record.number, f"write failed: {outcome.error}", position, tracker, task.verdict)
+            self._inflight_keys.discard(outcome.record.key)
+            self._finish(outcome, position, tracker)
 
 
 def _verb(kind: ActionKind) -> str:
