@@ -1,0 +1,403 @@
+"""ServiceNow connector: Table API reads, journal (work notes / comments) writes.
+
+How the registry opens it (``connectors/__init__.py``)::
+
+    connector = ServiceNowConnector.open(settings, limiters=limiters)   # builds the session
+    connector = ServiceNowConnector(settings, session)                   # or bring your own
+
+Requests per scan: one per page of records, one PATCH per write, and the
+OAuth token request when OAuth is used. Journal reads happen only when the
+coach asks for the bot's earlier comments, and to settle an ambiguous write.
+
+Vendor facts relied on (ServiceNow Table API docs and KB0534905):
+- ``sysparm_display_value=all`` gives ``{"display_value", "value"}`` per
+  field; ``value`` of a date/time is UTC ("YYYY-MM-DD HH:MM:SS"),
+  ``display_value`` is in the API user's time zone, so only ``value`` is parsed.
+- A plain date/time in an encoded query is taken as UTC; only the
+  ``javascript:gs.dateGenerate(...)`` form is read in the user's time zone
+  (and needs script evaluation in queries). So the watermark is sent as a
+  plain UTC value: ``sys_updated_on>=2026-01-31 23:59:00``.
+- Invalid parts of an encoded query are silently ignored, and so are unknown
+  names in ``sysparm_fields``; the connector warns when a mapped field is
+  missing from the records it gets back.
+- ``sysparm_no_count=true`` skips the COUNT(*) the instance runs per page.
+- Journal entries live in ``sys_journal_field`` (element_id = record sys_id,
+  element = field, name = table) and cannot be edited: an "update" is a new entry.
+- PATCH answers with the record, never the journal row, so ``post`` returns
+  ``comment_id = ""``; ``bot_comments`` gives each entry's journal sys_id.
+- Older releases answer an empty list with 404 "No Record found"; that is
+  taken as an empty page.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timezone
+from types import TracebackType
+from typing import Any, Callable, Iterator, Mapping
+from urllib.parse import quote
+
+import requests
+
+from config import ServiceNowSettings
+from errors import AmbiguousWrite, CoachError, TransientError
+from model import MARKER_PREFIX, MARKER_RE, BotComment, BrokenRecord, CommentRef, Record
+
+from .servicenow_auth import SnAuth, auth_from_settings
+from .transport import RetryPolicy, build_session, error_for
+
+log = logging.getLogger(__name__)
+
+SN_TIME = "%Y-%m-%d %H:%M:%S"
+JOURNAL_TABLE = "sys_journal_field"
+JOURNAL_PAGE = 100
+SETTLE_DELAY = 2.0  # seconds before checking the journal after an ambiguous write
+AMBIGUOUS_WRITE_STATUS = frozenset({500, 502, 504})  # the write may have landed behind the error
+
+
+def sn_time(moment: datetime) -> str:
+    """A datetime as ServiceNow's UTC value string (naive input is taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime(SN_TIME)
+
+
+def parse_sn_time(value: Any) -> datetime | None:
+    """ServiceNow's stored date/time value (UTC) as an aware datetime."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        return datetime.strptime(value.strip(), SN_TIME).replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+def build_query(admin_query: str, updated_field: str, since: str | None) -> str:
+    """The encoded query: the admin's filter, the watermark, a stable order.
+
+    An admin query may OR whole queries with ``^NQ``; the watermark is added
+    to each part, or it would only narrow the last one.
+    """
+    parts = [p for p in admin_query.split("^NQ")] if admin_query.strip() else [""]
+    if since is not None:
+        cond = f"{updated_field}>={since}"
+        parts = [f"{p}^{cond}" if p else cond for p in parts]
+    query = "^NQ".join(parts)
+    order = f"ORDERBY{updated_field}^ORDERBYsys_id"
+    return f"{query}^{order}" if query else order
+
+
+def field_value(item: Mapping[str, Any], name: str) -> str:
+    """The stored value of a field (``value`` of a display_value=all pair)."""
+    v = item.get(name)
+    if isinstance(v, Mapping):
+        v = v.get("value")
+    return "" if v is None else str(v)
+
+
+def field_display(item: Mapping[str, Any], name: str) -> str:
+    """What a person sees: ``display_value`` (names for references, labels for choices)."""
+    v = item.get(name)
+    if isinstance(v, Mapping):
+        shown = v.get("display_value")
+        v = shown if shown not in (None, "") else v.get("value")
+    return "" if v is None else str(v)
+
+
+class ServiceNowConnector:
+    """Reads improvement records through the Table API, coaches in the journal."""
+
+    target = "servicenow"
+    can_edit = False  # journal entries cannot be edited; an update is a new entry
+
+    def __init__(
+        self,
+        settings: ServiceNowSettings,
+        session: requests.Session,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings
+        self.name = settings.name
+        self.base_url = settings.url.rstrip("/")
+        self.table = settings.table
+        self.session = session
+        self._sleep = sleep
+        self.auth: SnAuth = auth_from_settings(settings, session, clock=clock)
+        self.requests = 0  # HTTP requests made through this connector (OAuth token calls not included)
+
+    @classmethod
+    def open(cls, settings: ServiceNowSettings, *, limiters: Any, policy: RetryPolicy | None = None,
+             **kwargs: Any) -> "ServiceNowConnector":
+        """Build the project's resilient session for ``settings.url`` and connect."""
+        session = build_session(settings.url, policy=policy or RetryPolicy(), limiters=limiters,
+                                verify=settings.verify_tls, timeout=settings.timeout_seconds)
+        return cls(settings, session, **kwargs)
+
+    # -- one request, errors converted ---------------------------------------------------
+
+    def _hints(self, write: bool) -> dict[int, str]:
+        need = (f"write on {self.table}.{self.settings.journal_field}" if write
+                else f"read on {self.table} and on {JOURNAL_TABLE}")
+        return {
+            401: f"Check {self.auth.hint}" if self.auth.hint else "Check the credentials",
+            403: (f"The bot's account needs {need} (e.g. the role sn_cim.improvement_manager for "
+                  f"sn_cim_register, plus a read ACL on {JOURNAL_TABLE})"),
+            404: f"Check url and table in [sources.{self.name}] (a read ACL can also hide a table)",
+        }
+
+    def _request(self, method: str, path: str, *, action: str, params: Mapping[str, Any] | None = None,
+                 json: Any = None, write: bool = False, empty_404: bool = False) -> requests.Response:
+        url = self.base_url + path
+        headers = {"Accept": "application/json"}
+        if json is not None:
+            headers["Content-Type"] = "application/json"
+        head = f"ServiceNow source {self.name!r} could not {action}"
+        renewed = False
+        while True:
+            self.requests += 1
+            try:
+                resp = self.session.request(method, url, params=params, json=json, headers=headers,
+                                            auth=self.auth, timeout=self.settings.timeout_seconds)
+            except AmbiguousWrite as exc:
+                raise AmbiguousWrite(f"{head}: {exc.message}", url=exc.url) from None
+            except CoachError:
+                raise
+            except requests.RequestException as exc:
+                raise TransientError(f"{head}: connection failed ({type(exc).__name__})", url=url) from None
+            if resp.status_code == 401 and not renewed and self.auth.renew():
+                renewed = True  # an expired or revoked token: renew once, then believe the 401
+                log.info("servicenow source %s: HTTP 401; renewed the OAuth token, trying once more", self.name)
+                continue
+            break
+        if resp.status_code < 400:
+            return resp
+        if empty_404 and resp.status_code == 404 and "no record found" in resp.text.lower():
+            return resp
+        if write and resp.status_code in AMBIGUOUS_WRITE_STATUS:
+            raise AmbiguousWrite(f"{head}: HTTP {resp.status_code} after the write was sent", url=url,
+                                 status=resp.status_code)
+        raise error_for(resp, head, hints=self._hints(write))
+
+    @staticmethod
+    def _result(resp: requests.Response, action: str) -> list[Any]:
+        if resp.status_code == 404:
+            return []
+        try:
+            body = resp.json()
+        except ValueError:
+            raise TransientError(f"ServiceNow answered {action} with a body that is not JSON",
+                                 status=resp.status_code, url=resp.url.split("?", 1)[0]) from None
+        result = body.get("result") if isinstance(body, dict) else None
+        if not isinstance(result, list):
+            raise TransientError(f"ServiceNow answered {action} without a result list",
+                                 status=resp.status_code, url=resp.url.split("?", 1)[0])
+        return result
+
+    # -- records -------------------------------------------------------------------------
+
+    def requested_fields(self) -> list[str]:
+        f = self.settings.fields
+        names = ["sys_id", f.number, f.title, f.description, *f.goal, f.service, f.owner, f.state, f.updated]
+        if f.labels:
+            names.append(f.labels)
+        out: list[str] = []
+        for n in names:
+            if n and n not in out:
+                out.append(n)
+        return out
+
+    def fetch(self, since: datetime | None) -> Iterator[Record | BrokenRecord]:
+        """Records updated at or after ``since``, oldest first, one page in memory.
+
+        Pages are read by seeking: each page's query starts at the last
+        ``updated`` value seen, with ``sysparm_offset`` counting only the records
+        already read at that very second. A record updated mid-scan moves to
+        the end without shifting the others past a page boundary, as plain
+        offset paging would (and so skipping one). Same number of requests.
+        """
+        fields = self.requested_fields()
+        updated = self.settings.fields.updated
+        size = self.settings.page_size
+        seek = sn_time(since) if since is not None else None
+        offset = 0
+        pages = count = 0
+        checked_fields = False
+        action = f"read {self.table}"
+        while True:
+            params = {
+                "sysparm_query": build_query(self.settings.query, updated, seek),
+                "sysparm_fields": ",".join(fields),
+                "sysparm_display_value": "all",
+                "sysparm_exclude_reference_link": "true",
+                "sysparm_no_count": "true",
+                "sysparm_limit": str(size),
+                "sysparm_offset": str(offset),
+            }
+            resp = self._request("GET", f"/api/now/table/{self.table}", params=params, action=action, empty_404=True)
+            page = self._result(resp, action)
+            pages += 1
+            log.debug("servicenow source %s: page %d, %d record(s), query %s offset %d",
+                      self.name, pages, len(page), params["sysparm_query"], offset)
+            last = seek
+            for item in page:
+                if not checked_fields and isinstance(item, Mapping):
+                    self._warn_missing(item, fields)
+                    checked_fields = True
+                count += 1
+                yield self._to_record(item)
+                stamp = field_value(item, updated) if isinstance(item, Mapping) else ""
+                if parse_sn_time(stamp) is None:
+                    stamp = last or ""
+                if stamp and stamp != last:
+                    last, offset = stamp, 0
+                offset += 1
+            if len(page) < size:
+                break
+            if last != seek:
+                seek = last
+            # else: a whole page shares one second; offset keeps counting within it
+        log.info("servicenow source %s: fetched %d record(s) from %s in %d page(s)",
+                 self.name, count, self.table, pages)
+
+    def _warn_missing(self, item: Mapping[str, Any], fields: list[str]) -> None:
+        missing = [f for f in fields if f not in item]
+        if missing:
+            log.warning("servicenow source %s: %s returned no %s; check [sources.%s.fields] "
+                        "(unknown field names are silently ignored by ServiceNow)",
+                        self.name, self.table, ", ".join(missing), self.name)
+
+    def _to_record(self, item: Any) -> Record | BrokenRecord:
+        if not isinstance(item, Mapping):
+            return BrokenRecord(self.name, "", "", f"not a record: {type(item).__name__}")
+        f = self.settings.fields
+        sys_id = field_value(item, "sys_id")
+        number = field_display(item, f.number) or sys_id
+        if not sys_id:
+            return BrokenRecord(self.name, "", number, "the record has no sys_id")
+        stamp = field_value(item, f.updated)
+        moment = parse_sn_time(stamp)
+        if moment is None:
+            return BrokenRecord(self.name, sys_id, number, f"{f.updated} is not a date/time: {stamp[:40]!r}")
+        goal = "\n\n".join(t for t in (field_display(item, g).strip() for g in f.goal) if t)
+        labels: tuple[str, ...] = ()
+        if f.labels:
+            labels = tuple(x.strip() for x in field_display(item, f.labels).split(",") if x.strip())
+        return Record(
+            source=self.name,
+            key=sys_id,
+            number=number,
+            url=self.record_url(sys_id),
+            title=field_display(item, f.title),
+            description=field_display(item, f.description),
+            goal=goal,
+            service=field_display(item, f.service),
+            owner=field_display(item, f.owner),
+            labels=labels,
+            state=field_display(item, f.state),
+            updated=moment,
+            container=self.table,
+            raw=item,
+        )
+
+    def record_url(self, sys_id: str) -> str:
+        return f"{self.base_url}/nav_to.do?uri={self.table}.do?sys_id={quote(sys_id, safe='')}"
+
+    # -- comments ------------------------------------------------------------------------
+
+    def bot_comments(self, record: Record) -> list[BotComment]:
+        """The bot's journal entries on the record (found by marker), oldest first."""
+        field = self.settings.journal_field
+        query = (f"element_id={record.key}^name={self.table}^element={field}"
+                 f"^valueLIKE{MARKER_PREFIX}^ORDERBYsys_created_on^ORDERBYsys_id")
+        action = f"read the {field} of {record.number or record.key} ({JOURNAL_TABLE})"
+        out: list[BotComment] = []
+        offset = 0
+        while True:
+            params = {
+                "sysparm_query": query,
+                "sysparm_fields": "sys_id,value,sys_created_on",
+                "sysparm_exclude_reference_link": "true",
+                "sysparm_no_count": "true",
+                "sysparm_limit": str(JOURNAL_PAGE),
+                "sysparm_offset": str(offset),
+            }
+            resp = self._request("GET", f"/api/now/table/{JOURNAL_TABLE}", params=params, action=action,
+                                 empty_404=True)
+            rows = self._result(resp, action)
+            for row in rows:
+                if not isinstance(row, Mapping):
+                    continue
+                body = field_value(row, "value")
+                m = MARKER_RE.search(body)
+                if not m:
+                    continue
+                out.append(BotComment(
+                    ref=CommentRef(self.name, record.key, field_value(row, "sys_id")),
+                    marker=m.group(0),
+                    body=body,
+                    created=parse_sn_time(field_value(row, "sys_created_on")),
+                    editable=False,
+                ))
+            if len(rows) < JOURNAL_PAGE:
+                return out
+            offset += len(rows)
+
+    def post(self, record: Record, body: str, marker: str) -> CommentRef:
+        """A new journal entry carrying ``marker``; an ambiguous failure is settled here.
+
+        After a timeout/reset once sent (or a 500/502/504), the journal is read:
+        if the marker is there the write landed; if not, it is written once more.
+        """
+        return self._write(record, body, marker)
+
+    def update(self, ref: CommentRef, body: str, marker: str) -> None:
+        """Journal entries cannot be edited: a new entry is written instead."""
+        probe = Record(source=self.name, key=ref.record_key, number=ref.record_key, url="", title="")
+        self._write(probe, body, marker)
+
+    def _write(self, record: Record, body: str, marker: str) -> CommentRef:
+        if marker and marker not in body:
+            body = f"{body.rstrip()}\n\n{marker}"  # the marker is how the bot finds its entry again
+        field = self.settings.journal_field
+        action = f"add {field} to {record.number or record.key}"
+        path = f"/api/now/table/{self.table}/{quote(record.key, safe='')}"
+        params = {"sysparm_fields": "sys_id", "sysparm_exclude_reference_link": "true"}
+        try:
+            self._request("PATCH", path, params=params, json={field: body}, action=action, write=True)
+        except AmbiguousWrite as first:
+            landed = self._landed(record, marker, first)
+            if landed is not None:
+                log.info("servicenow source %s: the ambiguous write on %s had landed (journal %s)",
+                         self.name, record.number or record.key, landed.comment_id)
+                return landed
+            log.info("servicenow source %s: the ambiguous write on %s had not landed; writing it once more",
+                     self.name, record.number or record.key)
+            self._request("PATCH", path, params=params, json={field: body}, action=action, write=True)
+        return CommentRef(self.name, record.key, "")
+
+    def _landed(self, record: Record, marker: str, cause: AmbiguousWrite) -> CommentRef | None:
+        self._sleep(SETTLE_DELAY)  # let a write still in flight on the instance commit first
+        try:
+            found = self.bot_comments(record)
+        except CoachError:
+            raise cause from None  # cannot tell: the caller settles it next scan
+        for c in found:
+            if c.marker == marker:
+                return c.ref
+        return None
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> "ServiceNowConnector":
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+

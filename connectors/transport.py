@@ -1,0 +1,488 @@
+"""HTTP transport shared by every connector: retries, rate limits, error mapping.
+
+One ``Limiters`` registry per scan holds one ``HostLimiter`` per host. Every
+worker thread's requests to that host pass through the same gate, so a 429
+seen by one worker makes all of them wait (issue 5, "one rate limiter per
+host that honours Retry-After and X-RateLimit-* for all workers").
+
+``ResilientAdapter`` is a plain ``requests`` HTTPAdapter, so it can be mounted
+on any session (the jira library's included) and is the only retry layer:
+
+- 429: wait ``Retry-After`` in full (seconds or HTTP date), else until
+  ``X-RateLimit-Reset``, else back off; give up once the waiting would pass
+  ``policy.max_wait`` and hand the 429 back (the caller raises RateLimited).
+- Idempotent methods (GET, HEAD, OPTIONS, PUT, DELETE): retry 500/502/503/504
+  and connection errors with exponential backoff and full jitter, at most
+  ``policy.attempts`` tries.
+- POST and PATCH: retry only what provably did not take effect: 429, 503 and
+  a connection that was never made (refused, DNS, connect timeout). A read
+  timeout or reset after the request left raises ``AmbiguousWrite``; the
+  connector must look for its marker before writing again.
+
+Vendor facts relied on:
+- ServiceNow inbound REST rate limiting: a 429 carries ``Retry-After``
+  (seconds); requests that match a rule carry ``X-RateLimit-Limit``,
+  ``X-RateLimit-Reset`` (Unix time the hourly window resets) and
+  ``X-RateLimit-Rule``, on successful responses too. So a Reset header alone is
+  not a reason to wait; only a 429/503 (or ``X-RateLimit-Remaining: 0``) is.
+- Atlassian sends ``X-RateLimit-Reset`` as an ISO 8601 time; both forms parse.
+
+Nothing here logs request headers or bodies, so credentials never reach a log.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError
+
+from errors import (
+    AmbiguousWrite,
+    AuthError,
+    BadRequest,
+    Gone,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    RemoteError,
+    TransientError,
+)
+
+log = logging.getLogger(__name__)
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+RETRY_STATUS = frozenset({500, 502, 503, 504})
+WRITE_RETRY_STATUS = frozenset({503})  # plus 429: the server refused before doing anything
+DEFAULT_USER_AGENT = "csi-coach/0.1 (+python-requests)"
+EPOCH_THRESHOLD = 1_000_000_000  # X-RateLimit-Reset above this is a Unix time, below it a delta
+
+Sleep = Callable[[float], None]
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5  # tries per request for 5xx / connection errors (first one included)
+    backoff_base: float = 0.5  # seconds; the n-th retry waits up to base * 2**n
+    backoff_cap: float = 30.0  # never more than this between two tries
+    max_wait: float = 900.0  # total seconds one request may spend waiting out rate limits
+
+    def backoff(self, retry: int, rng: random.Random) -> float:
+        """Full jitter: uniform(0, min(cap, base * 2**retry)) (spreads retrying workers)."""
+        ceiling = min(self.backoff_cap, self.backoff_base * (2 ** max(0, retry)))
+        return rng.uniform(0.0, ceiling)
+
+
+# --------------------------------------------------------------------------- headers
+
+
+def wait_from_headers(
+    headers: Mapping[str, str], *, status: int | None = None, now: float | None = None
+) -> float | None:
+    """Seconds the server asks us to wait, or None when it does not ask.
+
+    ``Retry-After`` (seconds or HTTP date) wins; then ``X-RateLimit-Reset``
+    (Unix seconds, a small delta, or ISO 8601), but only for a 429/503 or when
+    ``X-RateLimit-Remaining`` is 0 (ServiceNow sends Reset on every response
+    that matched a rule, throttled or not).
+    """
+    now = time.time() if now is None else now
+    retry_after = _header(headers, "Retry-After")
+    if retry_after:
+        seconds = _seconds_until(retry_after, now, allow_iso=False)
+        if seconds is not None:
+            return seconds
+    reset = _header(headers, "X-RateLimit-Reset")
+    if not reset:
+        return None
+    remaining = _header(headers, "X-RateLimit-Remaining")
+    exhausted = remaining is not None and remaining.strip() in ("0", "0.0")
+    if status in (429, 503) or exhausted:
+        return _seconds_until(reset, now, allow_iso=True)
+    return None
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _seconds_until(value: str, now: float, *, allow_iso: bool) -> float | None:
+    try:
+        number = float(value)
+    except ValueError:
+        number = None
+    if number is not None:
+        if number != number or number in (float("inf"), float("-inf")):  # NaN / inf
+            return None
+        if number > EPOCH_THRESHOLD:
+            return max(0.0, number - now)
+        return max(0.0, number)
+    when: datetime | None = None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        when = None
+    if when is None and allow_iso:
+        try:
+            when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, when.timestamp() - now)
+
+
+# --------------------------------------------------------------------------- limiter
+
+
+class HostLimiter:
+    """A per-host gate: nobody sends before ``not_before``. Thread-safe.
+
+    ``clock`` is monotonic (for the gate), ``wall`` is Unix time (to read
+    reset times); both are injectable so tests run instantly.
+    """
+
+    def __init__(self, host: str, *, clock: Clock = time.monotonic, wall: Clock = time.time) -> None:
+        self.host = host
+        self._clock = clock
+        self._wall = wall
+        self._lock = threading.Lock()
+        self._not_before = float("-inf")
+        self.throttled = 0  # responses that asked us to slow down (for reports/benchmarks)
+
+    def remaining(self) -> float:
+        """Seconds until the gate opens (0 when open)."""
+        with self._lock:
+            return max(0.0, self._not_before - self._clock())
+
+    def defer(self, seconds: float) -> None:
+        """Close the gate for everyone for ``seconds`` from now (never shortens it)."""
+        if seconds <= 0:
+            return
+        with self._lock:
+            self._not_before = max(self._not_before, self._clock() + seconds)
+
+    def wait(self, sleep: Sleep, *, limit: float | None = None) -> float:
+        """Sleep until the gate is open; returns the seconds slept.
+
+        Loops because another worker may push the gate while we sleep. With
+        ``limit``, raises ``RateLimited`` instead of sleeping past it.
+        """
+        slept = 0.0
+        while True:
+            delay = self.remaining()
+            if delay <= 0:
+                return slept
+            if limit is not None and slept + delay > limit:
+                raise RateLimited(
+                    f"{self.host} asked to wait {delay:.0f} s more, beyond the {limit:.0f} s budget",
+                    retry_after=delay,
+                    status=None,
+                )
+            sleep(delay)
+            slept += delay
+
+    def observe(self, resp: requests.Response) -> float | None:
+        """Read the response's rate-limit headers; push the gate for all workers."""
+        ask = wait_from_headers(resp.headers, status=resp.status_code, now=self._wall())
+        if ask is not None and ask > 0:
+            with self._lock:
+                self.throttled += 1
+            self.defer(ask)
+            log.info("%s asked to wait %.1f s (HTTP %s); holding all requests to it", self.host, ask, resp.status_code)
+        return ask
+
+
+class Limiters:
+    """One HostLimiter per host, created on first use. One instance per scan."""
+
+    def __init__(self, *, clock: Clock = time.monotonic, wall: Clock = time.time) -> None:
+        self._clock = clock
+        self._wall = wall
+        self._lock = threading.Lock()
+        self._by_host: dict[str, HostLimiter] = {}
+
+    @staticmethod
+    def host_of(url: str) -> str:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return f"{host}:{port}"
+
+    def for_url(self, url: str) -> HostLimiter:
+        host = self.host_of(url)
+        with self._lock:
+            limiter = self._by_host.get(host)
+            if limiter is None:
+                limiter = self._by_host[host] = HostLimiter(host, clock=self._clock, wall=self._wall)
+            return limiter
+
+    def __iter__(self):
+        with self._lock:
+            return iter(list(self._by_host.values()))
+
+
+# --------------------------------------------------------------------------- adapter
+
+
+def never_sent(exc: BaseException) -> bool:
+    """True when the failure provably happened before the request left.
+
+    requests wraps urllib3's NewConnectionError (refused, DNS; a subclass of
+    ConnectTimeoutError) and ConnectTimeoutError in ConnectionError /
+    ConnectTimeout; a reset or read timeout after sending is anything else.
+    """
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    seen: set[int] = set()
+    stack: list[Any] = [exc]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, (ConnectTimeoutError, ConnectionRefusedError)):
+            return True
+        if isinstance(e, BaseException):
+            stack.extend([getattr(e, "reason", None), e.__cause__, e.__context__])
+            stack.extend(a for a in e.args if isinstance(a, BaseException))
+    return False
+
+
+class ResilientAdapter(HTTPAdapter):
+    """The project's only retry layer; see the module docstring for the rules.
+
+    ``limiter`` is a HostLimiter, or a Limiters registry (resolved per request
+    host). ``sleep`` and ``rng`` are injectable for instant, deterministic tests.
+    ``default_timeout`` applies when the caller passes none (requests has no
+    default and would wait forever).
+    """
+
+    def __init__(
+        self,
+        policy: RetryPolicy | None = None,
+        limiter: HostLimiter | Limiters | None = None,
+        *,
+        sleep: Sleep = time.sleep,
+        rng: random.Random | None = None,
+        default_timeout: float | tuple[float, float] | None = 30.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(max_retries=0, **kwargs)  # urllib3 retries off: ours decide
+        self.policy = policy or RetryPolicy()
+        self.limiter = limiter if limiter is not None else Limiters()
+        self.sleep = sleep
+        self.rng = rng or random.Random()
+        self.default_timeout = default_timeout
+
+    def _limiter_for(self, url: str) -> HostLimiter:
+        if isinstance(self.limiter, Limiters):
+            return self.limiter.for_url(url)
+        return self.limiter
+
+    def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Any = None,
+             verify: Any = True, cert: Any = None, proxies: Any = None) -> requests.Response:
+        method = (request.method or "GET").upper()
+        idempotent = method in IDEMPOTENT
+        where = _where(request)
+        limiter = self._limiter_for(request.url or "")
+        policy = self.policy
+        if timeout is None:
+            timeout = self.default_timeout
+        tries = 0  # tries that failed with 5xx / connection errors
+        throttles = 0  # 429s seen
+        waited = 0.0  # seconds spent on rate limits for this request
+        while True:
+            waited += limiter.wait(self.sleep, limit=max(0.0, policy.max_wait - waited))
+            try:
+                resp = super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
+                if not stream:
+                    resp.content  # read the body here, so a reset mid-body is retried too
+            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+                kind = type(exc).__name__
+                if not idempotent and not never_sent(exc):
+                    log.warning("%s: %s after the request was sent; outcome unknown", where, kind)
+                    raise AmbiguousWrite(
+                        f"{method} {where} may or may not have taken effect ({kind} after sending)",
+                        url=_clean_url(request.url),
+                    ) from None
+                tries += 1
+                if tries >= policy.attempts:
+                    raise TransientError(
+                        f"{method} {where} failed after {tries} tries ({kind})", url=_clean_url(request.url)
+                    ) from None
+                delay = policy.backoff(tries - 1, self.rng)
+                log.info("%s: %s; retry %d/%d in %.1f s", where, kind, tries, policy.attempts - 1, delay)
+                self.sleep(delay)
+                continue
+
+            status = resp.status_code
+            asked = limiter.observe(resp)
+            if status == 429:
+                throttles += 1
+                wait = asked if asked is not None else policy.backoff(throttles, self.rng)
+                wait = max(wait, policy.backoff_base)  # "Retry-After: 0" must not spin
+                if waited + wait > policy.max_wait:
+                    log.warning("%s: rate limited; asked to wait %.0f s, beyond the %.0f s budget",
+                                where, wait, policy.max_wait)
+                    return resp
+                if asked is None:
+                    limiter.defer(wait)  # no header: still hold every worker, not just this one
+                log.info("%s: HTTP 429; waiting %.1f s before trying again", where, wait)
+                _drain(resp)
+                continue  # the limiter's gate does the sleeping
+            retryable = RETRY_STATUS if idempotent else WRITE_RETRY_STATUS
+            if status in retryable:
+                tries += 1
+                if tries >= policy.attempts:
+                    return resp  # the caller maps it (TransientError)
+                delay = asked if asked is not None else policy.backoff(tries - 1, self.rng)
+                if asked is None:
+                    self.sleep(delay)
+                    waited_note = ""
+                else:
+                    waited_note = " (Retry-After)"
+                log.info("%s: HTTP %d; retry %d/%d in %.1f s%s", where, status, tries,
+                         policy.attempts - 1, delay, waited_note)
+                _drain(resp)
+                continue
+            return resp
+
+
+def _drain(resp: requests.Response) -> None:
+    try:
+        resp.close()
+    except Exception:  # noqa: BLE001 - closing a response we discard must never fail the retry
+        pass
+
+
+def _where(request: requests.PreparedRequest) -> str:
+    parts = urlsplit(request.url or "")
+    return f"{parts.hostname or ''}{parts.path}"
+
+
+def _clean_url(url: Any) -> str | None:
+    """The URL without its query string (queries are long; never credentials, but noise)."""
+    if not url:
+        return None
+    return str(url).split("?", 1)[0]
+
+
+# --------------------------------------------------------------------------- session
+
+
+def build_session(
+    url: str,
+    *,
+    policy: RetryPolicy | None = None,
+    limiters: Limiters | None = None,
+    verify: bool = True,
+    user_agent: str = DEFAULT_USER_AGENT,
+    timeout: float | tuple[float, float] | None = 30.0,
+    sleep: Sleep = time.sleep,
+    rng: random.Random | None = None,
+) -> requests.Session:
+    """A session whose every request goes through one ResilientAdapter.
+
+    The adapter resolves the HostLimiter per request host, so redirects and a
+    token endpoint on another host are rate-limited too. ``url`` is the source's
+    base URL; its limiter is created now so reports can find it.
+    """
+    limiters = limiters if limiters is not None else Limiters()
+    limiters.for_url(url)
+    adapter = ResilientAdapter(policy or RetryPolicy(), limiters, sleep=sleep, rng=rng, default_timeout=timeout)
+    session = requests.Session()
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.verify = verify
+    session.headers["User-Agent"] = user_agent
+    session.headers["Accept"] = "application/json"
+    return session
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def vendor_message(resp: requests.Response | None) -> str:
+    """The explanation in an error body, in the shapes the vendors document.
+
+    ServiceNow: ``{"error": {"message", "detail"}, "status": "failure"}``;
+    OAuth: ``{"error", "error_description"}``; Jira: ``errorMessages`` / ``errors``.
+    """
+    if resp is None:
+        return ""
+    try:
+        data = resp.json()
+    except ValueError:
+        text = (resp.text or "").strip()
+        return text[:300] if text and not text.startswith("<") else ""
+    if not isinstance(data, dict):
+        return ""
+    parts: list[str] = []
+    err = data.get("error")
+    if isinstance(err, dict):
+        for k in ("message", "detail"):
+            v = err.get(k)
+            if isinstance(v, str) and v.strip() and v.strip() not in parts:
+                parts.append(v.strip())
+    elif isinstance(err, str) and err.strip():
+        desc = data.get("error_description")
+        parts.append(f"{err.strip()}: {desc.strip()}" if isinstance(desc, str) and desc.strip() else err.strip())
+    messages = data.get("errorMessages")
+    if isinstance(messages, list):
+        parts.extend(str(m) for m in messages if m)
+    field_errors = data.get("errors")
+    if isinstance(field_errors, dict):
+        parts.extend(f"{k}: {v}" for k, v in field_errors.items())
+    if not parts and isinstance(data.get("message"), str):
+        parts.append(data["message"])
+    return "; ".join(parts)
+
+
+def error_for(resp: requests.Response, message: str, *, hints: Mapping[int, str] | None = None) -> RemoteError:
+    """The error-tree exception for a failed response (status >= 400)."""
+    status = resp.status_code
+    said = vendor_message(resp)
+    text = message + (f": {said}" if said else f" (HTTP {status})")
+    hint = (hints or {}).get(status)
+    if hint:
+        text += f". {hint}"
+    url = _clean_url(resp.url)
+    if status == 400:
+        return BadRequest(text, status=status, url=url)
+    if status == 401:
+        return AuthError(text, status=status, url=url)
+    if status == 403:
+        return PermissionDenied(text, status=status, url=url)
+    if status == 404:
+        return NotFound(text, status=status, url=url)
+    if status == 410:
+        return Gone(text, status=status, url=url)
+    if status == 429:
+        return RateLimited(text, retry_after=wait_from_headers(resp.headers, status=429), status=status, url=url)
+    if status >= 500:
+        return TransientError(text, status=status, url=url)
+    return RemoteError(text, status=status, url=url)
+
+
+def raise_for_status(resp: requests.Response, message: str, *, hints: Mapping[int, str] | None = None) -> None:
+    """Raise the error-tree exception for a 4xx/5xx; do nothing otherwise.
+
+    ``message`` says what was being done ("read sn_cim_register"); the
+    vendor's own explanation and an optional per-status hint are appended.
+    """
+    if resp.status_code >= 400:
+        raise error_for(resp, message, hints=hints)
