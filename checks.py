@@ -124,8 +124,8 @@ def check(config: Config, report: Report) -> None:
     import rules  # imported here: check-config on a bad config file never needs the engine
     from render import TARGETS, Renderer
 
-    sources = "; ".join(_describe_source(s) for s in config.sources) or "no sources"
-    report.ok(f"config {config.path}: {len(config.sources)} source(s): {sources}")
+    sources = "; ".join(_describe_source(s) for s in config.sources)
+    report.ok(f"config {config.path}: " + (f"{len(config.sources)} source(s): {sources}" if sources else "no sources"))
     report.ok(f"schedule: cron \"{config.schedule.cron}\" in {config.schedule.timezone}")
     for text in config_warnings(config):
         report.warn(text)

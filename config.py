@@ -460,15 +460,16 @@ class _Reader:
         return value.strip().rstrip("/")
 
 
-def _toml_error(file: Path, exc: tomllib.TOMLDecodeError) -> ConfigError:
+def _toml_error(file: Path, text: str, exc: tomllib.TOMLDecodeError) -> ConfigError:
     message = str(exc)
     m = re.search(r"\s*\(at line (\d+), column (\d+)\)\s*$", message)
     line = None
     if m:
         line = int(m.group(1))
         message = f"{message[: m.start()]} at column {m.group(2)}"
-    else:
+    elif re.search(r"\(at end of document\)\s*$", message):
         message = re.sub(r"\s*\(at end of document\)\s*$", " at the end of the file", message)
+        line = max(1, len(text.splitlines()))
     return ConfigError(f"TOML syntax error: {message}", file=str(file), line=line,
                        expected="valid TOML: key = value lines under [table] headers")
 
@@ -489,7 +490,7 @@ def _read_toml(path: Path) -> tuple[str, dict]:
     try:
         return text, tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise _toml_error(path, exc) from None
+        raise _toml_error(path, text, exc) from None
 
 
 def load_config(path: str | Path) -> Config:

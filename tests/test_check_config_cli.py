@@ -1,0 +1,115 @@
+"""`csi-coach check-config` via the real CLI: exit codes 0 / 1 / 2, friendly text, no tracebacks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SNOW = """\
+[sources.snow]
+type = "servicenow"
+url = "https://example.service-now.com"
+
+[sources.snow.auth]
+method = "basic"
+username_env = "SNOW_USER"
+password_env = "SNOW_PASSWORD"
+"""
+
+
+def run(config: Path, *extra: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SNOW_", "CSI_"))}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, str(ROOT / "bot.py"), "check-config", "--config", str(config), *extra],
+        capture_output=True, text=True, cwd=config.parent, env=full_env, timeout=120,
+    )
+
+
+def write(tmp_path: Path, text: str, name: str = "config.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_example_config_is_all_good_with_env_set():
+    env = {"CSI_SNOW_USER": "u", "CSI_SNOW_PASSWORD": "p", "CSI_JIRA_EMAIL": "e", "CSI_JIRA_TOKEN": "t"}
+    res = run(ROOT / "config.example.toml", env=env)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "All good" in res.stdout and "FAIL" not in res.stdout
+    assert "rule examples: all" in res.stdout and "templates (shipped)" in res.stdout
+    assert "Traceback" not in res.stderr
+
+
+def test_unset_secret_variables_warn_but_do_not_fail(tmp_path):
+    res = run(write(tmp_path, SNOW))
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "warn" in res.stdout and "SNOW_PASSWORD is not set" in res.stdout
+    assert "All good (2 warnings)" in res.stdout
+
+
+def test_secret_values_never_printed(tmp_path):
+    res = run(write(tmp_path, SNOW), env={"SNOW_USER": "alice", "SNOW_PASSWORD": "Very-Secret-42"})
+    assert res.returncode == 0
+    assert "Very-Secret-42" not in res.stdout + res.stderr
+
+
+BROKEN = {
+    "syntax": ("rules = 'default\n", "config.toml:1"),
+    "unknown key": (SNOW.replace('type = "servicenow"', 'type = "servicenow"\ntabel = "x"'), "[sources.snow.tabel]"),
+    "inline secret": (SNOW.replace('password_env = "SNOW_PASSWORD"', 'password = "hunter2"'), "environment variable"),
+    "bad page size": (SNOW.replace('type = "servicenow"', 'type = "servicenow"\npage_size = 20000'), "from 1 to 10000"),
+    "bad cron": ('[schedule]\ncron = "every night"\n', "[schedule.cron]"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_broken_config_exits_2_with_one_clear_line(tmp_path, name):
+    text, expected = BROKEN[name]
+    path = write(tmp_path, text)
+    res = run(path)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "Traceback" not in res.stderr
+    assert "config error" in res.stderr and expected in res.stderr and str(path) in res.stderr
+    assert "hunter2" not in res.stderr
+
+
+def test_missing_config_file_exits_2(tmp_path):
+    res = run(tmp_path / "absent.toml")
+    assert res.returncode == 2 and "not found" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_broken_rules_file_exits_2(tmp_path):
+    write(tmp_path, 'extends = "default"\n[rule.no-such-rule]\nseverity = "loud"\n', "rules.toml")
+    res = run(write(tmp_path, 'rules = "rules.toml"\n'))
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "FAIL" in res.stdout and "rules.toml" in res.stdout and "Traceback" not in res.stderr
+
+
+def test_failing_rule_example_exits_1(tmp_path):
+    # A rule that flags "MTTR" can never pass a text full of MTTR: its example must fail.
+    write(tmp_path, 'extends = "default"\n[rule.my-mttr]\nkind = "regex"\npattern = "MTTR"\nseverity = "info"\n'
+                    'examples = { flag = ["lower MTTR"], pass = ["MTTR below 2 h"] }\n', "rules.toml")
+    res = run(write(tmp_path, 'rules = "rules.toml"\n'))
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "rule example" in res.stdout and "MTTR below 2 h" in res.stdout and "Traceback" not in res.stderr
+
+
+def test_broken_admin_template_exits_2_naming_file_and_line(tmp_path):
+    (tmp_path / "tpl" / "jira").mkdir(parents=True)
+    (tmp_path / "tpl" / "jira" / "comment.j2").write_text("Hi\n{% for x in verdict.findings %}\n{{ marker }}\n", encoding="utf-8")
+    res = run(write(tmp_path, 'templates_dir = "tpl"\n'))
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "FAIL  template" in res.stdout and "jira/comment.j2:" in res.stdout
+    assert "Traceback" not in res.stderr
+
+
+def test_help():
+    res = subprocess.run([sys.executable, str(ROOT / "bot.py"), "check-config", "--help"], capture_output=True, text=True)
+    assert res.returncode == 0 and "--config" in res.stdout

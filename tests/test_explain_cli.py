@@ -1,0 +1,128 @@
+"""`csi-coach explain` via the real CLI: verdict, evidence, and the exact comment."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from model import MARKER_RE
+
+ROOT = Path(__file__).resolve().parent.parent
+PROCESS = "Reduce P1 incidents by 20% and raise FCR to 75%"
+VALUE = "Branch staff open a new account in one visit instead of three by June"
+
+
+def explain(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "CSI_COACH_CONFIG"}
+    return subprocess.run([sys.executable, str(ROOT / "bot.py"), "explain", *args],
+                          capture_output=True, text=True, cwd=cwd, env=env, timeout=120)
+
+
+def ok_json(cwd: Path, *args: str) -> dict:
+    res = explain(cwd, *args, "--json")
+    assert res.returncode == 0, res.stderr
+    assert "Traceback" not in res.stderr
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def test_process_only_text_shows_verdict_evidence_and_comment(tmp_path):
+    res = explain(tmp_path, "--text", PROCESS)
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    assert re.search(r"Category\s+process_only", out) and re.search(r"Value goal\s+no", out)
+    assert re.search(r"goal\[\d+:\d+\] '(P1|FCR|incidents)", out)  # field, offsets, words
+    assert "Comment that would be written (servicenow)" in out
+    assert MARKER_RE.search(out) and "leave it alone" in out
+    assert "no config file" in res.stderr  # runs on the shipped rules, and says so
+
+
+def test_value_goal_gets_no_comment(tmp_path):
+    res = explain(tmp_path, "--text", VALUE)
+    assert res.returncode == 0, res.stderr
+    assert "No comment:" in res.stdout and "service-value goal" in res.stdout
+    assert not MARKER_RE.search(res.stdout)
+
+
+def test_json_output_carries_verdict_and_exact_comment(tmp_path):
+    data = ok_json(tmp_path, "--text", PROCESS, "--target", "jira")
+    assert data["category"] == "process_only" and data["value_goal"] is False
+    assert isinstance(data["measurable"], bool)
+    ev = [e for f in data["findings"] for e in f["evidence"]]
+    assert ev and all(PROCESS[e["start"]:e["end"]] == e["text"] for e in ev if e["field"] == "goal")
+    assert data["comment"].rstrip().endswith("{color:#97a0af}" + data["marker"] + "{color}")
+
+
+def test_hostile_text_is_escaped_in_the_comment(tmp_path):
+    text = PROCESS + " {{ 7*7 }} [~admin] {html}<script>alert(1)</script>{html}"
+    data = ok_json(tmp_path, "--text", text, "--target", "jira")
+    body = data["comment"].replace(data["marker"], "")
+    assert "49" not in body and "[~admin]" not in body and "{html}" not in body
+
+
+def test_file_with_json_record_uses_its_fields_and_target(tmp_path):
+    record = {"id": "T-1", "source": "jira", "number": "CSI-7", "title": "Incident reduction", "description": "",
+              "goal": PROCESS, "service": "Point of Sale", "category": "process_only"}
+    path = tmp_path / "one.jsonl"
+    path.write_text(json.dumps(record) + "\n" + json.dumps({**record, "id": "T-2"}) + "\n", encoding="utf-8")
+    data = ok_json(tmp_path, "--file", str(path))
+    assert data["record"]["number"] == "CSI-7" and data["target"] == "jira"
+    assert "Point of Sale" in data["comment"]
+
+
+def test_file_with_plain_text_and_odd_characters(tmp_path):
+    path = tmp_path / "goal.txt"
+    path.write_bytes(PROCESS.encode() + b" \x00 \xff\xfe caf\xc3\xa9\n")
+    data = ok_json(tmp_path, "--file", str(path))
+    assert data["category"] == "process_only" and "\x00" not in data["comment"]
+
+
+def test_json_record_with_lone_surrogate_does_not_crash(tmp_path):
+    path = tmp_path / "r.json"
+    path.write_text('{"goal": "Reduce P1 incidents \\ud800 by 20%", "service": "Pay\\u0000roll"}', encoding="utf-8")
+    res = explain(tmp_path, "--file", str(path))
+    assert res.returncode == 0, res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_opted_out_record_gets_no_comment(tmp_path):
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"goal": PROCESS, "labels": ["csi-coach-skip"]}), encoding="utf-8")
+    data = ok_json(tmp_path, "--file", str(path))
+    assert data["comment"] is None and "opt" in data["reason"]
+
+
+def test_config_rules_and_templates_are_used(tmp_path):
+    (tmp_path / "tpl" / "servicenow").mkdir(parents=True)
+    (tmp_path / "tpl" / "servicenow" / "comment.j2").write_text("Custom: {{ record.goal }}\n{{ marker }}\n", encoding="utf-8")
+    (tmp_path / "config.toml").write_text('templates_dir = "tpl"\n[comments]\nopt_out_labels = []\n', encoding="utf-8")
+    data = ok_json(tmp_path, "--text", PROCESS)
+    assert data["comment"].startswith("Custom: Reduce P1")
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["--ticket", "servicenow:CIM0001"], "not found"),  # --ticket needs a config
+    (["--file", "absent.txt"], "cannot read"),
+    (["--text", PROCESS, "--rules", "absent-rules.toml"], "absent-rules.toml"),
+])
+def test_errors_exit_2_without_traceback(tmp_path, args, expected):
+    res = explain(tmp_path, *args)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert expected in res.stderr and "Traceback" not in res.stderr
+
+
+def test_unknown_ticket_source_names_the_configured_ones(tmp_path):
+    config = (ROOT / "config.example.toml").read_text(encoding="utf-8")
+    (tmp_path / "config.toml").write_text(config, encoding="utf-8")
+    res = explain(tmp_path, "--ticket", "zendesk:42")
+    assert res.returncode == 2 and "no source named 'zendesk'" in res.stderr and "servicenow, jira" in res.stderr
+
+
+def test_help(tmp_path):
+    res = explain(tmp_path, "--help")
+    assert res.returncode == 0 and "--ticket" in res.stdout
