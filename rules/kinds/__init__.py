@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from rules.kinds import all_of, any_of, field, near, not_, regex, requires, vocab
+from rules.kinds import all_of, any_of, field, leads, near, not_, regex, requires, vocab
 
 # kind name in TOML -> module with PARAMS (accepted keys) and build(BuildContext).
 REGISTRY: dict[str, ModuleType] = {
@@ -16,4 +16,5 @@ REGISTRY: dict[str, ModuleType] = {
     "any": any_of,
     "not": not_,
     "near": near,
+    "leads": leads,
 }

@@ -3,6 +3,7 @@
     [rule.consumer-cost]
     kind = "all"
     rules = ["consumer-role", "cost-term"]
+    fields = ["goal"]      # optional: each rule must hold with evidence in these fields
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from dataclasses import dataclass
 from rules import params as P
 from rules.kinds.base import NO, BuildContext, Match, merge_evidence
 
-PARAMS = {"rules": P.RULE_REFS}
+PARAMS = {"rules": P.RULE_REFS, "fields": P.Param(P._fields, P.FIELDS.expected, default=None)}
 
 
 @dataclass(frozen=True)
 class AllCondition:
     refs: tuple[str, ...]
+    fields: tuple[str, ...] | None = None
     vocabs: tuple[str, ...] = ()
 
     def evaluate(self, ctx) -> Match:
@@ -26,9 +28,16 @@ class AllCondition:
             m = ctx.result(r)
             if not m.holds:
                 return NO
-            groups.append(m.evidence)
+            ev = m.evidence
+            if self.fields is not None:
+                ev = tuple(e for e in ev if e.field in self.fields)
+                # A rule that holds without evidence (a "not") is not tied to a field.
+                if not ev and m.evidence:
+                    return NO
+            groups.append(ev)
         return Match(True, merge_evidence(*groups))
 
 
 def build(b: BuildContext) -> AllCondition:
-    return AllCondition(tuple(b.params["rules"]))
+    f = b.params["fields"]
+    return AllCondition(tuple(b.params["rules"]), tuple(f) if f else None)

@@ -8,8 +8,10 @@
     same = "clause"         # "clause": no . ; : ! ? or newline between them (default);
                             # "sentence": no . ! ? or newline; "field": anywhere in the field
     unless = "desk-term"    # optional: a pair does not count when this rule's evidence
-                            # sits in the same clause as either end of it
+                            # sits next to A's evidence (same short clause, at most
+    unless_within = 3       # this many words away; default 3)
     order = "any"           # "any", or "a-first" when A must come before B
+    fields = ["goal"]       # optional: only pairs in these fields count
 
 The structural check behind "who experiences the change": a consumer role next to
 what happens to them. Evidence: the pairs found.
@@ -28,7 +30,8 @@ _BREAKS = {
     "sentence": re.compile(r"[.!?\n](?:\s|$)|\n"),
     "field": None,
 }
-_CLAUSE = _BREAKS["clause"]
+# A blocker ("unless") reaches only within a short clause: commas and links end it too.
+_CLAUSE = re.compile(r"[.,;:!?\n\u2013\u2014()]|\b(?:but|so|because|which|while|when|and)\b", re.IGNORECASE)
 
 
 def _same(v):
@@ -49,6 +52,8 @@ PARAMS = {
     "within": P.Param(P._nonneg_int, "a whole number >= 0", default=8),
     "same": P.Param(_same, 'one of "clause", "sentence", "field"', default="clause"),
     "unless": P.Param(P._nonempty_str, "the id of another rule", default=None),
+    "unless_within": P.Param(P._nonneg_int, "a whole number >= 0", default=3),
+    "fields": P.Param(P._fields, P.FIELDS.expected, default=None),
     "order": P.Param(_order, 'one of "any", "a-first", "b-first"', default="any"),
 }
 
@@ -61,6 +66,8 @@ class NearCondition:
     same: str
     order: str
     unless: str | None = None
+    fields: tuple[str, ...] | None = None
+    unless_within: int = 3
     vocabs: tuple[str, ...] = ()
 
     @property
@@ -73,7 +80,9 @@ class NearCondition:
             if u.field != e.field:
                 continue
             lo, hi = (u.end, e.start) if u.end <= e.start else (e.end, u.start)
-            if hi < lo or not _CLAUSE.search(text, lo, hi):
+            if hi < lo:
+                return True  # overlapping: the same words
+            if not _CLAUSE.search(text, lo, hi) and len(text[lo:hi].split()) <= self.unless_within:
                 return True
         return False
 
@@ -89,7 +98,7 @@ class NearCondition:
         pairs = []
         for ea in ma.evidence:
             for eb in mb.evidence:
-                if ea.field != eb.field:
+                if ea.field != eb.field or (self.fields is not None and ea.field not in self.fields):
                     continue
                 if self.order == "a-first" and ea.start > eb.start:
                     continue
@@ -103,7 +112,7 @@ class NearCondition:
                     continue
                 if breaker is not None and breaker.search(gap):
                     continue
-                if blockers and (self._spoiled(ctx, ea, blockers) or self._spoiled(ctx, eb, blockers)):
+                if blockers and self._spoiled(ctx, ea, blockers):
                     continue
                 pairs.append((ea, eb))
         if not pairs:
@@ -113,4 +122,5 @@ class NearCondition:
 
 def build(b: BuildContext) -> NearCondition:
     p = b.params
-    return NearCondition(p["a"], p["b"], p["within"], p["same"], p["order"], p["unless"])
+    f = p["fields"]
+    return NearCondition(p["a"], p["b"], p["within"], p["same"], p["order"], p["unless"], tuple(f) if f else None, p["unless_within"])

@@ -1,0 +1,98 @@
+"""kind = "leads": rule A's evidence opens a clause (is its subject, roughly).
+
+    [rule.consumer-subject]
+    kind = "leads"
+    rule = "consumer-role"
+    within = 2              # at most this many words before it in the clause (default 2)
+    same = "clause"         # "clause" (default) or "sentence"
+    unless = "process-term" # optional: not when this rule's evidence follows within
+    unless_within = 3       #   this many words in the same clause (default 3)
+
+"Families check homework themselves", "so passengers aren't sent to the wrong
+platform": a consumer as the subject of a goal says who experiences the change. A
+consumer followed by a process noun ("passenger Wi-Fi tickets") is only a label.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rules import params as P
+from rules.kinds.base import NO, BuildContext, Match
+
+# What opens a clause: punctuation, list bullets, and the words that start a subordinate clause.
+_OPENERS = {
+    "clause": re.compile(r"[.;:!?\n\u2013\u2014(,*#]|\b(?:so|that|because|and|when|where|while|which|then|whereas)\b", re.IGNORECASE),
+    "sentence": re.compile(r"[.!?\n]"),
+}
+_SHORT = re.compile(r"[.,;:!?\n\u2013\u2014()]|\b(?:but|so|because|which|while|when|and)\b", re.IGNORECASE)
+
+
+def _same(v):
+    if v not in _OPENERS:
+        raise ValueError
+    return v
+
+
+PARAMS = {
+    "rule": P.RULE_REF,
+    "within": P.Param(P._nonneg_int, "a whole number >= 0", default=2),
+    "same": P.Param(_same, 'one of "clause", "sentence"', default="clause"),
+    "unless": P.Param(P._nonempty_str, "the id of another rule", default=None),
+    "unless_within": P.Param(P._nonneg_int, "a whole number >= 0", default=3),
+    "fields": P.Param(P._fields, P.FIELDS.expected, default=None),
+}
+
+
+@dataclass(frozen=True)
+class LeadsCondition:
+    rule: str
+    within: int
+    same: str
+    unless: str | None
+    unless_within: int
+    fields: tuple[str, ...] | None
+    vocabs: tuple[str, ...] = ()
+
+    @property
+    def refs(self) -> tuple[str, ...]:
+        return (self.rule,) + ((self.unless,) if self.unless else ())
+
+    def evaluate(self, ctx) -> Match:
+        m = ctx.result(self.rule)
+        if not m.holds:
+            return NO
+        opener = _OPENERS[self.same]
+        blockers = ctx.result(self.unless).evidence if self.unless else ()
+        found = []
+        for e in m.evidence:
+            if self.fields is not None and e.field not in self.fields:
+                continue
+            text = ctx.text(e.field)
+            # Words between the last clause opener and the evidence.
+            head = text[max(0, e.start - 200) : e.start]
+            cut = None
+            for cut in opener.finditer(head):
+                pass
+            lead = head[cut.end() :] if cut else (head if e.start <= 200 else None)
+            if lead is None or len(lead.split()) > self.within:
+                continue
+            if any(self._blocks(text, e, u) for u in blockers):
+                continue
+            found.append(e)
+        return Match(True, tuple(found)) if found else NO
+
+    def _blocks(self, text, e, u) -> bool:
+        if u.field != e.field or u.end <= e.start:
+            return False
+        if u.start < e.end:
+            return True
+        gap = text[e.end : u.start]
+        return not _SHORT.search(gap) and len(gap.split()) <= self.unless_within
+
+
+def build(b: BuildContext) -> LeadsCondition:
+    p = b.params
+    f = p["fields"]
+    return LeadsCondition(p["rule"], p["within"], p["same"], p["unless"], p["unless_within"], tuple(f) if f else None)
