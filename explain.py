@@ -105,6 +105,8 @@ def record_from_ticket(config: Config, spec: str) -> tuple[Record, str]:
         if callable(get):
             item = get(key)
         else:  # no single-record read: walk the source until the record turns up
+            print(f"note: reading source {name!r} until {key!r} turns up (the connector has no single-record read)",
+                  file=sys.stderr)
             item = next((r for r in conn.fetch(None) if key in (r.key, r.number)), None)
         target = getattr(conn, "target", settings.type)
     if item is None:
