@@ -108,11 +108,13 @@ def _resolve(spec: str) -> Callable:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    # Commands that own many options add them from their own module.
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Commands that own many options add them from their own module. Only the
+    # chosen command's module is imported, so one command cannot break another.
     for action in parser._subparsers._group_actions:  # type: ignore[union-attr]
-        for sp in action.choices.values():
+        for name, sp in action.choices.items():
             configure = sp.get_default("configure")
-            if configure:
+            if configure and name in argv:
                 _resolve(configure)(sp)
     args = parser.parse_args(argv)
     if getattr(args, "config", "unset") is None:
