@@ -58,6 +58,10 @@ class WriteBudget:
         self.used = 0
         self._lock = threading.Lock()
 
+    @property
+    def exhausted(self) -> bool:
+        return self.used >= self.limit
+
     def take(self) -> bool:
         with self._lock:
             if self.used >= self.limit:
@@ -371,6 +375,8 @@ class SourceScan:
             return
         if rows or self._baseline or self.store.record(self.c.name, record.key) is not None:
             outcome = self._plan(record, verdict, history_from_ledger(rows))
+        elif (quiet := self._no_write_whatever_the_ticket_says(record, verdict)) is not None:
+            outcome = quiet
         elif pool is not None:
             # Never seen by this state file and no complete pass yet: the file may be new
             # or replaced, so ask the ticket what the bot wrote before, in a worker.
@@ -382,6 +388,16 @@ class SourceScan:
             self._submit(pool, inflight, token, position, tracker, record, self._write, outcome.task)
             return
         self._finish(outcome, position, tracker)
+
+    def _no_write_whatever_the_ticket_says(self, record: Record, verdict: Verdict) -> "Outcome | None":
+        """Spare the marker check when its answer cannot lead to a write."""
+        if not self.policy.acknowledge_fixed:
+            probe = decide(record, verdict, History(), self.policy, self.now(), self.c.can_edit)
+            if not probe.writes:
+                return Outcome(record, verdict, "skipped" if probe.kind is ActionKind.SKIP else "done")
+        if self.budget.exhausted:
+            return Outcome(record, verdict, "deferred")
+        return None
 
     def _submit(self, pool, inflight, token, position, tracker, record, fn, *args) -> None:
         tracker.open(token, position)

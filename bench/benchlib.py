@@ -1,0 +1,69 @@
+"""Shared set-up for the scan benchmarks: a sandbox pair, a config for it, a scan."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import requests  # noqa: E402
+
+
+@contextmanager
+def sandbox(records: int, *, seed: int = 1, latency_ms: int = 0) -> Iterator[dict]:
+    from sandbox.cli import start_sandbox
+    from sandbox.faults import Faults
+
+    faults = Faults(latency_ms=latency_ms, seed=seed) if latency_ms else None
+    pair = start_sandbox("127.0.0.1", 0, 0, "cloud", records, seed, faults)
+    try:
+        info = pair.info()
+        os.environ.update(info["env"])
+        yield info
+    finally:
+        pair.stop()
+
+
+def config_for(info: dict, folder: Path | None = None, **comments) -> Path:
+    """config.example.toml pointed at the sandbox, with comment options overridden."""
+    import json
+    import re
+
+    from demo import EXAMPLE, demo_config_text
+
+    folder = folder or Path(tempfile.mkdtemp(prefix="csi-bench-"))
+    text = demo_config_text(EXAMPLE.read_text(), snow_url=info["servicenow"]["url"],
+                            jira_url=info["jira"]["url"], state_file=folder / "state.sqlite")
+    for key, value in comments.items():
+        text = re.sub(rf"(?m)^{key}\s*=\s*\S+", f"{key} = {json.dumps(value)}", text)
+    text = text.replace('level = "info"', 'level = "warning"')
+    path = folder / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def stats(url: str) -> dict[str, int]:
+    return requests.get(f"{url}/_sandbox/stats", timeout=10).json()["requests"]
+
+
+def delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    out = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+    return {k: v for k, v in out.items() if v and "_sandbox" not in k}
+
+
+def timed_scan(config_path: Path, **kw):
+    from config import load_config
+    from scan import run_scan, setup_logging
+
+    config = load_config(config_path)
+    setup_logging(config, interactive=True)
+    t0 = time.perf_counter()
+    result = run_scan(config, **kw)
+    return result, time.perf_counter() - t0
