@@ -113,3 +113,25 @@ def test_broken_admin_template_exits_2_naming_file_and_line(tmp_path):
 def test_help():
     res = subprocess.run([sys.executable, str(ROOT / "bot.py"), "check-config", "--help"], capture_output=True, text=True)
     assert res.returncode == 0 and "--config" in res.stdout
+
+
+def test_warnings_for_valid_but_risky_settings(tmp_path):
+    from checks import config_warnings
+    from config import load_config
+
+    text = SNOW.replace("https://example", "http://example").replace('type = "servicenow"', 'type = "servicenow"\nverify_tls = false\njournal_field = "comments"')
+    text += '\n[sources.jira]\ntype = "jira"\nurl = "https://x.atlassian.net"\n[sources.jira.auth]\nmethod = "pat"\ntoken_env = "JIRA_PAT"\n'
+    text += '\n[comments]\nmax_writes_per_run = 0\n'
+    warnings = config_warnings(load_config(write(tmp_path, text)), environ={"SNOW_USER": "u", "SNOW_PASSWORD": "p"})
+    joined = "\n".join(warnings)
+    assert "plain http" in joined and "not verified" in joined and "visible to the requester" in joined
+    assert "JIRA_PAT is not set" in joined and "SNOW_PASSWORD" not in joined
+    assert "no goal field mapped for jira" in joined and "write no comments" in joined
+
+
+def test_no_warnings_for_loopback_http_with_env_set(tmp_path):
+    from checks import config_warnings
+    from config import load_config
+
+    text = SNOW.replace("https://example.service-now.com", "http://127.0.0.1:8801")
+    assert config_warnings(load_config(write(tmp_path, text)), environ={"SNOW_USER": "u", "SNOW_PASSWORD": "p"}) == []
