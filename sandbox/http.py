@@ -217,6 +217,9 @@ def _make_handler(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
         sys_version = ""
         timeout = 60  # drop idle keep-alive connections eventually
 
+        def version_string(self) -> str:
+            return self.server_version
+
         def log_message(self, format: str, *args: Any) -> None:  # quiet: the CLI prints one JSON line
             pass
 
