@@ -26,6 +26,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
+from apscheduler.events import EVENT_SCHEDULER_STARTED
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -152,12 +153,9 @@ class CoachScheduler:
                     self._run_once, "date", run_date=self._now(), id="catch-up",
                     name="csi-coach catch-up scan", misfire_grace_time=grace,
                 )
-        next_run = self.trigger.get_next_fire_time(None, self._now())
-        log.info(
-            "scheduler started: cron %r (%s); next scan at %s",
-            self.config.schedule.cron, self.config.schedule.timezone,
-            next_run.isoformat() if next_run else "never",
-        )
+        self.scheduler.add_listener(self._on_started, EVENT_SCHEDULER_STARTED)
+        if self.stop.is_set():
+            return
         try:
             self.scheduler.start()
         except JobLookupError:
@@ -165,6 +163,19 @@ class CoachScheduler:
             # (the catch-up) clears the job store under it; stopping was asked for.
             if not self.stop.is_set():
                 raise
+
+    def _on_started(self, event: Any) -> None:
+        # Fired inside start() once the scheduler runs: a stop that came before this
+        # point would otherwise be lost and leave the process waiting forever.
+        if self.stop.is_set():
+            self.scheduler.shutdown(wait=False)
+            return
+        next_run = self.trigger.get_next_fire_time(None, self._now())
+        log.info(
+            "scheduler started: cron %r (%s); next scan at %s",
+            self.config.schedule.cron, self.config.schedule.timezone,
+            next_run.isoformat() if next_run else "never",
+        )
 
     def shutdown(self) -> None:
         """Stop scheduling; a scan in progress finishes its record in hand first."""
