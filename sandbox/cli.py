@@ -1,0 +1,188 @@
+"""`csi-coach sandbox`: serve the local ServiceNow and Jira until interrupted.
+
+    csi-coach sandbox [--host 127.0.0.1] [--servicenow-port 8801] [--jira-port 8802]
+                      [--jira-flavor cloud|server] [--records N] [--seed S]
+                      [--latency-ms MS] [--error-rate R] [--throttle-rate R] [--reset-rate R]
+
+When both servers answer it prints exactly one JSON line on stdout (URLs, credentials,
+and the environment variables config.example.toml reads its secrets from), then
+serves until SIGINT or SIGTERM and exits 0. Anything meant for people goes to stderr.
+
+In-process (the demo, tests, benchmarks):
+
+    with start_sandbox("127.0.0.1", 0, 0, "cloud", 200, 1, None) as pair:   # 0: free ports
+        pair.servicenow.url, pair.jira.url, pair.info()
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from typing import Any
+
+from errors import CoachError
+from sandbox.faults import Faults
+from sandbox.http import is_loopback
+from sandbox.seed import MAX_RECORDS
+from sandbox.servicenow import ServiceNowSandbox
+
+DEFAULT_SNOW_PORT = 8801
+DEFAULT_JIRA_PORT = 8802
+JIRA_EMAIL = "csi-coach@example.com"
+JIRA_TOKEN = "sandbox-jira-token"
+
+
+class SandboxPair:
+    """Both servers, started. `info()` is what `csi-coach sandbox` prints."""
+
+    def __init__(self, servicenow: ServiceNowSandbox, jira: Any) -> None:
+        self.servicenow = servicenow
+        self.jira = jira
+
+    def info(self) -> dict[str, Any]:
+        snow = self.servicenow.credentials
+        email = getattr(self.jira, "email", JIRA_EMAIL)
+        token = getattr(self.jira, "token", JIRA_TOKEN)
+        return {
+            "servicenow": {
+                "url": self.servicenow.url, "username": snow.username, "password": snow.password,
+                "client_id": snow.client_id, "client_secret": snow.client_secret, "api_key": snow.api_key,
+            },
+            "jira": {"url": self.jira.url, "flavor": self.jira.flavor, "username": email, "token": token},
+            "env": {
+                "CSI_SNOW_USER": snow.username,
+                "CSI_SNOW_PASSWORD": snow.password,
+                "CSI_SNOW_CLIENT_ID": snow.client_id,
+                "CSI_SNOW_CLIENT_SECRET": snow.client_secret,
+                "CSI_SNOW_API_KEY": snow.api_key,
+                "CSI_JIRA_EMAIL": email,
+                "CSI_JIRA_TOKEN": token,
+                "CSI_JIRA_PAT": token,
+            },
+        }
+
+    def stop(self) -> None:
+        for server in (self.jira, self.servicenow):
+            if server is not None:
+                server.stop()
+
+    def __enter__(self) -> "SandboxPair":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _own_faults(faults: Faults | None) -> Faults | None:
+    """A fresh Faults with the same settings, so each server has its own deterministic sequence."""
+    if faults is None:
+        return None
+    return Faults(**faults.describe(), retry_after=faults.retry_after)
+
+
+def start_sandbox(host: str = "127.0.0.1", servicenow_port: int = 0, jira_port: int = 0,
+                  jira_flavor: str = "cloud", records: int = 200, seed: int = 1,
+                  faults: Faults | None = None) -> SandboxPair:
+    """Start both servers (port 0: any free port); stop them with .stop() or `with`."""
+    from sandbox.jira import JiraSandbox
+
+    snow = ServiceNowSandbox(host, servicenow_port, records=records, seed=seed, faults=_own_faults(faults))
+    jira = JiraSandbox(host, jira_port, flavor=jira_flavor, records=records, seed=seed, faults=_own_faults(faults))
+    pair = SandboxPair(snow, None)
+    try:
+        snow.start()
+        pair.jira = jira.start()
+    except BaseException:
+        pair.stop()
+        raise
+    return pair
+
+
+# ---- the command ------------------------------------------------------------------
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text}")
+    return value
+
+
+def _bounded(low: int, high: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected {low} to {high}, got {value}")
+        return value
+
+    return parse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to serve on (default 127.0.0.1)")
+    parser.add_argument("--servicenow-port", type=_bounded(0, 65535), default=DEFAULT_SNOW_PORT, metavar="PORT",
+                        help=f"ServiceNow port (default {DEFAULT_SNOW_PORT}; 0 = any free port)")
+    parser.add_argument("--jira-port", type=_bounded(0, 65535), default=DEFAULT_JIRA_PORT, metavar="PORT",
+                        help=f"Jira port (default {DEFAULT_JIRA_PORT}; 0 = any free port)")
+    parser.add_argument("--jira-flavor", choices=["cloud", "server"], default="cloud",
+                        help="Jira Cloud (REST v2/v3, token paging) or Server/Data Center (startAt paging, PAT)")
+    parser.add_argument("--records", type=_bounded(0, MAX_RECORDS), default=200, metavar="N",
+                        help=f"records per system (default 200, at most {MAX_RECORDS})")
+    parser.add_argument("--seed", type=int, default=1, help="seed for records and faults (default 1)")
+    faults = parser.add_argument_group("faults", "injected into every API request, deterministic under --seed")
+    faults.add_argument("--latency-ms", type=_bounded(0, 60_000), default=0, metavar="MS", help="delay before each answer")
+    faults.add_argument("--error-rate", type=_rate, default=0.0, metavar="R", help="share of requests answered 500/502/503")
+    faults.add_argument("--throttle-rate", type=_rate, default=0.0, metavar="R", help="share answered 429 with Retry-After")
+    faults.add_argument("--reset-rate", type=_rate, default=0.0, metavar="R",
+                        help="share whose connection is closed mid-response (after the request took effect)")
+
+
+def faults_from_args(args: argparse.Namespace) -> Faults | None:
+    if args.error_rate + args.throttle_rate + args.reset_rate > 1.0:
+        raise CoachError("--error-rate + --throttle-rate + --reset-rate must not exceed 1")
+    faults = Faults(latency_ms=args.latency_ms, error_rate=args.error_rate, throttle_rate=args.throttle_rate,
+                    reset_rate=args.reset_rate, seed=args.seed)
+    return faults if faults.active else None
+
+
+def cli(args: argparse.Namespace) -> int:
+    if not is_loopback(args.host):
+        raise CoachError(f"--host {args.host}: the sandbox serves on loopback only (127.0.0.1, ::1 or localhost)")
+    faults = faults_from_args(args)
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        try:
+            pair = start_sandbox(args.host, args.servicenow_port, args.jira_port, args.jira_flavor,
+                                 args.records, args.seed, faults)
+        except OSError as exc:
+            raise CoachError(
+                f"cannot serve on {args.host} ports {args.servicenow_port}/{args.jira_port}: {exc.strerror or exc}"
+                " (another sandbox running? pick ports with --servicenow-port / --jira-port, 0 = any free port)"
+            ) from None
+        try:
+            info = pair.info()
+            sys.stdout.write(json.dumps(info) + "\n")
+            sys.stdout.flush()
+            sys.stderr.write(
+                f"csi-coach sandbox: ServiceNow {info['servicenow']['url']}, Jira ({args.jira_flavor}) "
+                f"{info['jira']['url']}, {args.records} records each; Ctrl-C to stop\n"
+            )
+            sys.stderr.flush()
+            while not stop.wait(0.5):
+                pass
+        finally:
+            pair.stop()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
