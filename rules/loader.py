@@ -29,7 +29,7 @@ from rules import params as P
 from rules.engine import Classification, Exemption, Rule, RuleSet
 from rules.kinds import REGISTRY
 from rules.kinds.base import BuildContext
-from rules.scanner import Scanner, split_term_words
+from rules.scanner import Scanner, Stemmer, split_term_words
 from rules.where import Origins
 
 DEFAULT_PATH = Path(__file__).with_name("default.toml")
@@ -91,14 +91,17 @@ def _terms(value: Any, key: str, origins: Origins) -> list[str]:
     return list(value)
 
 
-def _norm(term: str) -> str:
-    return " ".join(split_term_words(term))
+def _norm(term: str, stem: Stemmer) -> tuple[str, ...]:
+    """A term's identity for add/remove: its words' stems, so "patients" = "patient"."""
+    return tuple(stem(w) for w in split_term_words(term))
 
 
 def _overlay(eff: dict[str, Any], data: dict[str, Any], file: str, text: str, origins: Origins) -> None:
     """Apply one file's tables on top of the effective data of its base."""
     def here(key: str) -> None:
         origins.set(key, file, text)
+
+    stem = Stemmer()
 
     for key in data:
         if key not in TOP_KEYS:
@@ -128,16 +131,17 @@ def _overlay(eff: dict[str, Any], data: dict[str, Any], file: str, text: str, or
         if not exists and "terms" not in table and "add" not in table:
             origins.fail(key, f"new vocabulary {name!r} has no terms", expected='terms = ["...", ...]', has_got=False)
         if "add" in table:
-            terms += [t for t in _terms(table["add"], f"{key}.add", origins) if _norm(t) not in {_norm(x) for x in terms}]
+            have = {_norm(x, stem) for x in terms}
+            terms += [t for t in _terms(table["add"], f"{key}.add", origins) if _norm(t, stem) not in have]
         if "remove" in table:
             drop = _terms(table["remove"], f"{key}.remove", origins)
-            have = {_norm(t) for t in terms}
+            have = {_norm(t, stem) for t in terms}
             for t in drop:
-                if _norm(t) not in have:
+                if _norm(t, stem) not in have:
                     origins.fail(f"{key}.remove", f"{t!r} is not a term of vocabulary {name!r}", got=t,
                                  expected="one of its terms: " + ", ".join(terms[:40]) + (" ..." if len(terms) > 40 else ""))
-            gone = {_norm(t) for t in drop}
-            terms = [t for t in terms if _norm(t) not in gone]
+            gone = {_norm(t, stem) for t in drop}
+            terms = [t for t in terms if _norm(t, stem) not in gone]
         eff["vocab"][name] = terms
 
     for rule_id, table in _table(data.get("rule", {}), "rule", origins).items():

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from errors import ConfigError
 from tomlpos import find_line
+
+
+def _first_mention(text: str, parts: list[str]) -> int | None:
+    """Line of a table header or dotted key that starts with ``parts`` (e.g. [rulez.x])."""
+    dotted = r"\s*\.\s*".join(re.escape(p) for p in parts)
+    pattern = re.compile(rf"^\s*(?:\[\[?\s*{dotted}\s*[.\]]|{dotted}\s*[.=])")
+    for i, line in enumerate(text.splitlines(), 1):
+        if pattern.match(line):
+            return i
+    return None
 
 
 @dataclass
@@ -36,6 +47,8 @@ class Origins:
                 line = find_line(text, parts[:n])
                 if line is not None:
                     break
+        if line is None and text:
+            line = _first_mention(text, parts)
         return file, line
 
     def fail(self, key: str, message: str, *, expected: str | None = None, got: Any = None, has_got: bool = True) -> NoReturn:

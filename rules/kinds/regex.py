@@ -1,4 +1,4 @@
-"""kind = "regex": a regular expression in the scoped fields.
+r"""kind = "regex": a regular expression in the scoped fields.
 
     [rule.percent-target]
     kind = "regex"

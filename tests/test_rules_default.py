@@ -1,0 +1,88 @@
+"""The shipped rule set: its own examples, the guide's decided cases, evidence, purity."""
+
+from __future__ import annotations
+
+import pytest
+
+import rules
+from model import TEXT_FIELDS, Category, Record
+
+
+@pytest.fixture(scope="module")
+def rs():
+    return rules.load_ruleset("default")
+
+
+def test_default_rules_own_examples_pass(rs):
+    assert rules.run_examples(rs) == []
+
+
+def test_run_examples_reports_a_failing_example(tmp_path):
+    path = tmp_path / "r.toml"
+    path.write_text('extends = "default"\n[rule.no-goal]\nexamples = { flag = ["Patients book online at any hour"] }\n')
+    failures = rules.run_examples(rules.load_ruleset(path))
+    assert len(failures) == 1
+    assert "rule.no-goal" in failures[0] and "Patients book online" in failures[0] and "should flag" in failures[0]
+
+
+GUIDE = [
+    ("Branch staff open a new account in one visit instead of three", Category.VALUE),
+    ("Cut MTTR for till outages so stores lose under 1% of Saturday sales", Category.LINKED),
+    ("Reduce P1 incidents by 20% and raise FCR to 75%", Category.PROCESS_ONLY),
+    ("Review the change process", Category.NO_GOAL),
+    ("Improve monitoring", Category.NO_GOAL),
+    ("Reduce customer tickets by 30%", Category.PROCESS_ONLY),
+    ("Saves the service desk 40 hours a month", Category.PROCESS_ONLY),
+    ("99.9% availability SLA met every month", Category.PROCESS_ONLY),
+    ("Not aimed at cost savings; purely to hit the MTTR target", Category.PROCESS_ONLY),
+    ("Clinicians wait under 2 s for a patient record", Category.VALUE),
+    ("Ticket CSAT from shift workers to 4.2 by June", Category.PROCESS_ONLY),
+    ("Cut the annual licence bill by £18k from the April renewal", Category.VALUE),
+]
+
+
+@pytest.mark.parametrize("text,category", GUIDE)
+def test_guide_cases(rs, text, category):
+    assert rules.evaluate_text(text, rs).category is category
+
+
+def test_a_value_goal_anywhere_counts(rs):
+    rec = Record(source="s", key="k", number="k", url="", title="Reduce P1 incidents on the portal",
+                 description="Lots of incidents last quarter.", goal="Patients can book appointments online at any hour.")
+    assert rules.evaluate(rec, rs).value_goal
+
+
+def test_measurable_is_separate_from_category(rs):
+    assert rules.evaluate_text("Patients book hygiene visits online by the end of Q3", rs).measurable
+    assert not rules.evaluate_text("Patients book hygiene visits online whenever they like", rs).measurable
+
+
+def test_every_finding_has_evidence_pointing_into_the_record(rs):
+    rec = Record(source="s", key="k", number="k", url="", title="Reduce P1s",
+                 description="MTTR is 6h.", goal="Cut MTTR so guests never wait more than 10 minutes to cash out")
+    verdict = rules.evaluate(rec, rs)
+    assert verdict.findings
+    for f in verdict.findings:
+        assert f.evidence, f.rule
+        for e in f.evidence:
+            assert e.field in TEXT_FIELDS and rec.text(e.field)[e.start : e.end] == e.text
+
+
+def test_evaluate_is_deterministic_and_pure(rs):
+    rec = Record(source="s", key="k", number="k", url="", title="t", goal="Reduce MTTR; patients wait less")
+    first = rules.evaluate(rec, rs)
+    for _ in range(3):
+        again = rules.evaluate(rec, rules.load_ruleset("default"))
+        assert again == first and again.digest() == first.digest()
+
+
+def test_default_exempt_label(rs):
+    rec = Record(source="s", key="k", number="k", url="", title="", goal="Review it", labels=("csi-coach-skip",))
+    verdict = rules.evaluate(rec, rs)
+    assert verdict.exempt and not verdict.flagged
+
+
+def test_hostile_text_does_not_break_the_engine(rs):
+    nasty = "\x00\ud800 {{ 7*7 }} " + "customers " * 2000 + "é" * 1000
+    verdict = rules.evaluate_text(nasty, rs)
+    assert verdict.category in set(Category)
