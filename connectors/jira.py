@@ -93,7 +93,8 @@ class JiraConnector:
         from .transport import RetryPolicy, build_session
 
         session = build_session(
-            settings.url, policy=policy or RetryPolicy(), limiters=limiters, verify=settings.verify_tls
+            settings.url, policy=policy or RetryPolicy(), limiters=limiters, verify=settings.verify_tls,
+            timeout=settings.timeout_seconds,
         )
         return cls(settings, session)
 

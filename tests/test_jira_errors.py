@@ -142,3 +142,15 @@ def test_retry_after_and_rate_limit_reset_parsing():
     assert retry_after_seconds(resp({"X-RateLimit-Reset": str((now + timedelta(seconds=45)).timestamp())}), now=now) == 45
     assert retry_after_seconds(resp({"Retry-After": "Wed, 25 Nov 2026 10:01:00 GMT"}), now=now) == 60
     assert retry_after_seconds(resp({}), now=now) is None
+
+
+def test_the_jira_library_never_retries_or_sleeps_itself(rsps, monkeypatch):
+    import jira.resilientsession as lib
+
+    def no_sleep(seconds):
+        raise AssertionError(f"the jira library slept {seconds} s")
+
+    monkeypatch.setattr(lib.time, "sleep", no_sleep)
+    err = fetch_error(rsps, 429, {"errorMessages": ["Rate limit exceeded."], "errors": {}}, {"Retry-After": "5"})
+    assert isinstance(err, RateLimited)
+    assert len(rsps.calls) == 2  # myself + one search: the retry belongs to our transport alone
