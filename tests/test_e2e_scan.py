@@ -201,7 +201,8 @@ def test_faults_never_duplicate_or_lose_a_comment_within_two_scans(tmp_path):
         assert first.get("records", 0) > 0, err1
         assert second_code == 0, err2
         evaluated = first["records"] + second["records"]
-        faults.error_rate = faults.throttle_rate = faults.reset_rate = 0.0
+        for server in (pair.servicenow, pair.jira):  # each server has its own copy
+            server.faults.error_rate = server.faults.throttle_rate = server.faults.reset_rate = 0.0
         want, jira_keys, total = expected_coaching(config, info)
         # every record was read and judged (by the first scan, or the second where it failed)
         assert first["records"] == total or evaluated >= total
