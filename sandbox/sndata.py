@@ -82,7 +82,8 @@ def stable_id(*parts: object) -> str:
 
 
 def fmt(when: datetime) -> str:
-    return when.astimezone(timezone.utc).strftime(DATE_FORMAT)
+    """The platform's UTC date-time text, "YYYY-MM-DD HH:MM:SS"."""
+    return when.astimezone(timezone.utc).isoformat(sep=" ")[:19]
 
 
 def user_name_for(name: str) -> str:
