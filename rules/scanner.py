@@ -24,8 +24,9 @@ import snowballstemmer
 _SEP_RE = r"[\s\-\u2010-\u2014/]+"
 _SEP_SPLIT = re.compile(_SEP_RE)
 _WORD = re.compile(r"\w+")
+_PART = re.compile(r"[^\s\-\u2010-\u2014/]+")
 # A clause ends at these; a negation never reaches across one.
-_CLAUSE_END = re.compile(r"[.;:!?\n\u2013\u2014(]|\bbut\b|\bso\b|\bbecause\b", re.IGNORECASE)
+_CLAUSE_END = re.compile(r"(?<!\d)[.:](?!\d)|[;!?\n\u2013\u2014(]|\bbut\b|\bso\b|\bbecause\b", re.IGNORECASE)
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'"})
 
 _TAIL = "\x01"  # "\w*" after a word's stem prefix
@@ -123,7 +124,8 @@ class Scanner:
         self.stem = Stemmer()
         self.negation_vocab = negation_vocab
         self.negation_window = negation_window
-        self._keys: dict[tuple[str, ...], set[str]] = {}
+        # stems of a term's words -> (vocabulary, shortest acceptable length of each word)
+        self._keys: dict[tuple[str, ...], list[tuple[str, tuple[int, ...]]]] = {}
         trie = _Trie()
         for name, terms in vocabs.items():
             for term in terms:
@@ -132,6 +134,10 @@ class Scanner:
                     continue
                 atoms: list[str] = []
                 key: list[str] = []
+                # An inflection adds letters or drops one ("customers", "family" ->
+                # "families"); a word shorter than that is another word with the same
+                # stem ("support" is not "supporter", "report" is not "reporter").
+                min_len = tuple(len(w) - 1 for w in words)
                 for i, w in enumerate(words):
                     if i:
                         atoms.append(_SEP)
@@ -145,21 +151,26 @@ class Scanner:
                         atoms.extend(w)
                         key.append(w)
                 trie.add(atoms)
-                self._keys.setdefault(tuple(key), set()).add(name)
+                self._keys.setdefault(tuple(key), []).append((name, min_len))
         self.max_words = max((len(k) for k in self._keys), default=0)
         body = trie.pattern()
         # \b before, and after a term that ends in a word character, no letter may follow.
         self.regex = re.compile(r"\b(?:" + body + r")(?!\w)", re.IGNORECASE) if body else None
-        self.frozen_keys = {k: frozenset(v) for k, v in self._keys.items()}
+        # Fast path: when every term with these stems accepts any length, no check is needed.
+        self._entries = {k: tuple(v) for k, v in self._keys.items()}
 
     def _confirm(self, text: str) -> tuple[int, frozenset[str]] | None:
         """Longest run of leading words of ``text`` that is a term: (length, vocabs)."""
-        parts = [(m.start(), m.end()) for m in re.finditer(r"[^\s\-\u2010-\u2014/]+", text)]
+        parts = [(m.start(), m.end()) for m in _PART.finditer(text)]
         stems = [self.stem(text[s:e].translate(_APOSTROPHES)) for s, e in parts]
         for n in range(len(stems), 0, -1):
-            hit = self.frozen_keys.get(tuple(stems[:n]))
-            if hit is not None:
-                return parts[n - 1][1], hit
+            entries = self._entries.get(tuple(stems[:n]))
+            if entries is None:
+                continue
+            lens = [e - s for s, e in parts[:n]]
+            vocabs = frozenset(name for name, mins in entries if all(l >= m for l, m in zip(lens, mins)))
+            if vocabs:
+                return parts[n - 1][1], vocabs
         return None
 
     def scan(self, text: str) -> tuple[Token, ...]:

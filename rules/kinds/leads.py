@@ -7,6 +7,7 @@
     same = "clause"         # "clause" (default) or "sentence"
     unless = "process-term" # optional: not when this rule's evidence follows within
     unless_within = 3       #   this many words in the same clause (default 3)
+    barriers = ["of", "to"] # words that may not come before it (default: prepositions)
 
 "Families check homework themselves", "so passengers aren't sent to the wrong
 platform": a consumer as the subject of a goal says who experiences the change. A
@@ -23,10 +24,15 @@ from rules.kinds.base import NO, BuildContext, Match
 
 # What opens a clause: punctuation, list bullets, and the words that start a subordinate clause.
 _OPENERS = {
-    "clause": re.compile(r"[.;:!?\n\u2013\u2014(,*#]|\b(?:so|that|because|and|when|where|while|which|then|whereas)\b", re.IGNORECASE),
-    "sentence": re.compile(r"[.!?\n]"),
+    "clause": re.compile(r"(?<!\d)[.:,](?!\d)|[;!?\n\u2013\u2014(*#]|\b(?:so|that|because|and|when|where|while|which|then|whereas)\b", re.IGNORECASE),
+    "sentence": re.compile(r"[.!?](?:\s|$)|\n"),
 }
-_SHORT = re.compile(r"[.,;:!?\n\u2013\u2014()]|\b(?:but|so|because|which|while|when|and)\b", re.IGNORECASE)
+_SHORT = re.compile(r"(?<!\d)[.:,](?!\d)|[;!?\n\u2013\u2014()]|\b(?:but|so|because|which|while|when|and)\b", re.IGNORECASE)
+# A word after a preposition is its object, not the subject of the clause.
+DEFAULT_BARRIERS = (
+    "of", "to", "for", "with", "from", "between", "by", "at", "on", "in", "into", "about",
+    "via", "per", "against", "among", "across", "through", "than", "towards", "within",
+)
 
 
 def _same(v):
@@ -42,6 +48,7 @@ PARAMS = {
     "unless": P.Param(P._nonempty_str, "the id of another rule", default=None),
     "unless_within": P.Param(P._nonneg_int, "a whole number >= 0", default=3),
     "fields": P.Param(P._fields, P.FIELDS.expected, default=None),
+    "barriers": P.Param(P._str_list, "a list of words", default=DEFAULT_BARRIERS),
 }
 
 
@@ -53,6 +60,7 @@ class LeadsCondition:
     unless: str | None
     unless_within: int
     fields: tuple[str, ...] | None
+    barriers: frozenset[str] = frozenset(DEFAULT_BARRIERS)
     vocabs: tuple[str, ...] = ()
 
     @property
@@ -76,7 +84,10 @@ class LeadsCondition:
             for cut in opener.finditer(head):
                 pass
             lead = head[cut.end() :] if cut else (head if e.start <= 200 else None)
-            if lead is None or len(lead.split()) > self.within:
+            if lead is None:
+                continue
+            words = lead.lower().split()
+            if len(words) > self.within or any(w.strip("\"'()") in self.barriers for w in words):
                 continue
             if any(self._blocks(text, e, u) for u in blockers):
                 continue
@@ -95,4 +106,5 @@ class LeadsCondition:
 def build(b: BuildContext) -> LeadsCondition:
     p = b.params
     f = p["fields"]
-    return LeadsCondition(p["rule"], p["within"], p["same"], p["unless"], p["unless_within"], tuple(f) if f else None)
+    return LeadsCondition(p["rule"], p["within"], p["same"], p["unless"], p["unless_within"], tuple(f) if f else None,
+                          frozenset(w.lower() for w in p["barriers"]))

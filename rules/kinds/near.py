@@ -26,12 +26,13 @@ from rules import params as P
 from rules.kinds.base import NO, BuildContext, Match, merge_evidence
 
 _BREAKS = {
-    "clause": re.compile(r"[.;:!?\n\u2013\u2014]|\bbut\b", re.IGNORECASE),
-    "sentence": re.compile(r"[.!?\n](?:\s|$)|\n"),
+    # "16:00" and "99.9" are not clause ends.
+    "clause": re.compile(r"(?<!\d)[.:](?!\d)|[;!?\n\u2013\u2014]|\bbut\b", re.IGNORECASE),
+    "sentence": re.compile(r"[.!?](?:\s|$)|\n"),
     "field": None,
 }
 # A blocker ("unless") reaches only within a short clause: commas and links end it too.
-_CLAUSE = re.compile(r"[.,;:!?\n\u2013\u2014()]|\b(?:but|so|because|which|while|when|and)\b", re.IGNORECASE)
+_CLAUSE = re.compile(r"(?<!\d)[.:,](?!\d)|[;!?\n\u2013\u2014()]|\b(?:but|so|because|which|while|when|and)\b", re.IGNORECASE)
 
 
 def _same(v):
