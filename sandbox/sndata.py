@@ -181,11 +181,19 @@ class Store:
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
-            rows = q.apply(table.rows, self.getter(table))
+            rows = q.apply(self._candidates(table, q), self.getter(table))
             self._cache[key] = rows
             if len(self._cache) > 64:
                 self._cache.popitem(last=False)
             return rows
+
+    def _candidates(self, table: Table, q: Query) -> list[dict[str, str]]:
+        """All rows, or for the journal queried by element_id=X, only that record's rows (an index)."""
+        if table.name == JOURNAL_TABLE and len(q.groups) == 1:
+            for term in q.groups[0]:
+                if len(term) == 1 and term[0].field == "element_id" and term[0].operator == "=":
+                    return [table.rows[i] for i in self._journal_by_record.get(term[0].value, [])]
+        return table.rows
 
     def get(self, table: Table, sys_id: str) -> dict[str, str] | None:
         with self._lock:
