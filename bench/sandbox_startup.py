@@ -3,13 +3,17 @@
     .venv/bin/python bench/sandbox_startup.py [--records N] [--seed S]
 
 Prints, per server, the seconds from constructor to answering its first API request,
-and the time to page through every ServiceNow record 500 at a time.
+the time to page through every ServiceNow record 500 at a time, and the seconds from
+launching `csi-coach sandbox` (both servers, a fresh interpreter) to its JSON line.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import resource
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -64,6 +68,21 @@ def main() -> None:
 
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak resident memory of this process: {peak_mb:.0f} MB")
+
+    root = Path(__file__).resolve().parent.parent
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, str(root / "bot.py"), "sandbox", "--servicenow-port", "0",
+                             "--jira-port", "0", "--records", str(args.records), "--seed", str(args.seed)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    elapsed = time.perf_counter() - t0
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    if line:
+        json.loads(line)
+        print(f"csi-coach sandbox --records {args.records}: JSON line after {elapsed:.2f} s (exit {proc.returncode})")
+    else:
+        print(f"csi-coach sandbox failed: {err.strip()}")
 
 
 if __name__ == "__main__":
