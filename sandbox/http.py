@@ -205,6 +205,15 @@ class _Server(ThreadingHTTPServer):
     block_on_close = False  # idle keep-alive connections must not hold up stop()
     allow_reuse_address = True
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients hanging up (timeouts, resets) are normal here: no traceback on stderr."""
+        import sys
+
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError, socket.timeout)):
+            return
+        super().handle_error(request, client_address)
+
 
 class _Server6(_Server):
     address_family = socket.AF_INET6
@@ -226,7 +235,11 @@ def _make_handler(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
         def _dispatch(self) -> None:
             parts = urlsplit(self.path)
             query_all = parse_qs(parts.query, keep_blank_values=True)
-            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                self.send_error(400, "Bad Content-Length")
+                return
             body = self.rfile.read(length) if length > 0 else b""
             req = Request(
                 method=self.command,
