@@ -28,6 +28,10 @@ def test_process_only_comment_quotes_evidence_explains_and_offers_opt_out(target
     record, verdict, marker = sample()
     body = render.Renderer(opt_out_label="no-coaching").comment(target, record, verdict, marker)
     assert "P1 incidents" in body
+    lines = body.splitlines()
+    found = next(i for i, line in enumerate(lines) if "What I found" in line)
+    assert lines[found].endswith("process measures:")
+    assert lines[found + 1].lstrip().startswith(("- \"", "* \"")) and "P1 incidents" in lines[found + 1]
     assert "process improvement is not yet service improvement" in body
     assert "Payroll Portal" in body  # suggestions are for this service
     assert "no" in body and "coaching" in body and "leave it alone" in body
