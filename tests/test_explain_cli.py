@@ -126,3 +126,38 @@ def test_unknown_ticket_source_names_the_configured_ones(tmp_path):
 def test_help(tmp_path):
     res = explain(tmp_path, "--help")
     assert res.returncode == 0 and "--ticket" in res.stdout
+
+
+def test_ticket_is_fetched_from_the_servicenow_sandbox(tmp_path):
+    from sandbox.seed import generate
+    from sandbox.servicenow import ServiceNowSandbox
+
+    wanted = list(generate("servicenow", 12, 3))[-1]  # the last one: found only after reading the others
+    config = (ROOT / "config.example.toml").read_text(encoding="utf-8")
+    with ServiceNowSandbox(records=12, seed=3) as snow:
+        (tmp_path / "config.toml").write_text(config.replace("http://127.0.0.1:8801", snow.url), encoding="utf-8")
+        env = {k: v for k, v in os.environ.items() if k != "CSI_COACH_CONFIG"}
+        env.update(CSI_SNOW_USER="csi-coach", CSI_SNOW_PASSWORD="sandbox-snow-password")
+        res = subprocess.run([sys.executable, str(ROOT / "bot.py"), "explain", "--ticket", f"servicenow:{wanted.number}", "--json"],
+                             capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert res.returncode == 0, res.stderr
+    data = json.loads(res.stdout.strip().splitlines()[-1])
+    assert data["record"]["number"] == wanted.number and data["record"]["source"] == "servicenow"
+    assert data["target"] == "servicenow"
+    assert data["record"]["goal"] == wanted.goal.strip() or wanted.goal[:20] in data["record"]["goal"]
+    if data["comment"] is not None:
+        assert data["marker"] in data["comment"]
+
+
+def test_ticket_with_wrong_password_exits_1_with_a_clear_message(tmp_path):
+    from sandbox.servicenow import ServiceNowSandbox
+
+    config = (ROOT / "config.example.toml").read_text(encoding="utf-8")
+    with ServiceNowSandbox(records=3, seed=3) as snow:
+        (tmp_path / "config.toml").write_text(config.replace("http://127.0.0.1:8801", snow.url), encoding="utf-8")
+        env = {k: v for k, v in os.environ.items() if k != "CSI_COACH_CONFIG"}
+        env.update(CSI_SNOW_USER="csi-coach", CSI_SNOW_PASSWORD="wrong-password-x")
+        res = subprocess.run([sys.executable, str(ROOT / "bot.py"), "explain", "--ticket", "servicenow:CIM0000001"],
+                             capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "401" in res.stderr and "Traceback" not in res.stderr and "wrong-password-x" not in res.stderr
