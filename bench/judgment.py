@@ -162,6 +162,8 @@ class Scores:
     category_accuracy: float | None
     measurable_accuracy: float | None
     confusion: dict[str, dict[str, int]] = field(default_factory=dict)
+    # per label category: records wrongly called measurable ("over") / not measurable ("under")
+    measurable_errors: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -182,7 +184,18 @@ def score(outcomes: Sequence[Outcome]) -> Scores:
         category_accuracy=accuracy((o.label, o.predicted) for o in outcomes),
         measurable_accuracy=accuracy((o.label_measurable, o.predicted_measurable) for o in outcomes),
         confusion=confusion((o.label, o.predicted) for o in outcomes),
+        measurable_errors=measurable_errors(outcomes),
     )
+
+
+def measurable_errors(outcomes: Sequence[Outcome]) -> dict[str, dict[str, int]]:
+    """{label category: {"over": predicted measurable but is not, "under": the reverse}}."""
+    out: dict[str, dict[str, int]] = {}
+    for o in outcomes:
+        if o.label_measurable != o.predicted_measurable:
+            side = "over" if o.predicted_measurable else "under"
+            out.setdefault(o.label, {"over": 0, "under": 0})[side] += 1
+    return out
 
 
 def errors_first(outcomes: Sequence[Outcome]) -> list[Outcome]:
@@ -212,7 +225,10 @@ def format_scores(name: str, s: Scores) -> str:
         + "(" + ", ".join(f"{c} {n}" for c, n in s.labels.items()) + ")",
         f"flag (value_goal false) precision {_pct(f.precision)}  recall {_pct(f.recall)}  F1 {_pct(f.f1)}"
         f"   [tp {f.tp}  fp {f.fp}  fn {f.fn}  tn {f.tn}]",
-        f"category accuracy {_pct(s.category_accuracy)}   measurable accuracy {_pct(s.measurable_accuracy)}",
+        f"category accuracy {_pct(s.category_accuracy)}   measurable accuracy {_pct(s.measurable_accuracy)}"
+        + ("   measurable errors by label: " + ", ".join(
+            f"{c} {e['over']} over/{e['under']} under" for c, e in s.measurable_errors.items())
+           if s.measurable_errors else ""),
         "confusion (rows = label, columns = predicted):",
         " " * width + "".join(f"{_SHORT.get(c, c):>{width}}" for c in cats) + f"{'recall':>{width}}",
     ]
@@ -382,4 +398,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:  # piped into head: stop quietly
+        sys.stderr.close()
+        sys.exit(0)

@@ -117,6 +117,7 @@ def test_score_and_error_ordering():
     assert s.category_accuracy == pytest.approx(0.25)
     assert s.measurable_accuracy == pytest.approx(0.75)
     assert s.confusion["linked"]["process_only"] == 1
+    assert s.measurable_errors == {"process_only": {"over": 0, "under": 1}}
     assert [o.id for o in J.errors_first(outs)] == ["b", "d", "a"]
     json.dumps(s.to_dict())  # the --json output must serialise
     text = J.format_scores("t", s)
