@@ -156,7 +156,9 @@ class Watermark:
         self.since = since
         self.latest: datetime | None = None
         self._open: dict[int, datetime | None] = {}
-        self._pins: list[datetime | None] = []
+        # Pinned records only matter through the earliest one (or one without a place).
+        self._pin_min: datetime | None = None
+        self._pin_unplaced = False
 
     def seen(self, updated: datetime | None) -> datetime | None:
         """The position of the next item: its own time, or the last known for one without."""
@@ -172,12 +174,17 @@ class Watermark:
 
     def pin(self, position: datetime | None) -> None:
         """A record that stays unhandled this scan (failed or deferred)."""
-        self._pins.append(position)
+        if position is None:
+            self._pin_unplaced = True
+        elif self._pin_min is None or position < self._pin_min:
+            self._pin_min = position
 
     def value(self, old: datetime | None) -> datetime | None:
-        held = list(self._open.values()) + self._pins
-        if any(p is None for p in held):
+        held = list(self._open.values())
+        if self._pin_unplaced or any(p is None for p in held):
             return old  # cannot place it: keep where we were
+        if self._pin_min is not None:
+            held.append(self._pin_min)
         if held:
             return min(held)  # type: ignore[type-var]
         return self.latest if self.latest is not None else old
