@@ -71,3 +71,14 @@ def configure(settings: LoggingSettings, *, log_file: Path | None = None, intera
         root.addHandler(handler)
     for noisy in ("urllib3", "requests", "apscheduler"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def reset() -> None:
+    """Remove the handlers ``configure`` installed (tests, or an embedding program)."""
+    root = logging.getLogger("csi_coach")
+    for handler in _installed:
+        root.removeHandler(handler)
+        handler.close()
+    _installed.clear()
+    root.propagate = True
+    root.setLevel(logging.NOTSET)
