@@ -43,6 +43,10 @@ STUCK_AFTER = 3
 LIST_CAP = 500
 CHECKPOINT_EVERY = 500  # records between state checkpoints (records + watermark)
 CHECKPOINT_SECONDS = 5.0
+# A pending write matches a comment on the ticket created no earlier than this before
+# it (clock skew between bot and server); older ones with the same marker are earlier
+# coaching on the same finding, at least a cooldown ago.
+SETTLE_WINDOW = timedelta(hours=12)
 
 
 class Renderer(Protocol):
@@ -348,7 +352,11 @@ class SourceScan:
             if row.kind == "update":
                 if comment.ref.comment_id == row.previous_id or not row.previous_id:
                     return comment
-            elif comment.ref.comment_id not in known:
+            elif comment.ref.comment_id and comment.ref.comment_id in known:
+                continue  # an earlier comment on the same finding (re-coached after cooldown)
+            elif comment.created is not None and row.created - _aware(comment.created) > SETTLE_WINDOW:
+                continue  # far older than the pending write: not the one it stands for
+            else:
                 return comment
         return None
 

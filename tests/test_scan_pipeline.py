@@ -374,3 +374,24 @@ def test_report_files(tmp_path):
     text = report.summary_text(result)
     assert "6 records read, 4 flagged" in text and "wrote 4 comment(s)" in text
     assert [p.name for p in paths] == ["report.json", "report.html"]
+
+
+def test_an_old_comment_with_the_same_marker_does_not_settle_a_new_pending_write(tmp_path):
+    from datetime import datetime, timezone
+
+    from model import BotComment, CommentRef, marker_for
+
+    cfg = make_config(tmp_path)
+    fake = FakeConnector("snow", make_records("snow", GOALS))
+    verdict = fake_evaluate(fake.records["k0"])
+    marker = marker_for(verdict.digest())
+    long_ago = datetime.now(timezone.utc) - timedelta(days=40)
+    fake.comments["k0"] = [BotComment(CommentRef("snow", "k0", ""), marker, f"old {marker}", long_ago)]
+    with StateStore(tmp_path / "state" / "s.sqlite") as s:
+        s.ledger_adopt("snow", "k0", verdict.digest(), marker, "post", "", long_ago)
+        s.ledger_begin("snow", "k0", verdict.digest(), marker, "post")
+    scan(cfg, {"snow": fake})
+    # the pending re-coaching had not landed: it is written (once), next to the old one
+    assert len(fake.comments["k0"]) == 2
+    scan(cfg, {"snow": fake}, full=True)
+    assert len(fake.comments["k0"]) == 2
