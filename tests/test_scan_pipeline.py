@@ -383,15 +383,19 @@ def test_an_old_comment_with_the_same_marker_does_not_settle_a_new_pending_write
 
     cfg = make_config(tmp_path)
     fake = FakeConnector("snow", make_records("snow", GOALS))
-    verdict = fake_evaluate(fake.records["k0"])
-    marker = marker_for(verdict.digest())
-    long_ago = datetime.now(timezone.utc) - timedelta(days=40)
-    fake.comments["k0"] = [BotComment(CommentRef("snow", "k0", ""), marker, f"old {marker}", long_ago)]
+    a = fake_evaluate(fake.records["k0"]).digest()  # the finding now, also coached 40 days ago
+    b = "0123456789abcdef"  # a different finding coached 35 days ago
+    now = datetime.now(timezone.utc)
+    fake.comments["k0"] = [
+        BotComment(CommentRef("snow", "k0", ""), marker_for(a), f"old {marker_for(a)}", now - timedelta(days=40)),
+        BotComment(CommentRef("snow", "k0", ""), marker_for(b), f"old {marker_for(b)}", now - timedelta(days=35)),
+    ]
     with StateStore(tmp_path / "state" / "s.sqlite") as s:
-        s.ledger_adopt("snow", "k0", verdict.digest(), marker, "post", "", long_ago)
-        s.ledger_begin("snow", "k0", verdict.digest(), marker, "post")
+        s.ledger_adopt("snow", "k0", a, marker_for(a), "post", "", now - timedelta(days=40))
+        s.ledger_adopt("snow", "k0", b, marker_for(b), "post", "", now - timedelta(days=35))
+        s.ledger_begin("snow", "k0", a, marker_for(a), "post")  # re-coaching a, killed before it landed
     scan(cfg, {"snow": fake})
-    # the pending re-coaching had not landed: it is written (once), next to the old one
-    assert len(fake.comments["k0"]) == 2
+    # the old comment on a is not mistaken for the pending one: the re-coaching is written once
+    assert [c.marker for c in fake.comments["k0"]] == [marker_for(a), marker_for(b), marker_for(a)]
     scan(cfg, {"snow": fake}, full=True)
-    assert len(fake.comments["k0"]) == 2
+    assert len(fake.comments["k0"]) == 3
