@@ -339,8 +339,7 @@ class ResilientAdapter(HTTPAdapter):
                     log.warning("%s: rate limited; asked to wait %.0f s, beyond the %.0f s budget",
                                 where, wait, policy.max_wait)
                     return resp
-                if asked is None:
-                    limiter.defer(wait)  # no header: still hold every worker, not just this one
+                limiter.defer(wait)  # no header or "0": still hold every worker, and never spin
                 log.info("%s: HTTP 429; waiting %.1f s before trying again", where, wait)
                 _drain(resp)
                 continue  # the limiter's gate does the sleeping
