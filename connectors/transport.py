@@ -338,6 +338,7 @@ class ResilientAdapter(HTTPAdapter):
                 if waited + wait > policy.max_wait:
                     log.warning("%s: rate limited; asked to wait %.0f s, beyond the %.0f s budget",
                                 where, wait, policy.max_wait)
+                    resp.retry_after = wait  # type: ignore[attr-defined]  # read by error_for
                     return resp
                 limiter.defer(wait)  # no header or "0": still hold every worker, and never spin
                 log.info("%s: HTTP 429; waiting %.1f s before trying again", where, wait)
@@ -471,7 +472,10 @@ def error_for(resp: requests.Response, message: str, *, hints: Mapping[int, str]
     if status == 410:
         return Gone(text, status=status, url=url)
     if status == 429:
-        return RateLimited(text, retry_after=wait_from_headers(resp.headers, status=429), status=status, url=url)
+        wait = getattr(resp, "retry_after", None)  # as the adapter computed it on receipt
+        if wait is None:
+            wait = wait_from_headers(resp.headers, status=429)
+        return RateLimited(text, retry_after=wait, status=status, url=url)
     if status >= 500:
         return TransientError(text, status=status, url=url)
     return RemoteError(text, status=status, url=url)
