@@ -88,14 +88,15 @@ class RuleSet:
 class Context:
     """One evaluation of one record: field tokens and rule results, computed once."""
 
-    __slots__ = ("record", "ruleset", "_tokens", "_results", "_texts")
+    __slots__ = ("record", "ruleset", "_tokens", "_results", "_texts", "_index")
 
     def __init__(self, record: Record, ruleset: RuleSet) -> None:
         self.record = record
         self.ruleset = ruleset
         self._tokens: dict[str, tuple[Token, ...]] = {}
-        self._results: dict[str, Match] = {}
+        self._results: dict[tuple[str, frozenset | None], Match] = {}
         self._texts: dict[str, str] = {}
+        self._index: dict[str, dict[str, list[tuple[Evidence, bool]]]] = {}
 
     def text(self, name: str) -> str:
         t = self._texts.get(name)
@@ -112,6 +113,22 @@ class Context:
             t = self.ruleset.scanner.scan(self.text(name))
             self._tokens[name] = t
         return t
+
+    def vocab_tokens(self, name: str) -> dict[str, list[tuple[Evidence, bool]]]:
+        """One field's terms by vocabulary name: (evidence, negated), evidence made once."""
+        idx = self._index.get(name)
+        if idx is None:
+            idx = {}
+            for t in self.tokens(name):
+                item = (Evidence(name, t.text, t.start, t.end), t.negated)
+                for v in t.vocabs:
+                    lst = idx.get(v)
+                    if lst is None:
+                        idx[v] = [item]
+                    else:
+                        lst.append(item)
+            self._index[name] = idx
+        return idx
 
     def negated_at(self, name: str, pos: int) -> bool:
         """True when a negation cue governs a regex match starting at ``pos``."""
@@ -132,15 +149,23 @@ class Context:
         gap = self.text(name)[last.end : pos]
         return len(gap.split()) <= scanner.negation_window and not _CLAUSE_END.search(gap)
 
-    def result(self, rule_id: str) -> Match:
-        m = self._results.get(rule_id)
+    def result(self, rule_id: str, scope: frozenset | None = None) -> Match:
+        """A rule's match, computed once per record (and per field scope asked for)."""
+        key = (rule_id, scope)
+        m = self._results.get(key)
         if m is None:
+            if scope is not None:
+                # Already known for the whole record? Then filter, do not recompute.
+                whole = self._results.get((rule_id, None))
+                if whole is not None and (not whole.holds or not whole.evidence):
+                    self._results[key] = whole
+                    return whole
             rule = self.ruleset.rule(rule_id)
             if not rule.enabled or not rule.applies_to(self.record):
                 m = NO
             else:
-                m = rule.condition.evaluate(self)
-            self._results[rule_id] = m
+                m = rule.condition.evaluate(self, scope)
+            self._results[key] = m
         return m
 
 
@@ -151,9 +176,9 @@ def _sorted_evidence(evidence: tuple[Evidence, ...]) -> tuple[Evidence, ...]:
 
 def evaluate(record: Record, ruleset: RuleSet) -> Verdict:
     """The verdict for one record. Same record + same rule set = same verdict."""
+    # Lazy: only the rules that report or classify are asked for, and they ask only
+    # for what they need (rules that are not needed are never run).
     ctx = Context(record, ruleset)
-    for rule_id in ruleset.order:
-        ctx.result(rule_id)
     findings = []
     for rule in ruleset.rules:
         if rule.severity is Severity.OFF:

@@ -29,7 +29,7 @@ from rules import params as P
 from rules.engine import Classification, Exemption, Rule, RuleSet
 from rules.kinds import REGISTRY
 from rules.kinds.base import BuildContext
-from rules.scanner import Scanner, Stemmer, split_term_words
+from rules.scanner import Scanner, Stemmer, is_suffix_term, split_term_words
 from rules.where import Origins
 
 DEFAULT_PATH = Path(__file__).with_name("default.toml")
@@ -88,11 +88,16 @@ def _table(value: Any, key: str, origins: Origins) -> dict[str, Any]:
 def _terms(value: Any, key: str, origins: Origins) -> list[str]:
     if isinstance(value, str) or not isinstance(value, list) or not all(isinstance(t, str) and split_term_words(t) for t in value):
         origins.fail(key, "bad list of terms", got=value, expected='a list of words or phrases, e.g. ["customer", "service user"]')
+    for t in value:
+        if "*" in t and not is_suffix_term(t):
+            origins.fail(key, "bad word-ending term", got=t, expected='"*" then at least two letters, e.g. "*ers" (a word ending in "ers")')
     return list(value)
 
 
 def _norm(term: str, stem: Stemmer) -> tuple[str, ...]:
     """A term's identity for add/remove: its words' stems, so "patients" = "patient"."""
+    if is_suffix_term(term):
+        return (term.strip().lower(),)
     return tuple(stem(w) for w in split_term_words(term))
 
 

@@ -15,8 +15,7 @@ clause and a few words.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, NamedTuple
 
 import snowballstemmer
 
@@ -32,17 +31,24 @@ _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'"})
 _TAIL = "\x01"  # "\w*" after a word's stem prefix
 _SEP = "\x02"  # separator between words of a term
 _STEM_CACHE_LIMIT = 200_000
+_MISSING = object()
 
 
-@dataclass(frozen=True)
-class Token:
-    """One confirmed term occurrence in one field."""
+class Token(NamedTuple):
+    """One confirmed term occurrence in one field (a tuple: cheap to make by the hundred)."""
 
     start: int
     end: int
     text: str
     vocabs: frozenset[str]
     negated: bool
+
+
+_SUFFIX_TERM = re.compile(r"\*[a-z]{2,}")
+
+
+def is_suffix_term(term: str) -> bool:
+    return bool(_SUFFIX_TERM.fullmatch(term.strip().lower()))
 
 
 def split_term_words(term: str) -> list[str]:
@@ -127,8 +133,13 @@ class Scanner:
         # stems of a term's words -> (vocabulary, shortest acceptable length of each word)
         self._keys: dict[tuple[str, ...], list[tuple[str, tuple[int, ...]]]] = {}
         trie = _Trie()
+        # "*ers": any word of 3+ letters ending in "ers" that no other term claims.
+        self._suffixes: dict[str, set[str]] = {}
         for name, terms in vocabs.items():
             for term in terms:
+                if is_suffix_term(term):
+                    self._suffixes.setdefault(term.strip().lower()[1:], set()).add(name)
+                    continue
                 words = split_term_words(term)
                 if not words:
                     continue
@@ -154,15 +165,30 @@ class Scanner:
                 self._keys.setdefault(tuple(key), []).append((name, min_len))
         self.max_words = max((len(k) for k in self._keys), default=0)
         body = trie.pattern()
+        if self._suffixes:
+            # Literal terms first: "customers" and "incidents" are claimed by their own
+            # vocabularies before the suffix pattern is tried.
+            ends = "|".join(re.escape(x) for x in sorted(self._suffixes, key=lambda x: (-len(x), x)))
+            body = (body + "|" if body else "") + r"[a-z]{3,}(?:" + ends + ")"
+        self._suffix_re = re.compile(r"[a-z]{3,}(" + "|".join(re.escape(x) for x in self._suffixes) + ")") if self._suffixes else None
         # \b before, and after a term that ends in a word character, no letter may follow.
-        self.regex = re.compile(r"\b(?:" + body + r")(?!\w)", re.IGNORECASE) if body else None
-        # Fast path: when every term with these stems accepts any length, no check is needed.
+        # Text is lower-cased once per field, so the pattern itself is case-sensitive
+        # (much faster in Python's re); the case-insensitive twin handles the rare text
+        # whose lower-casing changes its length.
+        self.regex = re.compile(r"\b(?:" + body + r")(?!\w)") if body else None
+        self._regex_ci = re.compile(self.regex.pattern, re.IGNORECASE) if body else None
         self._entries = {k: tuple(v) for k, v in self._keys.items()}
+        # candidate text (lower-cased) -> confirmed (length, vocabs) or None
+        self._confirmed: dict[str, tuple[int, frozenset[str]] | None] = {}
 
-    def _confirm(self, text: str) -> tuple[int, frozenset[str]] | None:
-        """Longest run of leading words of ``text`` that is a term: (length, vocabs)."""
-        parts = [(m.start(), m.end()) for m in _PART.finditer(text)]
-        stems = [self.stem(text[s:e].translate(_APOSTROPHES)) for s, e in parts]
+    def _confirm(self, cand: str) -> tuple[int, frozenset[str]] | None:
+        """Longest run of leading words of ``cand`` that is a term: (length, vocabs)."""
+        hit = self._confirmed.get(cand, _MISSING)
+        if hit is not _MISSING:
+            return hit  # type: ignore[return-value]
+        parts = [(m.start(), m.end()) for m in _PART.finditer(cand)]
+        stems = [self.stem(cand[s:e].translate(_APOSTROPHES)) for s, e in parts]
+        hit = None
         for n in range(len(stems), 0, -1):
             entries = self._entries.get(tuple(stems[:n]))
             if entries is None:
@@ -170,31 +196,53 @@ class Scanner:
             lens = [e - s for s, e in parts[:n]]
             vocabs = frozenset(name for name, mins in entries if all(l >= m for l, m in zip(lens, mins)))
             if vocabs:
-                return parts[n - 1][1], vocabs
-        return None
+                hit = (parts[n - 1][1], vocabs)
+                break
+        if hit is None and self._suffix_re is not None and len(parts) == 1:
+            m = self._suffix_re.fullmatch(cand)
+            if m:
+                hit = (len(cand), frozenset(self._suffixes[m.group(1)]))
+        if len(self._confirmed) >= _STEM_CACHE_LIMIT:
+            self._confirmed.clear()
+        self._confirmed[cand] = hit
+        return hit
 
     def scan(self, text: str) -> tuple[Token, ...]:
         """Every confirmed term occurrence in ``text``, in order, negation marked."""
         if not text or self.regex is None:
             return ()
-        search = self.regex.search
+        low = text.lower()
+        rx = self.regex
+        if len(low) != len(text):
+            low, rx = text, self._regex_ci
         found: list[tuple[int, int, frozenset[str]]] = []
-        pos = 0
-        while True:
-            m = search(text, pos)
-            if m is None:
-                break
-            start = m.start()
-            hit = self._confirm(m.group())
-            if hit is None:
-                # Not a term: go on after this candidate's first word.
-                w = _WORD.match(text, start)
-                pos = w.end() if w and w.end() > start else start + 1
+        confirm = self._confirm
+        for m in rx.finditer(low):
+            start, end = m.span()
+            hit = confirm(m.group().lower())
+            if hit is not None and hit[0] == end - start:
+                found.append((start, end, hit[1]))
                 continue
-            length, vocabs = hit
-            found.append((start, start + length, vocabs))
-            pos = start + length
+            # Rare: the candidate is not a term, or only its first words are; look
+            # again inside it, word by word, for terms the regex pass stepped over.
+            self._rescan(low, rx, start, end, hit, found)
         return self._mark_negation(text, found)
+
+    def _rescan(self, low, rx, start, end, hit, found) -> None:
+        pos = start
+        while pos < end:
+            if hit is not None:
+                found.append((pos, pos + hit[0], hit[1]))
+                pos += hit[0]
+            else:
+                w = _WORD.match(low, pos)
+                pos = w.end() if w and w.end() > pos else pos + 1
+            m = rx.search(low, pos, end)
+            if m is None:
+                return
+            pos = m.start()
+            hit = confirm = self._confirm(m.group().lower())
+            del confirm
 
     def _mark_negation(
         self, text: str, found: list[tuple[int, int, frozenset[str]]]

@@ -194,3 +194,17 @@ def test_kind_registry_is_explicit():
     assert set(rules.KINDS) >= {"vocab", "regex", "field", "requires", "all", "any", "not", "near", "leads"}
     for name, module in rules.KINDS.items():
         assert callable(module.build) and isinstance(module.PARAMS, dict), name
+
+
+def test_field_scoped_caller_gets_the_same_answer_as_a_filter(rs):
+    from model import Record
+    from rules.engine import Context
+
+    rec = Record(source="t", key="k", number="k", url="", title="patients wait", description="cost savings", goal="MTTR")
+    whole = Context(rec, rs).result("value")
+    scoped = Context(rec, rs).result("value", frozenset({"title"}))
+    assert whole.holds and scoped.holds
+    assert {e.field for e in scoped.evidence} == {"title"}
+    assert not Context(rec, rs).result("value", frozenset({"goal"})).holds
+    # "not" is about the whole record, whatever scope its caller asks for.
+    assert not Context(rec, rs).result("no-value", frozenset({"goal"})).holds

@@ -60,3 +60,23 @@ def test_offsets_point_into_the_text():
     text = "Patients wait less"
     (tok,) = Scanner({"role": ["patient"]}).scan(text)
     assert text[tok.start : tok.end] == "Patients"
+
+
+def test_word_ending_terms_yield_to_listed_words():
+    s = {"agent": ["*ers", "*ants"], "not_person": ["servers"], "process": ["incidents"]}
+    got = scan(s, "Enumerators and litigants; servers, incidents, teachers")
+    assert got == [("litigants", ["agent"], False), ("servers", ["not_person"], False),
+                   ("incidents", ["process"], False), ("teachers", ["agent"], False)]
+
+
+def test_shorter_word_with_same_stem_is_not_the_term():
+    # Snowball stems "supporter" and "support" alike; the role must not match the verb.
+    s = {"role": ["supporter"]}
+    assert scan(s, "support the supporters") == [("supporters", ["role"], False)]
+
+
+def test_cache_does_not_change_results():
+    sc = Scanner({"cost": ["reduce cost"], "role": ["customer"]})
+    text = "Reduces costs for Customers, reduce cost."
+    first = sc.scan(text)
+    assert sc.scan(text) == first and sc.scan(text.upper())[0].text == "REDUCES COSTS"

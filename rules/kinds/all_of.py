@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rules import params as P
-from rules.kinds.base import NO, BuildContext, Match, merge_evidence
+from rules.kinds.base import NO, BuildContext, Match, merge_evidence, narrow
 
 PARAMS = {"rules": P.RULE_REFS, "fields": P.Param(P._fields, P.FIELDS.expected, default=None)}
 
@@ -22,15 +22,17 @@ class AllCondition:
     fields: tuple[str, ...] | None = None
     vocabs: tuple[str, ...] = ()
 
-    def evaluate(self, ctx) -> Match:
+    def evaluate(self, ctx, scope=None) -> Match:
+        # Rules are read in order and the first that fails ends it: list cheap ones first.
+        sub = narrow(self.fields, scope)
         groups = []
         for r in self.refs:
-            m = ctx.result(r)
+            m = ctx.result(r, sub)
             if not m.holds:
                 return NO
             ev = m.evidence
-            if self.fields is not None:
-                ev = tuple(e for e in ev if e.field in self.fields)
+            if sub is not None:
+                ev = tuple(e for e in ev if e.field in sub)
                 # A rule that holds without evidence (a "not") is not tied to a field.
                 if not ev and m.evidence:
                     return NO

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rules import params as P
-from rules.kinds.base import NO, BuildContext, Match, merge_evidence
+from rules.kinds.base import NO, BuildContext, Match, merge_evidence, narrow
 
 PARAMS = {"rules": P.RULE_REFS, "fields": P.Param(P._fields, P.FIELDS.expected, default=None)}
 
@@ -22,11 +22,14 @@ class AnyCondition:
     fields: tuple[str, ...] | None = None
     vocabs: tuple[str, ...] = ()
 
-    def evaluate(self, ctx) -> Match:
-        held = [m.evidence for m in map(ctx.result, self.refs) if m.holds]
-        if self.fields is not None:
-            held = [ev for ev in (tuple(e for e in g if e.field in self.fields) for g in held) if ev]
-        return Match(True, merge_evidence(*held)) if held else NO
+    def evaluate(self, ctx, scope=None) -> Match:
+        sub = narrow(self.fields, scope)
+        held = [m.evidence for m in (ctx.result(r, sub) for r in self.refs) if m.holds]
+        if sub is not None:
+            held = [ev for ev in (tuple(e for e in g if e.field in sub) for g in held) if ev]
+        if not held:
+            return NO
+        return Match(True, held[0] if len(held) == 1 else merge_evidence(*held))
 
 
 def build(b: BuildContext) -> AnyCondition:

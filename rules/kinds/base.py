@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Optional, Protocol
 
 from model import Evidence
 
@@ -21,13 +21,32 @@ class Match:
 NO = Match(False)
 
 
+Scope = Optional[frozenset]  # the fields a caller needs evidence from; None = all
+
+
 class Condition(Protocol):
     # Ids of the rules this condition reads; the loader checks they exist and form no cycle.
     refs: tuple[str, ...]
     # Vocabulary names it reads; the loader checks they exist.
     vocabs: tuple[str, ...]
 
-    def evaluate(self, ctx: "Context") -> Match: ...
+    def evaluate(self, ctx: "Context", scope: Scope = None) -> Match:
+        """Holds or not, with evidence. With a scope, only evidence in those fields is
+        needed: a field-scoped caller ("value named in the goal") never pays for
+        matching the other fields. Conditions about the whole record ("not",
+        "requires") ignore the scope."""
+        ...
+
+
+def narrow(own: Optional[tuple], scope: Scope) -> Scope:
+    """The fields both a rule's own ``fields`` and its caller's scope allow."""
+    if own is None:
+        return scope
+    return frozenset(own) if scope is None else scope.intersection(own)
+
+
+def in_scope(fields: tuple[str, ...], scope: Scope) -> tuple[str, ...] | list[str]:
+    return fields if scope is None else [f for f in fields if f in scope]
 
 
 @dataclass(frozen=True)
@@ -41,6 +60,10 @@ class BuildContext:
 
 
 def merge_evidence(*groups: tuple[Evidence, ...]) -> tuple[Evidence, ...]:
+    """All evidence once each, first seen first (evidence objects are shared, so identity
+    finds most repeats; equal spans from different rules are folded too)."""
+    if len(groups) == 1:
+        return tuple(dict.fromkeys(groups[0]))
     seen: dict[tuple[str, int, int], Evidence] = {}
     for group in groups:
         for e in group:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from model import Evidence
 from rules import params as P
-from rules.kinds.base import NO, BuildContext, Match
+from rules.kinds.base import NO, BuildContext, Match, in_scope
 
 PARAMS = {
     "fields": P.FIELDS,
@@ -32,9 +32,9 @@ class FieldCondition:
     refs: tuple[str, ...] = ()
     vocabs: tuple[str, ...] = ()
 
-    def evaluate(self, ctx) -> Match:
+    def evaluate(self, ctx, scope=None) -> Match:
         found: list[Evidence] = []
-        for f in self.fields:
+        for f in in_scope(self.fields, scope):
             raw = ctx.text(f)
             text = raw.strip()
             if not text or len(text) < self.min_chars or len(text.split()) < self.min_words:

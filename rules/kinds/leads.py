@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 
 from rules import params as P
-from rules.kinds.base import NO, BuildContext, Match
+from rules.kinds.base import NO, BuildContext, Match, narrow
 
 # What opens a clause: punctuation, list bullets, and the words that start a subordinate clause.
 _OPENERS = {
@@ -33,6 +33,9 @@ DEFAULT_BARRIERS = (
     "of", "to", "for", "with", "from", "between", "by", "at", "on", "in", "into", "about",
     "via", "per", "against", "among", "across", "through", "than", "towards", "within",
 )
+
+
+_LOOK_BACK = 80
 
 
 def _same(v):
@@ -67,23 +70,25 @@ class LeadsCondition:
     def refs(self) -> tuple[str, ...]:
         return (self.rule,) + ((self.unless,) if self.unless else ())
 
-    def evaluate(self, ctx) -> Match:
-        m = ctx.result(self.rule)
+    def evaluate(self, ctx, scope=None) -> Match:
+        sub = narrow(self.fields, scope)
+        m = ctx.result(self.rule, sub)
         if not m.holds:
             return NO
         opener = _OPENERS[self.same]
-        blockers = ctx.result(self.unless).evidence if self.unless else ()
+        blockers = ctx.result(self.unless, sub).evidence if self.unless else ()
         found = []
         for e in m.evidence:
-            if self.fields is not None and e.field not in self.fields:
+            if sub is not None and e.field not in sub:
                 continue
             text = ctx.text(e.field)
             # Words between the last clause opener and the evidence.
-            head = text[max(0, e.start - 200) : e.start]
+            # A subject has at most a few words before it, so a short look back is enough.
+            head = text[max(0, e.start - _LOOK_BACK) : e.start]
             cut = None
             for cut in opener.finditer(head):
                 pass
-            lead = head[cut.end() :] if cut else (head if e.start <= 200 else None)
+            lead = head[cut.end() :] if cut else (head if e.start <= _LOOK_BACK else None)
             if lead is None:
                 continue
             words = lead.lower().split()

@@ -20,10 +20,11 @@ what happens to them. Evidence: the pairs found.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 
 from rules import params as P
-from rules.kinds.base import NO, BuildContext, Match, merge_evidence
+from rules.kinds.base import NO, BuildContext, Match, merge_evidence, narrow
 
 _BREAKS = {
     # "16:00" and "99.9" are not clause ends.
@@ -75,50 +76,79 @@ class NearCondition:
     def refs(self) -> tuple[str, ...]:
         return (self.a, self.b) + ((self.unless,) if self.unless else ())
 
-    def _spoiled(self, ctx, e, blockers) -> bool:
-        text = ctx.text(e.field)
+    def _spoiled(self, text, e, blockers) -> bool:
         for u in blockers:
             if u.field != e.field:
                 continue
             lo, hi = (u.end, e.start) if u.end <= e.start else (e.end, u.start)
             if hi < lo:
                 return True  # overlapping: the same words
+            if hi - lo > self.unless_within * 40:
+                continue
             if not _CLAUSE.search(text, lo, hi) and len(text[lo:hi].split()) <= self.unless_within:
                 return True
         return False
 
-    def evaluate(self, ctx) -> Match:
-        ma = ctx.result(self.a)
+    def evaluate(self, ctx, scope=None) -> Match:
+        sub = narrow(self.fields, scope)
+        ma = ctx.result(self.a, sub)
         if not ma.holds:
             return NO
-        mb = ctx.result(self.b)
+        mb = ctx.result(self.b, sub)
         if not mb.holds:
             return NO
         breaker = _BREAKS[self.same]
-        blockers = ctx.result(self.unless).evidence if self.unless else ()
+        blockers = ctx.result(self.unless, sub).evidence if self.unless else ()
+        b_by_field: dict[str, list] = {}
+        for eb in mb.evidence:
+            if sub is None or eb.field in sub:
+                b_by_field.setdefault(eb.field, []).append(eb)
+        for lst in b_by_field.values():
+            lst.sort(key=_start)
+        # A cheap bound first: "within" words cannot span more than this many characters
+        # (words over 40 letters aside), so far-apart evidence is never sliced and counted.
+        reach = (self.within + 1) * 40
+        a_first, b_first = self.order == "a-first", self.order == "b-first"
+        breaks: dict[str, list[int]] = {}
         pairs = []
         for ea in ma.evidence:
-            for eb in mb.evidence:
-                if ea.field != eb.field or (self.fields is not None and ea.field not in self.fields):
-                    continue
-                if self.order == "a-first" and ea.start > eb.start:
-                    continue
-                if self.order == "b-first" and eb.start > ea.start:
+            bs = b_by_field.get(ea.field)
+            if not bs:
+                continue
+            text = ctx.text(ea.field)
+            spoiled = None
+            lo = bisect_left(bs, ea.start - reach - 200, key=_start)
+            for eb in bs[lo:]:
+                if eb.start > ea.end + reach:
+                    break
+                if (a_first and ea.start > eb.start) or (b_first and eb.start > ea.start):
                     continue
                 first, second = (ea, eb) if ea.start <= eb.start else (eb, ea)
-                if second.start < first.end:  # overlapping: same words, not two things
-                    continue
-                gap = ctx.text(ea.field)[first.end : second.start]
-                if len(gap.split()) > self.within:
-                    continue
-                if breaker is not None and breaker.search(gap):
-                    continue
-                if blockers and self._spoiled(ctx, ea, blockers):
-                    continue
+                if second.start < first.end or second.start - first.end > reach:
+                    continue  # overlapping (the same words), or too far apart
+                if text.count(" ", first.end, second.start) >= self.within + 1:
+                    if len(text[first.end : second.start].split()) > self.within:
+                        continue
+                if breaker is not None:
+                    bp = breaks.get(ea.field)
+                    if bp is None:
+                        bp = breaks[ea.field] = [m.start() for m in breaker.finditer(text)]
+                    k = bisect_left(bp, first.end)
+                    if k < len(bp) and bp[k] < second.start:
+                        continue
+                if blockers:
+                    if spoiled is None:
+                        spoiled = self._spoiled(text, ea, blockers)
+                    if spoiled:
+                        break
                 pairs.append((ea, eb))
         if not pairs:
             return NO
         return Match(True, merge_evidence(tuple(e for p in pairs for e in p)))
+
+
+def _start(e) -> int:
+    return e.start
 
 
 def build(b: BuildContext) -> NearCondition:

@@ -25,7 +25,7 @@ class NotCondition:
     def refs(self) -> tuple[str, ...]:
         return (self.rule,)
 
-    def evaluate(self, ctx) -> Match:
+    def evaluate(self, ctx, scope=None) -> Match:  # about the whole record: scope ignored
         return NO if ctx.result(self.rule).holds else _YES
 
 

@@ -28,7 +28,7 @@ class RequiresCondition:
     def refs(self) -> tuple[str, ...]:
         return (self.when, self.then)
 
-    def evaluate(self, ctx) -> Match:
+    def evaluate(self, ctx, scope=None) -> Match:  # about the whole record: scope ignored
         a = ctx.result(self.when)
         if not a.holds or ctx.result(self.then).holds:
             return NO

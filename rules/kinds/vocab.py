@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from model import Evidence
 from rules import params as P
-from rules.kinds.base import NO, BuildContext, Match
+from rules.kinds.base import NO, BuildContext, Match, in_scope
 
 PARAMS = {
     "vocab": P.Param(P._nonempty_str_list, "a vocabulary name or a list of them", required=True),
@@ -31,15 +31,23 @@ class VocabCondition:
     negation: bool
     refs: tuple[str, ...] = ()
 
-    def evaluate(self, ctx) -> Match:
-        wanted = self.vocabs
+    def evaluate(self, ctx, scope=None) -> Match:
         found: list[Evidence] = []
-        for f in self.fields:
-            for t in ctx.tokens(f):
-                if self.negation and t.negated:
+        for f in in_scope(self.fields, scope):
+            idx = ctx.vocab_tokens(f)
+            if len(self.vocabs) == 1:
+                hits = idx.get(self.vocabs[0])
+                if not hits:
                     continue
-                if not t.vocabs.isdisjoint(wanted):
-                    found.append(Evidence(f, t.text, t.start, t.end))
+            else:
+                merged = {h[0].start: h for v in self.vocabs for h in idx.get(v, ())}
+                if not merged:
+                    continue
+                hits = [merged[k] for k in sorted(merged)]
+            if self.negation:
+                found.extend(e for e, negated in hits if not negated)
+            else:
+                found.extend(e for e, _ in hits)
         return Match(True, tuple(found)) if found else NO
 
 
