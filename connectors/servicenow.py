@@ -65,10 +65,13 @@ def sn_time(moment: datetime) -> str:
 
 def parse_sn_time(value: Any) -> datetime | None:
     """ServiceNow's stored date/time value (UTC) as an aware datetime."""
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    if len(value) != 19 or value[10] != " ":  # exactly "YYYY-MM-DD HH:MM:SS"
         return None
     try:
-        return datetime.strptime(value.strip(), SN_TIME).replace(tzinfo=timezone.utc)
+        return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)  # ~10x faster than strptime
     except ValueError:
         return None
 
