@@ -55,6 +55,16 @@ def split_term_words(term: str) -> list[str]:
     return [w for w in _SEP_SPLIT.split(term.strip().lower().translate(_APOSTROPHES)) if w]
 
 
+def _check_case(text: str, start: int, hit):
+    """Keep a capitalised term ("IT") only where the text has it in capitals."""
+    length, vocabs, cased = hit
+    words = [w for w in _SEP_SPLIT.split(text[start : start + length]) if w]
+    extra = {name for name, case in cased if len(case) == len(words) and all(w.startswith(c) for w, c in zip(words, case))}
+    if extra:
+        vocabs = vocabs | extra
+    return (length, vocabs, ()) if vocabs else None
+
+
 class Stemmer:
     """Snowball English with a bounded cache; one per compiled rule set."""
 
@@ -130,8 +140,9 @@ class Scanner:
         self.stem = Stemmer()
         self.negation_vocab = negation_vocab
         self.negation_window = negation_window
-        # stems of a term's words -> (vocabulary, shortest acceptable length of each word)
-        self._keys: dict[tuple[str, ...], list[tuple[str, tuple[int, ...]]]] = {}
+        # stems of a term's words -> (vocabulary, shortest acceptable length of each word,
+        # the exact words when the term is written with capitals: "IT" is not "it")
+        self._keys: dict[tuple[str, ...], list[tuple[str, tuple[int, ...], tuple[str, ...] | None]]] = {}
         trie = _Trie()
         # "*ers": any word of 3+ letters ending in "ers" that no other term claims.
         self._suffixes: dict[str, set[str]] = {}
@@ -162,7 +173,9 @@ class Scanner:
                         atoms.extend(w)
                         key.append(w)
                 trie.add(atoms)
-                self._keys.setdefault(tuple(key), []).append((name, min_len))
+                raw = term.strip()
+                case = tuple(w for w in _SEP_SPLIT.split(raw) if w) if raw != raw.lower() else None
+                self._keys.setdefault(tuple(key), []).append((name, min_len, case))
         self.max_words = max((len(k) for k in self._keys), default=0)
         body = trie.pattern()
         if self._suffixes:
@@ -194,14 +207,15 @@ class Scanner:
             if entries is None:
                 continue
             lens = [e - s for s, e in parts[:n]]
-            vocabs = frozenset(name for name, mins in entries if all(l >= m for l, m in zip(lens, mins)))
-            if vocabs:
-                hit = (parts[n - 1][1], vocabs)
+            ok = [(name, case) for name, mins, case in entries if all(l >= m for l, m in zip(lens, mins))]
+            if ok:
+                hit = (parts[n - 1][1], frozenset(name for name, case in ok if case is None),
+                       tuple((name, case) for name, case in ok if case is not None))
                 break
         if hit is None and self._suffix_re is not None and len(parts) == 1:
             m = self._suffix_re.fullmatch(cand)
             if m:
-                hit = (len(cand), frozenset(self._suffixes[m.group(1)]))
+                hit = (len(cand), frozenset(self._suffixes[m.group(1)]), ())
         if len(self._confirmed) >= _STEM_CACHE_LIMIT:
             self._confirmed.clear()
         self._confirmed[cand] = hit
@@ -220,15 +234,17 @@ class Scanner:
         for m in rx.finditer(low):
             start, end = m.span()
             hit = confirm(m.group().lower())
+            if hit is not None and hit[2]:
+                hit = _check_case(text, start, hit)
             if hit is not None and hit[0] == end - start:
                 found.append((start, end, hit[1]))
                 continue
             # Rare: the candidate is not a term, or only its first words are; look
             # again inside it, word by word, for terms the regex pass stepped over.
-            self._rescan(low, rx, start, end, hit, found)
+            self._rescan(text, low, rx, start, end, hit, found)
         return self._mark_negation(text, found)
 
-    def _rescan(self, low, rx, start, end, hit, found) -> None:
+    def _rescan(self, text, low, rx, start, end, hit, found) -> None:
         pos = start
         while pos < end:
             if hit is not None:
@@ -241,8 +257,9 @@ class Scanner:
             if m is None:
                 return
             pos = m.start()
-            hit = confirm = self._confirm(m.group().lower())
-            del confirm
+            hit = self._confirm(m.group().lower())
+            if hit is not None and hit[2]:
+                hit = _check_case(text, pos, hit)
 
     def _mark_negation(
         self, text: str, found: list[tuple[int, int, frozenset[str]]]

@@ -23,7 +23,7 @@ def test_word_boundaries_and_stem_check_reject_lookalikes():
 
 
 def test_case_and_separators():
-    s = {"p": ["self-service", "MTTR"]}
+    s = {"p": ["self-service", "mttr"]}  # lower-case terms match any case
     got = scan(s, "Self service and SELF-SERVICE; mttr down")
     assert [g[0] for g in got] == ["Self service", "SELF-SERVICE", "mttr"]
 
@@ -80,3 +80,9 @@ def test_cache_does_not_change_results():
     text = "Reduces costs for Customers, reduce cost."
     first = sc.scan(text)
     assert sc.scan(text) == first and sc.scan(text.upper())[0].text == "REDUCES COSTS"
+
+
+def test_capitalised_terms_match_only_in_capitals():
+    s = {"provider": ["IT", "IT team"], "role": ["staff"]}
+    got = scan(s, "It helps staff; the IT team and IT")
+    assert got == [("staff", ["role"], False), ("IT team", ["provider"], False), ("IT", ["provider"], False)]
