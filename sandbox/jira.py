@@ -25,6 +25,7 @@ formats every timestamp, as on a real site.
 from __future__ import annotations
 
 import base64
+import bisect
 import binascii
 import hashlib
 import html
@@ -282,10 +283,15 @@ class JiraSandbox(SandboxServer):
         hits = self.site.search(query)
         fingerprint = hashlib.sha1(query.text.encode("utf-8")).hexdigest()[:16]
         token = params.get("nextPageToken")
-        if token:
+        first = 0
+        if token:  # a search-after cursor: issues updated since sort after it, nothing is skipped
             after = _decode_token(str(token), fingerprint, query)
-            hits = [row for row in hits if position(query, row, row.index) > after]
-        page, more = hits[:size], len(hits) > size
+            try:
+                first = bisect.bisect_right(hits, after, key=lambda hit: hit[0])
+            except TypeError:  # a forged cursor whose values do not compare with this query's
+                raise ApiError(400, ["The provided next page token is invalid or expired."]) from None
+        page = [row for _, row in hits[first:first + size]]
+        more = first + size < len(hits)
         body: dict[str, Any] = {"issues": [shape.issue(self.site, row, wanted) for row in page]}
         if "names" in str(params.get("expand") or ""):
             body["names"] = {f["id"]: f["name"] for f in shape.fields() if f["id"] in wanted}
@@ -306,7 +312,7 @@ class JiraSandbox(SandboxServer):
                                  "'updated >=', and page again from startAt 0."])
         wanted = _wanted(_field_specs(params.get("fields")), set(NAVIGABLE))
         hits = self.site.search(query)
-        page = hits[start:start + size]
+        page = [row for _, row in hits[start:start + size]]
         body = {"expand": "schema,names", "startAt": start, "maxResults": size, "total": len(hits),
                 "issues": [shape.issue(self.site, row, wanted) for row in page]}
         if "names" in str(params.get("expand") or ""):

@@ -14,6 +14,7 @@ and API version.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import random
 import threading
@@ -24,7 +25,7 @@ from functools import lru_cache
 from typing import Any, Iterable
 
 from sandbox import seed as seedmod
-from sandbox.jql import Catalog, Query
+from sandbox.jql import Catalog, Query, position
 
 PROJECT_KEY = "CSI"
 PROJECT_NAME = "Continual Service Improvement"
@@ -35,6 +36,8 @@ GOAL_FIELD = "customfield_10050"
 GOAL_NAME = "Value goal"
 FIRST_SEEDED_COMMENT_ID = 10000
 FIRST_COMMENT_ID = 20000
+_CACHED_QUERIES = 8
+_PATCH_LIMIT = 2000  # more changes than this since a query was cached: run it afresh
 
 # seed state -> (Jira status, status id, status category key)
 STATUSES = {
@@ -170,6 +173,8 @@ class Site:
         self._ready = threading.Event()
         self._failure: BaseException | None = None
         self._record = lru_cache(maxsize=4096)(self._seed_record)
+        self._search_cache: dict[str, tuple[int, list]] = {}  # query text -> (change-log length, hits)
+        self._change_log: list[int] = []
 
     # ---- building --------------------------------------------------------------------
 
@@ -223,13 +228,38 @@ class Site:
                        status_categories=tuple(c[1] for c in STATUS_CATEGORIES.values()),
                        current_user=current_user)
 
-    def search(self, query: Query) -> list[Row]:
-        """The rows matching the query, in its order (a snapshot taken under the lock)."""
+    def search(self, query: Query) -> list[tuple[tuple, Row]]:
+        """(position, row) for the rows matching the query, in its order (ties broken by index).
+
+        A scan pages through one query while it writes, so results are cached per query
+        text and patched with the rows changed since, rather than re-filtering and
+        re-sorting the whole site for every page. Queries with relative dates are not cached.
+        """
         self.wait()
         with self.lock:
-            hits = [row for row in self.rows if query.matches(row)]
-        hits.sort(key=query.sort_key)
-        return hits
+            cached = self._search_cache.get(query.text) if not query.volatile else None
+            if cached is not None and len(self._change_log) - cached[0] <= _PATCH_LIMIT:
+                seen, hits = cached
+                changed = set(self._change_log[seen:])
+                if changed:
+                    hits = [hit for hit in hits if hit[1].index not in changed]
+                    for index in sorted(changed):
+                        row = self.rows[index]
+                        if query.matches(row):
+                            bisect.insort(hits, (position(query, row, index), row), key=lambda hit: hit[0])
+            else:
+                hits = [(position(query, row, row.index), row) for row in self.rows if query.matches(row)]
+                hits.sort(key=lambda hit: hit[0])
+            if not query.volatile:
+                self._search_cache.pop(query.text, None)
+                self._search_cache[query.text] = (len(self._change_log), hits)
+                while len(self._search_cache) > _CACHED_QUERIES:
+                    self._search_cache.pop(next(iter(self._search_cache)))
+            return hits
+
+    def _changed(self, index: int) -> None:
+        """Record that a row's searchable values changed (caller holds the lock)."""
+        self._change_log.append(index)
 
     def row(self, key_or_id: str) -> Row:
         self.wait()
@@ -272,6 +302,7 @@ class Site:
                     labels = [label]
             row.labels = tuple(labels)
             row.updated = self.clock()
+            self._changed(row.index)
 
     # ---- comments --------------------------------------------------------------------
 
@@ -296,6 +327,7 @@ class Site:
             self.comments[cid] = made
             self.by_issue.setdefault(row.index, []).append(cid)
             row.updated = now  # a comment counts as an update of the issue
+            self._changed(row.index)
             self.notifications += 1
             return made
 
@@ -311,6 +343,7 @@ class Site:
                 found.properties.update(properties)
             found.updated, found.update_author = now, editor
             self.rows[found.issue].updated = now
+            self._changed(found.issue)
             if notify:
                 self.notifications += 1
             return found
@@ -322,6 +355,7 @@ class Site:
             if found.id in ids:
                 ids.remove(found.id)
             self.rows[found.issue].updated = self.clock()
+            self._changed(found.issue)
 
     def set_property(self, found: Comment, key: str, value: Any) -> bool:
         """True when the property is new."""

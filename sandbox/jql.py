@@ -177,10 +177,12 @@ class SortField:
 
 
 class Query:
-    def __init__(self, predicate: Predicate | None, order: tuple[SortField, ...], text: str) -> None:
+    def __init__(self, predicate: Predicate | None, order: tuple[SortField, ...], text: str,
+                 volatile: bool = False) -> None:
         self._predicate = predicate
         self.order = order or (SortField("key", True),)  # Jira's order when none is given
         self.text = text
+        self.volatile = volatile  # True when it reads the clock (-1d, now(), startOfDay())
 
     @property
     def bounded(self) -> bool:
@@ -191,6 +193,8 @@ class Query:
         return self._predicate is None or self._predicate(view)
 
     def sort_key(self, view: IssueView) -> tuple:
+        """A plain tuple that sorts in the query's order (descending parts are inverted), so
+        sorting and cursor comparisons run on tuples, not Python-level comparators."""
         parts = []
         for spec in self.order:
             raw = view.value(spec.field)
@@ -201,23 +205,22 @@ class Query:
             if isinstance(raw, str):
                 raw = raw.lower()
             empty = raw is None or raw == ""
-            parts.append(_Directed((empty, raw if not empty else 0), spec.descending))
+            if spec.descending:  # Jira lists empty values last ascending, first descending
+                parts.append((not empty, 0 if empty else _inverted(raw)))
+            else:
+                parts.append((empty, 0 if empty else raw))
         return tuple(parts)
 
 
-class _Directed:
-    """A sort component that can run in either direction (empty values last ascending, as Jira)."""
-
-    __slots__ = ("item", "descending")
-
-    def __init__(self, item: tuple, descending: bool) -> None:
-        self.item, self.descending = item, descending
-
-    def __lt__(self, other: "_Directed") -> bool:
-        return other.item < self.item if self.descending else self.item < other.item
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Directed) and self.item == other.item
+def _inverted(value: Any) -> Any:
+    """A value whose ascending order is the original's descending order."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return -value
+    if isinstance(value, str):  # the trailing 1 puts "abc" before its prefix "ab"
+        return tuple(-ord(ch) for ch in value) + (1,)
+    if isinstance(value, tuple):
+        return tuple(_inverted(v) for v in value) + (1,)
+    return value
 
 
 def _key_order(key: Any) -> tuple[str, int]:
@@ -239,7 +242,7 @@ def parse(text: str, catalog: Catalog, *, zone: tzinfo = timezone.utc, now: date
         raise _syntax(f"Expecting either 'OR' or 'AND' but got '{tok.text}'.", tok.pos)
     if parser.errors:
         raise JqlError(parser.errors)
-    return Query(predicate, order, text)
+    return Query(predicate, order, text, volatile=parser.volatile)
 
 
 @dataclass(frozen=True)
@@ -255,6 +258,7 @@ class _Parser:
         self.tokens, self.i = tokens, 0
         self.catalog, self.zone, self.now = catalog, zone, now
         self.errors: list[str] = []
+        self.volatile = False
 
     @property
     def peek(self) -> Token:
@@ -456,6 +460,8 @@ class _Parser:
         return val.text.lower()
 
     def _moment(self, label: str, val: _Value) -> float | None:
+        if val.function or _PERIOD.match(val.text.strip()):
+            self.volatile = True
         when = date_value(val, self.zone, self.now)
         if when is None:
             self.errors.append(f"Date value '{val.text}' for field '{label}' is invalid. {DATE_FORMATS_TEXT}")
@@ -474,6 +480,14 @@ def _as_set(raw: Any, upper: bool) -> set[str]:
 
 def _membership(name: str, op: str, wanted: list[str], *, upper: bool) -> Predicate:
     want = set(wanted)
+    if op in ("=", "in") and not upper:
+        def contains(v: IssueView) -> bool:
+            raw = v.value(name)
+            if isinstance(raw, str):  # the common single-valued case, without building a set
+                return raw.lower() in want
+            return bool(_as_set(raw, False) & want)
+
+        return contains
     if op in ("=", "in"):
         return lambda v: bool(_as_set(v.value(name), upper) & want)
     # != and NOT IN: never true for an empty field (Jira's rule)
@@ -540,20 +554,21 @@ def position(query: Query, view: IssueView, tiebreak: int) -> tuple:
 
 
 def encode_position(pos: tuple) -> list:
-    """A position as JSON: the sort values only (directions come from the query itself)."""
-    return [list(part.item) if isinstance(part, _Directed) else part for part in pos]
+    """A position as JSON (tuples become lists)."""
+    return json_ready(pos)
 
 
-def decode_position(query: Query, items: list) -> tuple:
+def json_ready(value: Any) -> Any:
+    return [json_ready(v) for v in value] if isinstance(value, (tuple, list)) else value
+
+
+def decode_position(query: Query, items: Any) -> tuple:
     """The inverse of encode_position for the same query; ValueError if it does not fit."""
     if not isinstance(items, list) or len(items) != len(query.order) + 1 or not isinstance(items[-1], int):
         raise ValueError("cursor does not match the query")
-    parts = []
-    for spec, item in zip(query.order, items[:-1]):
-        if not isinstance(item, list) or len(item) != 2:
-            raise ValueError("cursor does not match the query")
-        parts.append(_Directed((bool(item[0]), _tuplify(item[1])), spec.descending))
-    return tuple(parts) + (items[-1],)
+    if not all(isinstance(part, list) and len(part) == 2 and isinstance(part[0], bool) for part in items[:-1]):
+        raise ValueError("cursor does not match the query")
+    return _tuplify(items)
 
 
 def _tuplify(value: Any) -> Any:

@@ -277,3 +277,19 @@ def test_basic_header_that_is_not_base64_is_a_401(cloud):
     token = base64.b64encode(b"csi-coach@example.com:sandbox-jira-token").decode()
     assert requests.get(cloud.url + "/rest/api/2/myself", timeout=10,
                         headers={"Authorization": f"Basic {token}"}).status_code == 200
+
+
+def test_cached_search_results_follow_every_change(cloud):
+    """Searches are cached per query and patched with changed rows; they must equal a fresh run."""
+    from sandbox.jql import parse, position
+
+    site = cloud.site
+    query = parse("project = CSI AND labels = csi ORDER BY updated DESC, key ASC", site.catalog("CSI Coach"))
+    site.search(query)  # cached now
+    post(cloud.url, "/rest/api/2/issue/CSI-40/comment", {"body": "bump"})
+    put(cloud.url, "/rest/api/2/issue/CSI-41", {"update": {"labels": [{"remove": "csi"}]}})
+    put(cloud.url, "/rest/api/2/issue/CSI-42", {"update": {"labels": [{"add": "csi"}]}})
+    fresh = sorted(((position(query, r, r.index), r) for r in site.rows if query.matches(r)), key=lambda h: h[0])
+    patched = site.search(query)
+    assert [r.key for _, r in patched] == [r.key for _, r in fresh]
+    assert patched[0][1].key == "CSI-42" and "CSI-41" not in {r.key for _, r in patched}
