@@ -230,14 +230,21 @@ class Scanner:
         if len(low) != len(text):
             low, rx = text, self._regex_ci
         found: list[tuple[int, int, frozenset[str]]] = []
-        confirm = self._confirm
+        append = found.append
+        cache = self._confirmed
+        lowered = rx is self.regex  # the candidate is already lower case
         for m in rx.finditer(low):
+            cand = m.group()
+            if not lowered:
+                cand = cand.lower()
+            hit = cache.get(cand, _MISSING)
+            if hit is _MISSING:
+                hit = self._confirm(cand)
             start, end = m.span()
-            hit = confirm(m.group().lower())
             if hit is not None and hit[2]:
                 hit = _check_case(text, start, hit)
             if hit is not None and hit[0] == end - start:
-                found.append((start, end, hit[1]))
+                append((start, end, hit[1]))
                 continue
             # Rare: the candidate is not a term, or only its first words are; look
             # again inside it, word by word, for terms the regex pass stepped over.
@@ -267,14 +274,17 @@ class Scanner:
         neg = self.negation_vocab
         tokens: list[Token] = []
         cue_end = -1  # end of the last negation cue seen
+        window = self.negation_window
         for start, end, vocabs in found:
             negated = False
             if cue_end >= 0:
-                between = text[cue_end:start]
-                if len(between.split()) <= self.negation_window and not _CLAUSE_END.search(between):
-                    negated = True
-            is_cue = neg is not None and neg in vocabs
-            tokens.append(Token(start, end, text[start:end], vocabs, negated and not is_cue))
-            if is_cue:
+                if start - cue_end > (window + 1) * 40:
+                    cue_end = -1  # out of reach for good
+                else:
+                    between = text[cue_end:start]
+                    negated = len(between.split()) <= window and not _CLAUSE_END.search(between)
+            if neg is not None and neg in vocabs:
+                negated = False
                 cue_end = end
+            tokens.append(Token(start, end, text[start:end], vocabs, negated))
         return tuple(tokens)
