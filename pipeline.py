@@ -261,6 +261,11 @@ class SourceScan:
         self.result.full = full
         self._baseline = stored.baseline
         self._prior_failures = {r.key: r.failures for r in self.store.failing_records(name)}
+        # Asked once per record: kept in memory so the read loop rarely touches SQLite
+        # (each call releases the GIL, and getting it back behind busy writer threads
+        # costs milliseconds).
+        self._ledger_keys = self.store.ledger_keys(name)
+        self._known = set() if stored.baseline else self.store.record_keys(name)
         tracker = Watermark(since)
         log.info("%s: scan started (%s)", name, "full" if full else f"since {since.isoformat()}")
 
@@ -384,11 +389,11 @@ class SourceScan:
         if record.key in self._unsettled:
             self._fail(record.key, record.number, "an earlier write is not settled yet", position, tracker, verdict)
             return
-        rows = self.store.ledger_for(self.c.name, record.key)
+        rows = self.store.ledger_for(self.c.name, record.key) if record.key in self._ledger_keys else []
         if any(row.state == "pending" for row in rows):
             self._fail(record.key, record.number, "an earlier write is not settled yet", position, tracker, verdict)
             return
-        if rows or self._baseline or self.store.record(self.c.name, record.key) is not None:
+        if rows or self._baseline or record.key in self._known:
             outcome = self._plan(record, verdict, history_from_ledger(rows))
         elif (quiet := self._no_write_whatever_the_ticket_says(record, verdict)) is not None:
             outcome = quiet
@@ -417,6 +422,7 @@ class SourceScan:
     def _submit(self, pool, inflight, token, position, tracker, record, fn, *args) -> None:
         tracker.open(token, position)
         self._inflight_keys.add(record.key)
+        self._ledger_keys.add(record.key)  # it may gain ledger rows now
         inflight[pool.submit(fn, *args)] = token
 
     def _plan(self, record: Record, verdict: Verdict, history: History) -> "Outcome":
@@ -486,6 +492,7 @@ class SourceScan:
             self._fail(record.key, record.number, outcome.error, position, tracker, verdict)
 
     def _done(self, record: Record, verdict: Verdict) -> None:
+        self._known.add(record.key)
         self._updates.append(
             RecordUpdate(
                 self.c.name, record.key, record.number, verdict.digest(), verdict.category.value,

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -218,28 +218,49 @@ class StateStore:
     def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
         self.path = str(path)
         self.readonly = readonly
-        self._lock = threading.RLock()
+        # A real file: one connection per thread, so the read loop never waits on a
+        # Python lock held by a writer thread that is itself waiting for the GIL (WAL
+        # lets readers and the one writer proceed at once; SQLite queues the writers).
+        # In memory or read-only (dry runs, single-threaded): one shared connection.
+        self._shared_mode = readonly or self.path == ":memory:"
+        self._guard: Any = threading.RLock() if self._shared_mode else nullcontext()
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
         try:
             if readonly:
-                self._db = _open_readonly(Path(self.path))
+                self._shared = _open_readonly(Path(self.path))
+                self._shared.execute("PRAGMA busy_timeout=30000")
+                self._check_version()
             else:
                 if self.path != ":memory:":
                     Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-                self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-                self._db.execute("PRAGMA journal_mode=WAL")
-                # NORMAL in WAL mode: every commit survives the process dying (kill -9, OOM,
-                # a crash), which is what exactly-once needs; only an OS crash or power cut can
-                # roll back the last commits. FULL would fsync each ledger row (about 10 ms
-                # each, serialised), making the writes, not the network, the bottleneck.
-                self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.execute("PRAGMA busy_timeout=30000")
-            if readonly:
-                self._check_version()
-            else:
+                self._shared = self._connect() if self._shared_mode else None
                 self._migrate()
         except sqlite3.Error as exc:
             raise StateError(f"cannot open state file {self.path}: {exc}") from exc
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        db.execute("PRAGMA busy_timeout=30000")
+        db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: every commit survives the process dying (kill -9, OOM,
+        # a crash), which is what exactly-once needs; only an OS crash or power cut can
+        # roll back the last commits. FULL would fsync each ledger row (about 10 ms
+        # each, serialised), making the writes, not the network, the bottleneck.
+        db.execute("PRAGMA synchronous=NORMAL")
+        with self._all_lock:
+            self._all.append(db)
+        return db
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._shared is not None:
+            return self._shared
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = self._connect()
+        return db
 
     @classmethod
     def open_readonly_or_empty(cls, path: str | Path) -> "StateStore":
@@ -249,8 +270,12 @@ class StateStore:
     # -- plumbing ------------------------------------------------------------------
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        with self._guard, self._all_lock:
+            if self._shared is not None and self._shared not in self._all:
+                self._all.append(self._shared)
+            for db in self._all:
+                db.close()
+            self._all.clear()
 
     def __enter__(self) -> "StateStore":
         return self
@@ -260,7 +285,7 @@ class StateStore:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Cursor]:
-        with self._lock:
+        with self._guard:
             cur = self._db.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
@@ -272,13 +297,13 @@ class StateStore:
                 cur.execute("COMMIT")
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        with self._lock:
+        with self._guard:
             return self._db.execute(sql, params).fetchall()
 
     def _exec(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         if self.readonly:
             raise StateError("state store is read-only (dry run)")
-        with self._lock:
+        with self._guard:
             return self._db.execute(sql, params)
 
     def schema_version(self) -> int:
@@ -406,6 +431,10 @@ class StateStore:
                 bad,
             )
 
+    def record_keys(self, source: str) -> set[str]:
+        """Every record of ``source`` this file has seen (one query instead of one per record)."""
+        return {k for (k,) in self._query("SELECT key FROM records WHERE source = ?", (source,))}
+
     def failing_records(self, source: str | None = None) -> list[RecordState]:
         sql = (
             "SELECT source, key, number, digest, category, updated, last_seen, failures, last_error "
@@ -488,6 +517,10 @@ class StateStore:
             (source, record_key),
         )
         return [_ledger_row(r) for r in rows]
+
+    def ledger_keys(self, source: str) -> set[str]:
+        """The records of ``source`` the bot has ledger rows for."""
+        return {k for (k,) in self._query("SELECT DISTINCT record_key FROM ledger WHERE source = ?", (source,))}
 
     def pending(self, source: str) -> list[LedgerRow]:
         rows = self._query(

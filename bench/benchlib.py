@@ -18,17 +18,30 @@ import requests  # noqa: E402
 
 @contextmanager
 def sandbox(records: int, *, seed: int = 1, latency_ms: int = 0) -> Iterator[dict]:
-    from sandbox.cli import start_sandbox
-    from sandbox.faults import Faults
+    """Both sandboxes in their own process (as real systems are): the scan being
+    measured never shares a GIL with the servers."""
+    import json
+    import signal
+    import subprocess
 
-    faults = Faults(latency_ms=latency_ms, seed=seed) if latency_ms else None
-    pair = start_sandbox("127.0.0.1", 0, 0, "cloud", records, seed, faults)
+    cmd = [sys.executable, str(ROOT / "bot.py"), "sandbox", "--servicenow-port", "0", "--jira-port", "0",
+           "--records", str(records), "--seed", str(seed)]
+    if latency_ms:
+        cmd += ["--latency-ms", str(latency_ms)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
-        info = pair.info()
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the sandbox did not start")
+        info = json.loads(line)
         os.environ.update(info["env"])
         yield info
     finally:
-        pair.stop()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def config_for(info: dict, folder: Path | None = None, **comments) -> Path:
