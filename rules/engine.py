@@ -154,18 +154,23 @@ class Context:
         key = (rule_id, scope)
         m = self._results.get(key)
         if m is None:
-            if scope is not None:
-                # Already known for the whole record? Then filter, do not recompute.
-                whole = self._results.get((rule_id, None))
-                if whole is not None and (not whole.holds or not whole.evidence):
-                    self._results[key] = whole
-                    return whole
-            rule = self.ruleset.rule(rule_id)
-            if not rule.enabled or not rule.applies_to(self.record):
-                m = NO
-            else:
-                m = rule.condition.evaluate(self, scope)
-            self._results[key] = m
+            return self._compute(rule_id, scope, key)
+        return m
+
+    def _compute(self, rule_id: str, scope: frozenset | None, key) -> Match:
+        if scope is not None:
+            # Known not to hold for the whole record (or holding without evidence, as a
+            # "not" does)? Then the scoped answer is the same: do not recompute.
+            whole = self._results.get((rule_id, None))
+            if whole is not None and (not whole.holds or not whole.evidence):
+                self._results[key] = whole
+                return whole
+        rule = self.ruleset.rule(rule_id)
+        if not rule.enabled or not rule.applies_to(self.record):
+            m = NO
+        else:
+            m = rule.condition.evaluate(self, scope)
+        self._results[key] = m
         return m
 
 

@@ -28,7 +28,7 @@ from rules.kinds.base import NO, BuildContext, Match, merge_evidence, narrow
 
 _BREAKS = {
     # "16:00" and "99.9" are not clause ends.
-    "clause": re.compile(r"(?<!\d)[.:](?!\d)|[;!?\n\u2013\u2014]|\bbut\b", re.IGNORECASE),
+    "clause": re.compile(r"(?<!\d)[.:](?!\d)|[;!?\n\u2013\u2014]|\b[Bb]ut\b"),
     "sentence": re.compile(r"[.!?](?:\s|$)|\n"),
     "field": None,
 }
@@ -109,7 +109,6 @@ class NearCondition:
         # (words over 40 letters aside), so far-apart evidence is never sliced and counted.
         reach = (self.within + 1) * 40
         a_first, b_first = self.order == "a-first", self.order == "b-first"
-        breaks: dict[str, list[int]] = {}
         pairs = []
         for ea in ma.evidence:
             bs = b_by_field.get(ea.field)
@@ -129,13 +128,8 @@ class NearCondition:
                 if text.count(" ", first.end, second.start) >= self.within + 1:
                     if len(text[first.end : second.start].split()) > self.within:
                         continue
-                if breaker is not None:
-                    bp = breaks.get(ea.field)
-                    if bp is None:
-                        bp = breaks[ea.field] = [m.start() for m in breaker.finditer(text)]
-                    k = bisect_left(bp, first.end)
-                    if k < len(bp) and bp[k] < second.start:
-                        continue
+                if breaker is not None and breaker.search(text, first.end, second.start):
+                    continue
                 if blockers:
                     if spoiled is None:
                         spoiled = self._spoiled(text, ea, blockers)
