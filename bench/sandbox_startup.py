@@ -62,7 +62,7 @@ def main() -> None:
     else:
         t0 = time.perf_counter()
         jira = JiraSandbox(records=args.records, seed=args.seed).start()
-        requests.get(jira.url + "/rest/api/2/serverInfo", timeout=60).raise_for_status()
+        requests.get(jira.url + "/rest/api/2/serverInfo", auth=(jira.email, jira.token), timeout=60).raise_for_status()
         print(f"jira: {args.records} records, ready in {time.perf_counter() - t0:.2f} s")
         jira.stop()
 
