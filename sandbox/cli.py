@@ -2,6 +2,7 @@
 
     csi-coach sandbox [--host 127.0.0.1] [--servicenow-port 8801] [--jira-port 8802]
                       [--jira-flavor cloud|server] [--records N] [--seed S]
+                      [--servicenow-rate-limit N] [--jira-rate-limit N]
                       [--latency-ms MS] [--error-rate R] [--throttle-rate R] [--reset-rate R]
 
 When both servers answer it prints exactly one JSON line on stdout (URLs, credentials,
@@ -85,12 +86,19 @@ def _own_faults(faults: Faults | None) -> Faults | None:
 
 def start_sandbox(host: str = "127.0.0.1", servicenow_port: int = 0, jira_port: int = 0,
                   jira_flavor: str = "cloud", records: int = 200, seed: int = 1,
-                  faults: Faults | None = None) -> SandboxPair:
-    """Start both servers (port 0: any free port); stop them with .stop() or `with`."""
+                  faults: Faults | None = None, *, servicenow_rate_limit: int = 100_000,
+                  jira_rate_limit: int | None = None) -> SandboxPair:
+    """Start both servers (port 0: any free port); stop them with .stop() or `with`.
+
+    servicenow_rate_limit: requests per user per hour; jira_rate_limit: requests per
+    minute (None: unlimited).
+    """
     from sandbox.jira import JiraSandbox
 
-    snow = ServiceNowSandbox(host, servicenow_port, records=records, seed=seed, faults=_own_faults(faults))
-    jira = JiraSandbox(host, jira_port, flavor=jira_flavor, records=records, seed=seed, faults=_own_faults(faults))
+    snow = ServiceNowSandbox(host, servicenow_port, records=records, seed=seed, faults=_own_faults(faults),
+                             rate_limit=servicenow_rate_limit)
+    jira = JiraSandbox(host, jira_port, flavor=jira_flavor, records=records, seed=seed, faults=_own_faults(faults),
+                       rate_limit=jira_rate_limit)
     pair = SandboxPair(snow, None)
     try:
         snow.start()
@@ -138,6 +146,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--records", type=_bounded(0, MAX_RECORDS), default=200, metavar="N",
                         help=f"records per system (default 200, at most {MAX_RECORDS})")
     parser.add_argument("--seed", type=int, default=1, help="seed for records and faults (default 1)")
+    parser.add_argument("--servicenow-rate-limit", type=_bounded(1, 10**9), default=100_000, metavar="N",
+                        help="ServiceNow requests per user per hour before 429 (default 100000)")
+    parser.add_argument("--jira-rate-limit", type=_bounded(1, 10**9), default=None, metavar="N",
+                        help="Jira requests per minute before 429 (default: unlimited)")
     faults = parser.add_argument_group("faults", "injected into every API request, deterministic under --seed")
     faults.add_argument("--latency-ms", type=_bounded(0, 60_000), default=0, metavar="MS", help="delay before each answer")
     faults.add_argument("--error-rate", type=_rate, default=0.0, metavar="R", help="share of requests answered 500/502/503")
@@ -163,7 +175,8 @@ def cli(args: argparse.Namespace) -> int:
     try:
         try:
             pair = start_sandbox(args.host, args.servicenow_port, args.jira_port, args.jira_flavor,
-                                 args.records, args.seed, faults)
+                                 args.records, args.seed, faults, servicenow_rate_limit=args.servicenow_rate_limit,
+                                 jira_rate_limit=args.jira_rate_limit)
         except OSError as exc:
             raise CoachError(
                 f"cannot serve on {args.host} ports {args.servicenow_port}/{args.jira_port}: {exc.strerror or exc}"

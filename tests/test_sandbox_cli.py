@@ -80,6 +80,18 @@ def test_fault_flags_reach_the_servers():
     assert proc.returncode == 0
 
 
+def test_rate_limit_flag_reaches_servicenow():
+    proc = launch("--servicenow-port", "0", "--jira-port", "0", "--records", "2", "--servicenow-rate-limit", "2")
+    try:
+        snow = json.loads(first_line(proc))["servicenow"]
+        codes = [requests.get(snow["url"] + "/api/now/table/sn_cim_register", timeout=10,
+                              auth=(snow["username"], snow["password"])).status_code for _ in range(3)]
+        assert codes == [200, 200, 429]
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)
+
+
 def test_busy_port_is_one_line_and_exit_1():
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
