@@ -311,9 +311,16 @@ class JiraConnector:
         expanded: dict[str, dict[str, Any]] = {}
         for i in range(0, len(ids), COMMENT_LIST_MAX_IDS):
             chunk = ids[i:i + COMMENT_LIST_MAX_IDS]
-            data = self._send("POST", "comment/list", {"ids": chunk}, action, params={"expand": "properties"})
-            for c in data.get("values") or []:
-                expanded[str(c.get("id"))] = c
+            start = 0
+            while True:  # a PageBeanComment: follow isLast
+                params = {"expand": "properties", "startAt": start}
+                data = self._send("POST", "comment/list", {"ids": chunk}, action, params=params)
+                values = data.get("values") or []
+                for c in values:
+                    expanded[str(c.get("id"))] = c
+                start += len(values)
+                if data.get("isLast", True) or not values:
+                    break
         return [expanded.get(str(c.get("id")), c) for c in comments]
 
     def post(self, record: Record, body: str, marker: str, *, version: str = "") -> CommentRef:
