@@ -28,7 +28,6 @@ import base64
 import bisect
 import binascii
 import hashlib
-import html
 import json
 import math
 import re
@@ -42,11 +41,15 @@ from sandbox import adf
 from sandbox.faults import Faults
 from sandbox.http import BadBody, Request, Response, SandboxServer, json_response
 from sandbox.jiradata import (
-    BOT, GOAL_FIELD, GROUPS, MAX_COMMENT_CHARS, MAX_PROPERTY_BYTES, PROJECT_ID, PROJECT_KEY, PROJECT_NAME, ROLES,
+    BOT, GOAL_FIELD, MAX_COMMENT_CHARS, MAX_PROPERTY_BYTES, PROJECT_ID, PROJECT_KEY, PROJECT_NAME,
     Account, ApiError, Comment, Row, Site,
 )
 from sandbox.jirashape import ALL_FIELDS, NAVIGABLE, Shape
-from sandbox.jql import JqlError, decode_position, encode_position, parse, position
+from sandbox.jirainput import (
+    check_properties, check_visibility, decode_token, edit_metadata, field_specs, must_own, search_params, to_int,
+    wanted_fields, with_rendered,
+)
+from sandbox.jql import JqlError, encode_position, parse, position
 
 EMAIL = "csi-coach@example.com"
 TOKEN = "sandbox-jira-token"
@@ -228,13 +231,13 @@ class JiraSandbox(SandboxServer):
         row = self.site.row(key)
         m = req.method
         if not rest and m == "GET":
-            wanted = _wanted(_field_specs(req.query_all.get("fields")), set(ALL_FIELDS))
+            wanted = wanted_fields(field_specs(req.query_all.get("fields")), set(ALL_FIELDS))
             names = "names" in req.query.get("expand", "")
             return json_response(200, shape.issue(self.site, row, wanted, names=names))
         if not rest and m == "PUT":
             return self._edit_issue(req, row, shape)
         if rest == ["editmeta"] and m == "GET":
-            return json_response(200, {"fields": _editmeta(shape)})
+            return json_response(200, {"fields": edit_metadata(shape)})
         if rest == ["comment"] and m == "GET":
             return self._list_comments(req, row, shape)
         if rest == ["comment"] and m == "POST":
@@ -243,11 +246,11 @@ class JiraSandbox(SandboxServer):
             found = self.site.comment(rest[1], row)
             props = "properties" in req.query.get("expand", "")
             if m == "GET":
-                return json_response(200, _with_rendered(shape.comment(found, props=props), req, found, shape))
+                return json_response(200, with_rendered(shape.comment(found, props=props), req, found, shape))
             if m == "PUT":
                 return self._update_comment(req, found, shape, user)
             if m == "DELETE":
-                _must_own(found, user, "delete")
+                must_own(found, user, "delete")
                 self.site.delete_comment(found)
                 return Response(204)
         return self._not_found(req)
@@ -255,7 +258,7 @@ class JiraSandbox(SandboxServer):
     # ---- search ------------------------------------------------------------------------
 
     def _search(self, req: Request, rest: list[str], shape: Shape, user: Account) -> Response:
-        params = _params(req)
+        params = search_params(req)
         if rest == ["jql"]:
             if self.flavor != "cloud":
                 return self._not_found(req)
@@ -276,16 +279,16 @@ class JiraSandbox(SandboxServer):
         if not query.bounded:
             raise ApiError(400, ["Unbounded JQL queries are not allowed here. Please add a search restriction "
                                  "to your query."])
-        wanted = _wanted(_field_specs(params.get("fields")), set())
+        wanted = wanted_fields(field_specs(params.get("fields")), set())
         cap = CLOUD_SEARCH_MAX if wanted else CLOUD_SEARCH_MAX_IDS
-        size = _int(params.get("maxResults"), 50, "maxResults", low=1)
+        size = to_int(params.get("maxResults"), 50, "maxResults", low=1)
         size = min(size, cap)
         hits = self.site.search(query)
         fingerprint = hashlib.sha1(query.text.encode("utf-8")).hexdigest()[:16]
         token = params.get("nextPageToken")
         first = 0
         if token:  # a search-after cursor: issues updated since sort after it, nothing is skipped
-            after = _decode_token(str(token), fingerprint, query)
+            after = decode_token(str(token), fingerprint, query)
             try:
                 first = bisect.bisect_right(hits, after, key=lambda hit: hit[0])
             except TypeError:  # a forged cursor whose values do not compare with this query's
@@ -304,13 +307,13 @@ class JiraSandbox(SandboxServer):
 
     def _search_server(self, params: dict[str, Any], shape: Shape, user: Account) -> Response:
         query = self._query(params, user)
-        start = _int(params.get("startAt"), 0, "startAt", low=0)
-        size = min(_int(params.get("maxResults"), 50, "maxResults", low=0), SERVER_SEARCH_MAX)
+        start = to_int(params.get("startAt"), 0, "startAt", low=0)
+        size = min(to_int(params.get("maxResults"), 50, "maxResults", low=0), SERVER_SEARCH_MAX)
         if start + size > SEARCH_WINDOW:
             raise ApiError(400, [f"The requested page reaches past the first {SEARCH_WINDOW} results "
                                  f"(startAt {start} + maxResults {size}). Narrow the JQL, for example with "
                                  "'updated >=', and page again from startAt 0."])
-        wanted = _wanted(_field_specs(params.get("fields")), set(NAVIGABLE))
+        wanted = wanted_fields(field_specs(params.get("fields")), set(NAVIGABLE))
         hits = self.site.search(query)
         page = [row for _, row in hits[start:start + size]]
         body = {"expand": "schema,names", "startAt": start, "maxResults": size, "total": len(hits),
@@ -365,13 +368,13 @@ class JiraSandbox(SandboxServer):
         order = req.query.get("orderBy", "")
         if order.lstrip("+-") == "created":
             comments.sort(key=lambda c: (c.created, c.id), reverse=order.startswith("-"))
-        start = _int(req.query.get("startAt"), 0, "startAt", low=0)
+        start = to_int(req.query.get("startAt"), 0, "startAt", low=0)
         cap = COMMENT_PAGE_MAX[self.flavor]
-        size = min(_int(req.query.get("maxResults"), cap, "maxResults", low=0), cap)
+        size = min(to_int(req.query.get("maxResults"), cap, "maxResults", low=0), cap)
         props = "properties" in req.query.get("expand", "")
         page = comments[start:start + size]
         return json_response(200, {
-            "comments": [_with_rendered(shape.comment(c, props=props), req, c, shape) for c in page],
+            "comments": [with_rendered(shape.comment(c, props=props), req, c, shape) for c in page],
             "maxResults": size, "total": len(comments), "startAt": start,
         })
 
@@ -393,8 +396,8 @@ class JiraSandbox(SandboxServer):
                                                     "of 32,767 characters."})
         visibility = payload.get("visibility")
         if visibility is not None:
-            visibility = _check_visibility(visibility)
-        properties = _check_properties(payload.get("properties"))
+            visibility = check_visibility(visibility)
+        properties = check_properties(payload.get("properties"))
         return body, visibility, properties
 
     def _add_comment(self, req: Request, row: Row, shape: Shape, user: Account) -> Response:
@@ -404,7 +407,7 @@ class JiraSandbox(SandboxServer):
         return json_response(201, shape.comment(made, props=props))
 
     def _update_comment(self, req: Request, found: Comment, shape: Shape, user: Account) -> Response:
-        _must_own(found, user, "edit")
+        must_own(found, user, "edit")
         body, visibility, properties = self._comment_fields(req.json(), shape, creating=False)
         notify = req.query.get("notifyUsers", "true").lower() != "false"
         self.site.update_comment(found, user, body, visibility, properties, notify)
@@ -419,14 +422,14 @@ class JiraSandbox(SandboxServer):
         if len(ids) > 1000:
             raise ApiError(400, ["The number of comment ids must not exceed 1000."])
         found = self.site.comments_by_ids([int(i) for i in ids])
-        start = _int(req.query.get("startAt"), 0, "startAt", low=0)
-        size = _int(req.query.get("maxResults"), 1000, "maxResults", low=1)
+        start = to_int(req.query.get("startAt"), 0, "startAt", low=0)
+        size = to_int(req.query.get("maxResults"), 1000, "maxResults", low=1)
         props = "properties" in req.query.get("expand", "")
         page = found[start:start + size]
         last = start + len(page) >= len(found)
         body: dict[str, Any] = {"self": f"{shape.api}/comment/list?startAt={start}&maxResults={size}",
                                 "maxResults": size, "startAt": start, "total": len(found), "isLast": last,
-                                "values": [_with_rendered(shape.comment(c, props=props), req, c, shape) for c in page]}
+                                "values": [with_rendered(shape.comment(c, props=props), req, c, shape) for c in page]}
         if not last:
             body["nextPage"] = f"{shape.api}/comment/list?startAt={start + size}&maxResults={size}"
         return json_response(200, body)
@@ -444,7 +447,7 @@ class JiraSandbox(SandboxServer):
                 raise ApiError(404, [f"The property with key '{key}' does not exist."])
             return json_response(200, {"key": key, "value": found.properties[key]})
         if m == "PUT":
-            _must_own(found, user, "edit")
+            must_own(found, user, "edit")
             if len(key) > 255:
                 raise ApiError(400, ["The property key can not be longer than 255 characters."])
             if len(req.body) > MAX_PROPERTY_BYTES:
@@ -453,128 +456,10 @@ class JiraSandbox(SandboxServer):
             created = self.site.set_property(found, key, value)
             return json_response(201 if created else 200, None)
         if m == "DELETE":
-            _must_own(found, user, "edit")
+            must_own(found, user, "edit")
             self.site.delete_property(found, key)
             return Response(204)
         return self._not_found(req)
-
-
-# ---- helpers (pure) ----------------------------------------------------------------------
-
-def _params(req: Request) -> dict[str, Any]:
-    """Search parameters from the query string (GET) or the JSON body (POST)."""
-    if req.method == "POST":
-        payload = req.json()
-        if not isinstance(payload, dict):
-            raise ApiError(400, ["Can not deserialize the request body."])
-        return {k: v for k, v in payload.items() if v is not None}
-    params: dict[str, Any] = dict(req.query)
-    if "fields" in req.query_all:
-        params["fields"] = req.query_all["fields"]
-    return params
-
-
-def _field_specs(raw: Any) -> list[str] | None:
-    if raw is None:
-        return None
-    items = raw if isinstance(raw, list) else [raw]
-    return [part.strip() for item in items for part in str(item).split(",") if part.strip()]
-
-
-def _wanted(specs: list[str] | None, default: set[str]) -> set[str]:
-    """Which fields a `fields` parameter asks for (Jira's *all, *navigable, -field, id)."""
-    if specs is None:
-        return set(default)
-    chosen: set[str] = set()
-    only_exclusions = all(s.startswith("-") for s in specs)
-    if only_exclusions:
-        chosen = set(default)
-    for spec in specs:
-        if spec == "*all":
-            chosen |= set(ALL_FIELDS)
-        elif spec == "*navigable":
-            chosen |= set(NAVIGABLE)
-        elif spec.startswith("-"):
-            chosen.discard(spec[1:])
-        elif spec in ALL_FIELDS:
-            chosen.add(spec)
-    return chosen
-
-
-def _int(raw: Any, default: int, name: str, *, low: int) -> int:
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        raise ApiError(400, [f"The '{name}' parameter must be a whole number, got '{raw}'."]) from None
-    return max(value, low)
-
-
-def _decode_token(token: str, fingerprint: str, query) -> tuple:
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        cursor = json.loads(raw.decode("utf-8"))
-        if cursor.get("q") != fingerprint:
-            raise ValueError("the token belongs to another query")
-        return decode_position(query, cursor["after"])
-    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error, UnicodeDecodeError):
-        raise ApiError(400, ["The provided next page token is invalid or expired."]) from None
-
-
-def _must_own(found: Comment, user: Account, verb: str) -> None:
-    if found.author.account_id != user.account_id:
-        raise ApiError(403, [f"You do not have the permission to {verb} this comment."])
-
-
-def _check_visibility(visibility: Any) -> dict[str, str] | None:
-    if visibility == {}:
-        return {}
-    if not isinstance(visibility, dict) or visibility.get("type") not in ("role", "group"):
-        raise ApiError(400, [], {"commentLevel": "The visibility type must be 'role' or 'group'."})
-    value = str(visibility.get("value") or visibility.get("identifier") or "")
-    known = ROLES if visibility["type"] == "role" else GROUPS
-    if value not in known:
-        what = "project role" if visibility["type"] == "role" else "group"
-        raise ApiError(400, [], {"commentLevel": f"You are currently not a member of the {what}: {value}."})
-    return {"type": visibility["type"], "value": value}
-
-
-def _check_properties(raw: Any) -> dict[str, Any]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, list):
-        raise ApiError(400, [], {"properties": "The properties must be a list of {key, value} objects."})
-    out: dict[str, Any] = {}
-    for prop in raw:
-        if not isinstance(prop, dict) or not isinstance(prop.get("key"), str) or not prop["key"] \
-                or "value" not in prop:
-            raise ApiError(400, [], {"properties": "Each property needs a key and a value."})
-        if len(prop["key"]) > 255:
-            raise ApiError(400, [], {"properties": "The property key can not be longer than 255 characters."})
-        if len(json.dumps(prop["value"])) > MAX_PROPERTY_BYTES:
-            raise ApiError(400, [], {"properties": f"The property value is too long (limit {MAX_PROPERTY_BYTES} bytes)."})
-        out[prop["key"]] = prop["value"]
-    return out
-
-
-def _with_rendered(out: dict[str, Any], req: Request, c: Comment, shape: Shape) -> dict[str, Any]:
-    if "renderedBody" in req.query.get("expand", ""):
-        text = c.body if isinstance(c.body, str) else adf.to_wiki(c.body)
-        out["renderedBody"] = "<p>" + html.escape(text).replace("\n\n", "</p><p>").replace("\n", "<br/>") + "</p>"
-    return out
-
-
-def _editmeta(shape: Shape) -> dict[str, Any]:
-    editable = {"summary": ("Summary", {"type": "string", "system": "summary"}, True),
-                "description": ("Description", {"type": "string", "system": "description"}, False),
-                GOAL_FIELD: ("Value goal", {"type": "string", "custom":
-                                            "com.atlassian.jira.plugin.system.customfieldtypes:textarea",
-                                            "customId": 10050}, False),
-                "labels": ("Labels", {"type": "array", "items": "string", "system": "labels"}, False)}
-    return {fid: {"key": fid, "name": name, "required": required, "schema": schema,
-                  "operations": ["set", "add", "remove"] if fid == "labels" else ["set"]}
-            for fid, (name, schema, required) in editable.items()}
 
 
 __all__ = ["JiraSandbox", "EMAIL", "TOKEN", "PROJECT_KEY", "PROJECT_NAME"]
