@@ -279,7 +279,8 @@ class JiraSandbox(SandboxServer):
         if not query.bounded:
             raise ApiError(400, ["Unbounded JQL queries are not allowed here. Please add a search restriction "
                                  "to your query."])
-        wanted = wanted_fields(field_specs(params.get("fields")), set())
+        specs = field_specs(params.get("fields"))
+        wanted = wanted_fields(specs, set())
         cap = CLOUD_SEARCH_MAX if wanted else CLOUD_SEARCH_MAX_IDS
         size = to_int(params.get("maxResults"), 50, "maxResults", low=1)
         size = min(size, cap)
@@ -295,7 +296,10 @@ class JiraSandbox(SandboxServer):
                 raise ApiError(400, ["The provided next page token is invalid or expired."]) from None
         page = [row for _, row in hits[first:first + size]]
         more = first + size < len(hits)
-        body: dict[str, Any] = {"issues": [shape.issue(self.site, row, wanted) for row in page]}
+        if specs is None:  # "By default, this resource returns IDs only"
+            body: dict[str, Any] = {"issues": [{"id": row.id} for row in page]}
+        else:
+            body = {"issues": [shape.issue(self.site, row, wanted) for row in page]}
         if "names" in str(params.get("expand") or ""):
             body["names"] = {f["id"]: f["name"] for f in shape.fields() if f["id"] in wanted}
         if more:

@@ -54,7 +54,9 @@ def test_cloud_page_size_caps(cloud):
     assert len(with_fields["issues"]) == 100 and with_fields["isLast"] is False
     ids_only = get(cloud.url, "/rest/api/3/search/jql", {"jql": "project = CSI", "maxResults": 500}).json()
     assert len(ids_only["issues"]) == 150 and ids_only["isLast"] is True and "nextPageToken" not in ids_only
-    assert set(ids_only["issues"][0]) == {"expand", "id", "self", "key"}  # no fields unless asked
+    assert ids_only["issues"][0] == {"id": "10150"}  # IDs only, unless fields are asked for
+    keys = get(cloud.url, "/rest/api/3/search/jql", {"jql": "project = CSI", "fields": "key", "maxResults": 1}).json()
+    assert set(keys["issues"][0]) == {"expand", "id", "self", "key"}
 
 
 def test_cloud_rejects_a_token_from_another_query(cloud):
