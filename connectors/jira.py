@@ -352,9 +352,11 @@ class JiraConnector:
     def update(self, ref: CommentRef, body: str, marker: str, *, version: str = "") -> None:
         """PUT /issue/{key}/comment/{id}?notifyUsers=false (edit in place, watchers not mailed).
 
-        notifyUsers needs no extra permission on Cloud's comment update, but some
-        Data Center sites answer 403 to it; we then retry once without it (the
-        edit still goes through, watchers get mail) and stop sending it.
+        Atlassian documents ``notifyUsers`` on comment update (default true) with
+        no extra permission, unlike issue edit, where turning notifications off
+        needs Administer Jira / Administer projects. Should a site still answer
+        403 to it, we retry once without it (the edit goes through, watchers get
+        mail), log a warning and stop sending it for this connector.
         """
         payload = self._payload(body, marker, version)
         action = Action(f"edit comment {ref.comment_id} on {ref.record_key}", "Edit own comments", write=True)

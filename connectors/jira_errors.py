@@ -14,6 +14,13 @@
 
 Messages quote Jira's own ``errorMessages`` and ``errors`` and never the
 request headers (``JIRAError.__str__`` prints them, so it is never used).
+
+Vendor facts: Jira Cloud answers the removed ``/rest/api/{2,3}/search`` with
+410 and "The requested API has been removed. Please migrate to the
+/rest/api/3/search/jql API" (Atlassian changelog CHANGE-2046). A 429 may carry
+``Retry-After`` (seconds) and ``X-RateLimit-Reset`` (ISO 8601, e.g.
+``2026-11-25T10:03Z``), per Atlassian's "Rate limiting" page; the transport
+waits on them, this module only reports what was left over.
 """
 
 from __future__ import annotations
