@@ -119,6 +119,14 @@ class JiraSandbox(SandboxServer):
                         ("X-RateLimit-FillRate", str(self.rate_limit or 0))]
         return headers
 
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Block until the seeded records are built (start() returns before); False on timeout."""
+        try:
+            self.site.wait(timeout)
+        except ApiError:
+            return False
+        return True
+
     @property
     def notifications(self) -> int:
         """E-mails the site would have sent (new comments; edits unless notifyUsers=false)."""
@@ -141,7 +149,7 @@ class JiraSandbox(SandboxServer):
         try:
             resp = self._route(req, match.group(2) or "/", shape, user)
         except ApiError as err:
-            resp = json_response(err.status, err.body())
+            resp = json_response(err.status, err.body(), err.headers)
         except JqlError as err:
             resp = json_response(400, {"errorMessages": err.messages, "errors": {}})
         except BadBody as err:

@@ -37,7 +37,8 @@ GOAL_NAME = "Value goal"
 FIRST_SEEDED_COMMENT_ID = 10000
 FIRST_COMMENT_ID = 20000
 _CACHED_QUERIES = 8
-_PATCH_LIMIT = 2000  # more changes than this since a query was cached: run it afresh
+_PATCH_LIMIT = 2000
+STARTUP_WAIT = 20.0  # seconds a request waits for the records before a 503 + Retry-After  # more changes than this since a query was cached: run it afresh
 
 # seed state -> (Jira status, status id, status category key)
 STATUSES = {
@@ -71,8 +72,10 @@ _SEEDED_REMARKS = (
 class ApiError(Exception):
     """An answer other than success: status, Jira's errorMessages and errors."""
 
-    def __init__(self, status: int, messages: Iterable[str] = (), errors: dict[str, str] | None = None) -> None:
+    def __init__(self, status: int, messages: Iterable[str] = (), errors: dict[str, str] | None = None,
+                 headers: list[tuple[str, str]] | None = None) -> None:
         self.status = status
+        self.headers = list(headers or [])
         self.messages = list(messages)
         self.errors = dict(errors or {})
         super().__init__(f"{status}: {'; '.join(self.messages) or self.errors}")
@@ -171,6 +174,7 @@ class Site:
         self.notifications = 0  # e-mails Jira would have sent (new comments, edits with notifyUsers)
         self._next_comment = FIRST_COMMENT_ID
         self._ready = threading.Event()
+        self.startup_wait = STARTUP_WAIT
         self._failure: BaseException | None = None
         self._record = lru_cache(maxsize=4096)(self._seed_record)
         self._search_cache: dict[str, tuple[int, list]] = {}  # query text -> (change-log length, hits)
@@ -183,7 +187,11 @@ class Site:
 
     def build(self) -> None:
         self._build()
-        self.wait()
+        self.wait(None)
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
 
     def _build(self) -> None:
         try:
@@ -196,8 +204,11 @@ class Site:
         finally:
             self._ready.set()
 
-    def wait(self) -> None:
-        self._ready.wait()
+    def wait(self, timeout: float | None) -> None:
+        """Block until the records are built; past `timeout`, answer as a starting Jira does (503)."""
+        if not self._ready.wait(timeout):
+            raise ApiError(503, ["Jira is starting up: the sandbox is still generating its issues. "
+                                 "Try again shortly."], headers=[("Retry-After", "5")])
         if self._failure is not None:
             raise RuntimeError(f"the Jira sandbox could not build its records: {self._failure}")
 
@@ -235,7 +246,7 @@ class Site:
         text and patched with the rows changed since, rather than re-filtering and
         re-sorting the whole site for every page. Queries with relative dates are not cached.
         """
-        self.wait()
+        self.wait(self.startup_wait)
         with self.lock:
             cached = self._search_cache.get(query.text) if not query.volatile else None
             if cached is not None and len(self._change_log) - cached[0] <= _PATCH_LIMIT:
@@ -262,7 +273,7 @@ class Site:
         self._change_log.append(index)
 
     def row(self, key_or_id: str) -> Row:
-        self.wait()
+        self.wait(self.startup_wait)
         text = key_or_id.strip()
         index = None
         if text.isdigit():

@@ -295,3 +295,20 @@ def test_cached_search_results_follow_every_change(cloud):
     patched = site.search(query)
     assert [r.key for _, r in patched] == [r.key for _, r in fresh]
     assert patched[0][1].key == "CSI-42" and "CSI-41" not in {r.key for _, r in patched}
+
+
+def test_requests_during_startup_wait_then_answer_503_with_retry_after():
+    import threading
+
+    site = JiraSandbox(records=5, seed=1)
+    gate, build = threading.Event(), site.site._build
+    site.site._build = lambda: (gate.wait(10), build())  # hold the record build back
+    site.site.startup_wait = 0.2
+    with site.start():
+        assert get(site.url, "/rest/api/2/serverInfo").status_code == 200  # the socket answers at once
+        starting = get(site.url, "/rest/api/2/search/jql", {"jql": "project = CSI"})
+        assert starting.status_code == 503 and starting.headers["Retry-After"] == "5"
+        assert site.wait_ready(0.05) is False
+        gate.set()
+        assert site.wait_ready(10) is True
+        assert len(get(site.url, "/rest/api/2/search/jql", {"jql": "project = CSI"}).json()["issues"]) == 5
