@@ -190,6 +190,8 @@ class Scanner:
         # whose lower-casing changes its length.
         self.regex = re.compile(r"\b(?:" + body + r")(?!\w)") if body else None
         self._regex_ci = re.compile(self.regex.pattern, re.IGNORECASE) if body else None
+        self._split = re.compile("(" + self.regex.pattern + ")").split if body else None
+        self._split_ci = re.compile("(" + self.regex.pattern + ")", re.IGNORECASE).split if body else None
         self._entries = {k: tuple(v) for k, v in self._keys.items()}
         # candidate text (lower-cased) -> confirmed (length, vocabs) or None
         self._confirmed: dict[str, tuple[int, frozenset[str]] | None] = {}
@@ -226,21 +228,26 @@ class Scanner:
         if not text or self.regex is None:
             return ()
         low = text.lower()
-        rx = self.regex
+        rx, split = self.regex, self._split
         if len(low) != len(text):
-            low, rx = text, self._regex_ci
+            low, rx, split = text, self._regex_ci, self._split_ci
         found: list[tuple[int, int, frozenset[str]]] = []
         append = found.append
-        cache = self._confirmed
-        lowered = rx is self.regex  # the candidate is already lower case
-        for m in rx.finditer(low):
-            cand = m.group()
-            if not lowered:
-                cand = cand.lower()
-            hit = cache.get(cand, _MISSING)
+        get = self._confirmed.get
+        lowered = rx is self.regex  # candidates are already lower case
+        # split() with one capturing group gives [gap, match, gap, match, ..., gap]: the
+        # same single regex pass as finditer, without a match object per candidate.
+        parts = split(low)
+        pos = len(parts[0])
+        for k in range(1, len(parts), 2):
+            cand = parts[k]
+            start = pos
+            end = pos + len(cand)
+            pos = end + len(parts[k + 1])
+            key = cand if lowered else cand.lower()
+            hit = get(key, _MISSING)
             if hit is _MISSING:
-                hit = self._confirm(cand)
-            start, end = m.span()
+                hit = self._confirm(key)
             if hit is not None and hit[2]:
                 hit = _check_case(text, start, hit)
             if hit is not None and hit[0] == end - start:
