@@ -32,24 +32,24 @@ EXIT_OK, EXIT_EXAMPLES, EXIT_CONFIG = 0, 1, 2
 class Report:
     """What check-config found, printed as ok / warn / FAIL lines."""
 
-    out: TextIO = sys.stdout
+    out: TextIO | None = None  # None: whatever sys.stdout is when a line is printed
     problems: int = 0
     example_failures: int = 0
     warnings: list[str] = field(default_factory=list)
 
     def ok(self, text: str) -> None:
-        print(f"  ok    {text}", file=self.out)
+        print(f"  ok    {text}", file=self.out or sys.stdout)
 
     def warn(self, text: str) -> None:
         self.warnings.append(text)
-        print(f"  warn  {text}", file=self.out)
+        print(f"  warn  {text}", file=self.out or sys.stdout)
 
     def fail(self, text: str, *, example: bool = False) -> None:
         if example:
             self.example_failures += 1
         else:
             self.problems += 1
-        print(f"  FAIL  {text}", file=self.out)
+        print(f"  FAIL  {text}", file=self.out or sys.stdout)
 
     def exit_code(self) -> int:
         if self.problems:
