@@ -88,7 +88,7 @@ class RuleSet:
 class Context:
     """One evaluation of one record: field tokens and rule results, computed once."""
 
-    __slots__ = ("record", "ruleset", "_tokens", "_results", "_texts", "_index")
+    __slots__ = ("record", "ruleset", "_tokens", "_results", "_texts", "_index", "_evidence")
 
     def __init__(self, record: Record, ruleset: RuleSet) -> None:
         self.record = record
@@ -96,7 +96,8 @@ class Context:
         self._tokens: dict[str, tuple[Token, ...]] = {}
         self._results: dict[tuple[str, frozenset | None], Match] = {}
         self._texts: dict[str, str] = {}
-        self._index: dict[str, dict[str, list[tuple[Evidence, bool]]]] = {}
+        self._index: dict[str, dict[str, list[Token]]] = {}
+        self._evidence: dict[tuple[str, int], Evidence] = {}
 
     def text(self, name: str) -> str:
         t = self._texts.get(name)
@@ -114,21 +115,28 @@ class Context:
             self._tokens[name] = t
         return t
 
-    def vocab_tokens(self, name: str) -> dict[str, list[tuple[Evidence, bool]]]:
-        """One field's terms by vocabulary name: (evidence, negated), evidence made once."""
+    def vocab_tokens(self, name: str) -> dict[str, list[Token]]:
+        """One field's terms by vocabulary name (a term may be in several vocabularies)."""
         idx = self._index.get(name)
         if idx is None:
             idx = {}
             for t in self.tokens(name):
-                item = (Evidence(name, t.text, t.start, t.end), t.negated)
                 for v in t.vocabs:
                     lst = idx.get(v)
                     if lst is None:
-                        idx[v] = [item]
+                        idx[v] = [t]
                     else:
-                        lst.append(item)
+                        lst.append(t)
             self._index[name] = idx
         return idx
+
+    def evidence(self, name: str, t: Token) -> Evidence:
+        """The one Evidence object for a term occurrence, made when first asked for."""
+        key = (name, t.start)
+        e = self._evidence.get(key)
+        if e is None:
+            e = self._evidence[key] = Evidence(name, t.text, t.start, t.end)
+        return e
 
     def negated_at(self, name: str, pos: int) -> bool:
         """True when a negation cue governs a regex match starting at ``pos``."""

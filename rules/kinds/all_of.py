@@ -19,7 +19,7 @@ PARAMS = {"rules": P.RULE_REFS, "fields": P.Param(P._fields, P.FIELDS.expected, 
 @dataclass(frozen=True)
 class AllCondition:
     refs: tuple[str, ...]
-    fields: tuple[str, ...] | None = None
+    fields: frozenset[str] | None = None
     vocabs: tuple[str, ...] = ()
 
     def evaluate(self, ctx, scope=None) -> Match:
@@ -42,4 +42,4 @@ class AllCondition:
 
 def build(b: BuildContext) -> AllCondition:
     f = b.params["fields"]
-    return AllCondition(tuple(b.params["rules"]), tuple(f) if f else None)
+    return AllCondition(tuple(b.params["rules"]), frozenset(f) if f else None)

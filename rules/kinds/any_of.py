@@ -19,7 +19,7 @@ PARAMS = {"rules": P.RULE_REFS, "fields": P.Param(P._fields, P.FIELDS.expected, 
 @dataclass(frozen=True)
 class AnyCondition:
     refs: tuple[str, ...]
-    fields: tuple[str, ...] | None = None
+    fields: frozenset[str] | None = None
     vocabs: tuple[str, ...] = ()
 
     def evaluate(self, ctx, scope=None) -> Match:
@@ -34,4 +34,4 @@ class AnyCondition:
 
 def build(b: BuildContext) -> AnyCondition:
     f = b.params["fields"]
-    return AnyCondition(tuple(b.params["rules"]), tuple(f) if f else None)
+    return AnyCondition(tuple(b.params["rules"]), frozenset(f) if f else None)

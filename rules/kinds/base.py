@@ -38,11 +38,13 @@ class Condition(Protocol):
         ...
 
 
-def narrow(own: Optional[tuple], scope: Scope) -> Scope:
+def narrow(own: Optional[frozenset], scope: Scope) -> Scope:
     """The fields both a rule's own ``fields`` and its caller's scope allow."""
     if own is None:
         return scope
-    return frozenset(own) if scope is None else scope.intersection(own)
+    if scope is None or own <= scope:
+        return own
+    return scope if scope <= own else scope & own
 
 
 def in_scope(fields: tuple[str, ...], scope: Scope) -> tuple[str, ...] | list[str]:

@@ -62,7 +62,7 @@ class LeadsCondition:
     same: str
     unless: str | None
     unless_within: int
-    fields: tuple[str, ...] | None
+    fields: frozenset[str] | None
     barriers: frozenset[str] = frozenset(DEFAULT_BARRIERS)
     vocabs: tuple[str, ...] = ()
 
@@ -111,5 +111,5 @@ class LeadsCondition:
 def build(b: BuildContext) -> LeadsCondition:
     p = b.params
     f = p["fields"]
-    return LeadsCondition(p["rule"], p["within"], p["same"], p["unless"], p["unless_within"], tuple(f) if f else None,
+    return LeadsCondition(p["rule"], p["within"], p["same"], p["unless"], p["unless_within"], frozenset(f) if f else None,
                           frozenset(w.lower() for w in p["barriers"]))

@@ -68,7 +68,7 @@ class NearCondition:
     same: str
     order: str
     unless: str | None = None
-    fields: tuple[str, ...] | None = None
+    fields: frozenset[str] | None = None
     unless_within: int = 3
     vocabs: tuple[str, ...] = ()
 
@@ -148,4 +148,4 @@ def _start(e) -> int:
 def build(b: BuildContext) -> NearCondition:
     p = b.params
     f = p["fields"]
-    return NearCondition(p["a"], p["b"], p["within"], p["same"], p["order"], p["unless"], tuple(f) if f else None, p["unless_within"])
+    return NearCondition(p["a"], p["b"], p["within"], p["same"], p["order"], p["unless"], frozenset(f) if f else None, p["unless_within"])

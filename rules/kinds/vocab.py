@@ -40,14 +40,15 @@ class VocabCondition:
                 if not hits:
                     continue
             else:
-                merged = {h[0].start: h for v in self.vocabs for h in idx.get(v, ())}
+                merged = {t.start: t for v in self.vocabs for t in idx.get(v, ())}
                 if not merged:
                     continue
                 hits = [merged[k] for k in sorted(merged)]
+            ev = ctx.evidence
             if self.negation:
-                found.extend(e for e, negated in hits if not negated)
+                found.extend(ev(f, t) for t in hits if not t.negated)
             else:
-                found.extend(e for e, _ in hits)
+                found.extend(ev(f, t) for t in hits)
         return Match(True, tuple(found)) if found else NO
 
 
