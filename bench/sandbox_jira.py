@@ -3,7 +3,7 @@
     .venv/bin/python bench/sandbox_jira.py [--records 10000] [--flavor cloud|server] [--seed 1]
 
 Prints the seconds from constructor to the first answer (serverInfo: the socket
-serves while the records build) and to the first search (the records built), the
+serves while the records build) and until the records are built, the
 time to read every issue with the bot's fields 100 a page (Cloud: nextPageToken;
 Data Center: startAt, 1,000 a page), the time to write a comment on every 10th issue
 while paging (the scan's pattern: each write moves the issue in `ORDER BY updated`),
@@ -71,11 +71,12 @@ def main() -> None:
     jira = JiraSandbox(flavor=args.flavor, records=args.records, seed=args.seed).start()
     session.get(jira.url + "/rest/api/2/serverInfo", timeout=60).raise_for_status()
     first_answer = time.perf_counter() - t0
+    jira.wait_ready()  # the records build on a thread; requests meanwhile wait (then 503 + Retry-After)
+    built = time.perf_counter() - t0
     search = "/rest/api/2/search/jql" if args.flavor == "cloud" else "/rest/api/2/search"
     session.get(jira.url + search, params={"jql": "project = CSI", "maxResults": 1}, timeout=120).raise_for_status()
-    built = time.perf_counter() - t0
     print(f"jira ({args.flavor}): {args.records} records; first answer after {first_answer:.2f} s, "
-          f"first search after {built:.2f} s")
+          f"records built after {built:.2f} s")
 
     t0 = time.perf_counter()
     seen, pages, _ = read_all(session, jira.url, args.flavor)
