@@ -394,7 +394,8 @@ class JiraSandbox(SandboxServer):
         if not isinstance(payload, dict):
             raise ApiError(400, ["Can not deserialize the request body."])
         body = payload.get("body")
-        if body is None and creating or body == "":
+        blank = (isinstance(body, str) and not body.strip()) or (adf.is_adf(body) and not adf.to_wiki(body).strip())
+        if (body is None and creating) or blank:
             raise ApiError(400, [], {"comment": "Comment body can not be empty!"})
         if body is not None:
             if shape.version >= 3 and not adf.is_adf(body):
