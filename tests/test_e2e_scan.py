@@ -158,7 +158,7 @@ def assert_exactly_once(info, want, jira_keys):
 
 
 def test_scan_coaches_exactly_the_flagged_records_and_a_rescan_writes_nothing(tmp_path):
-    pair = start(40, seed=11)
+    pair = start(30, seed=11)
     try:
         info = pair.info()
         config = write_config(tmp_path, info)
@@ -192,7 +192,7 @@ def test_faults_never_duplicate_or_lose_a_comment_within_two_scans(tmp_path):
     from sandbox.faults import Faults
 
     faults = Faults(error_rate=0.10, throttle_rate=0.05, reset_rate=0.02, seed=5, retry_after=1)
-    pair = start(40, seed=12, faults=faults)
+    pair = start(30, seed=12, faults=faults)
     try:
         info = pair.info()
         config = write_config(tmp_path, info)
@@ -206,10 +206,96 @@ def test_faults_never_duplicate_or_lose_a_comment_within_two_scans(tmp_path):
         want, jira_keys, total = expected_coaching(config, info)
         # every record was read and judged (by the first scan, or the second where it failed)
         assert first["records"] == total or evaluated >= total
-        assert first["written"] + second["written"] == len(want)
+        # a write whose answer was lost is settled (not counted) by the second scan
+        assert first["written"] + second["written"] <= len(want)
         assert_exactly_once(info, want, jira_keys)
     finally:
         pair.stop()
+
+
+# The crash test runs the scan many times. Python start-up and compiling the rules
+# take longer than a small scan, so a warm parent process (imports done, rule set
+# compiled) forks one child per run; the child runs `csi-coach scan` through
+# bot.main, exactly as the command does, and is killed with SIGKILL at a random
+# moment while it talks to the sandboxes and writes its state.
+FORK_SERVER = r"""
+import json, os, signal, sys, time, urllib.request
+sys.path.insert(0, sys.argv[1])
+import bot, scan, pipeline, render, rules, connectors.servicenow, connectors.jira
+_load, _cache = rules.load_ruleset, {}
+def _cached(spec="default"):
+    key = str(spec)
+    if key not in _cache:
+        _cache[key] = _load(spec)
+    return _cache[key]
+rules.load_ruleset = _cached
+_cached("default")
+print("ready", flush=True)
+for line in sys.stdin:
+    job = json.loads(line)
+    os.environ.update(job["env"])
+    started = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1); os.dup2(null, 2)
+        os._exit(bot.main(job["argv"]))
+    killed = False
+    if job.get("kill_on_write"):
+        # Kill just after a write reached a sandbox: the moment between the ledger's
+        # "pending" and "posted", where a crash is hardest to get right.
+        def writes():
+            total = 0
+            for url in job["kill_on_write"]:
+                stats = json.load(urllib.request.urlopen(url + "/_sandbox/stats"))["requests"]
+                total += sum(n for k, n in stats.items() if k.split()[0] in ("POST", "PATCH", "PUT"))
+            return total
+        base = writes()
+        end = started + job["kill_after"]
+        reaped = False
+        while time.monotonic() < end:
+            if os.waitpid(pid, os.WNOHANG) != (0, 0):
+                reaped = True
+                break
+            if writes() > base:
+                time.sleep(job["delay"])
+                os.kill(pid, signal.SIGKILL)
+                killed = True
+                break
+            time.sleep(0.002)
+        if not reaped:
+            if not killed:
+                os.kill(pid, signal.SIGKILL)
+                killed = True
+            os.waitpid(pid, 0)
+    elif job["kill_after"] is not None:
+        end = started + job["kill_after"]
+        while time.monotonic() < end:
+            if os.waitpid(pid, os.WNOHANG) != (0, 0):
+                break
+            time.sleep(0.005)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            killed = True
+            os.waitpid(pid, 0)
+    else:
+        os.waitpid(pid, 0)
+    print(json.dumps({"killed": killed, "seconds": time.monotonic() - started}), flush=True)
+"""
+
+
+def pending_rows(path: Path) -> int:
+    import sqlite3
+
+    if not path.exists():
+        return 0
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return db.execute("SELECT COUNT(*) FROM ledger WHERE state = 'pending'").fetchone()[0]
+    except sqlite3.OperationalError:  # killed before the schema was made
+        return 0
+    finally:
+        db.close()
 
 
 def test_kill_9_at_random_moments_never_duplicates_or_loses_a_comment(tmp_path):
@@ -217,30 +303,41 @@ def test_kill_9_at_random_moments_never_duplicates_or_loses_a_comment(tmp_path):
 
     rng = random.Random(20261125)
     # Slow enough that kills land in the middle of reading and writing.
-    pair = start(16, seed=13, faults=Faults(latency_ms=15, seed=1))
+    pair = start(24, seed=13, faults=Faults(latency_ms=15, seed=1))
+    server = subprocess.Popen([sys.executable, "-c", FORK_SERVER, str(ROOT)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
     try:
+        assert server.stdout.readline().strip() == "ready"
         info = pair.info()
-        config = write_config(tmp_path, info, max_writes_per_run=3)
-        env = {**os.environ, **info["env"]}
-        cmd = [sys.executable, str(BOT), "scan", "--config", str(config)]
-        t0 = time.monotonic()
-        subprocess.run(cmd + ["--dry-run"], capture_output=True, env=env, timeout=60, cwd=tmp_path)
-        span = max(0.5, time.monotonic() - t0)  # how long one scan takes here, start-up included
-        kills = 0
-        for _ in range(24):
-            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=tmp_path)
-            time.sleep(rng.uniform(0.3 * span, 1.2 * span))
-            if proc.poll() is None:
-                proc.kill()
-                kills += 1
-            proc.wait(30)
-        assert kills >= 12, f"only {kills} of 24 runs were killed mid-scan; the test needs slower scans"
+
+        def run(argv, kill_after=None, on_write=False):
+            job = {"argv": argv, "env": info["env"], "kill_after": kill_after, "delay": rng.uniform(0.0, 0.03),
+                   "kill_on_write": [info["servicenow"]["url"], info["jira"]["url"]] if on_write else None}
+            server.stdin.write(json.dumps(job) + "\n")
+            server.stdin.flush()
+            return json.loads(server.stdout.readline())
+
+        config = write_config(tmp_path, info, max_writes_per_run=2)
+        argv = ["scan", "--config", str(config)]
+        span = max(0.2, run(argv + ["--dry-run"])["seconds"])  # one whole scan, here and now
+        kills = left_pending = 0
+        for n in range(24):
+            if n % 2:  # anywhere in the scan
+                kills += run(argv, kill_after=rng.uniform(0.0, span))["killed"]
+            else:  # just after a write went out
+                kills += run(argv, kill_after=3 * span, on_write=True)["killed"]
+            left_pending += pending_rows(tmp_path / "state.sqlite") > 0  # killed between "pending" and "posted"
+        assert kills >= 10, f"only {kills} of 24 runs were killed mid-scan; the test needs slower scans"
+
         config = write_config(tmp_path, info, max_writes_per_run=1000)
         code, summary, err = scan_cli(config, info)
         assert code == 0, err
         want, jira_keys, _ = expected_coaching(config, info)
         assert_exactly_once(info, want, jira_keys)
+        print(f"{kills} of 24 runs killed mid-scan, {left_pending} of them between a ledger row and its write")
         code, again, err = scan_cli(config, info)
         assert code == 0 and again["written"] == 0, err
     finally:
+        server.stdin.close()
+        server.wait(30)
         pair.stop()
