@@ -44,9 +44,13 @@ EXAMPLE_KEYS = ("flag", "pass")
 EXEMPT_FIELDS = ("state", "owner", "service", "container", "source")
 
 
-def _suggest(word: str, options: list[str] | tuple[str, ...]) -> str:
+def _suggest(word: str, options: list[str] | tuple[str, ...], limit: int = 15) -> str:
+    """"did you mean X?" when one is close, and the valid names (the first ``limit``)."""
     close = difflib.get_close_matches(word, list(options), n=1)
-    listed = ", ".join(sorted(options)) or "(none)"
+    names = sorted(options)
+    listed = ", ".join(names[:limit]) or "(none)"
+    if len(names) > limit:
+        listed += f", ... ({len(names)} in all)"
     return (f"did you mean {close[0]!r}? known: " if close else "one of: ") + listed
 
 
