@@ -341,3 +341,41 @@ def test_kill_9_at_random_moments_never_duplicates_or_loses_a_comment(tmp_path):
         server.stdin.close()
         server.wait(30)
         pair.stop()
+
+
+def test_sigterm_finishes_the_record_in_hand_and_records_state(tmp_path):
+    import signal
+
+    from sandbox.faults import Faults
+
+    pair = start(40, seed=14, faults=Faults(latency_ms=40, seed=1))
+    try:
+        info = pair.info()
+        config = write_config(tmp_path, info)
+        proc = subprocess.Popen(
+            [sys.executable, str(BOT), "scan", "--config", str(config), "--json"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **info["env"]}, cwd=tmp_path,
+        )
+        for line in proc.stderr:  # wait until it is scanning
+            if "scan started" in line:
+                break
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 1, err
+        summary = json.loads(out.strip().splitlines()[-1])
+        assert summary["status"] == "interrupted"
+        assert summary["records"] < 80  # it stopped early
+        import sqlite3
+
+        db = sqlite3.connect(tmp_path / "state.sqlite")
+        assert db.execute("SELECT status FROM scans ORDER BY id DESC LIMIT 1").fetchone() == ("interrupted",)
+        assert db.execute("SELECT COUNT(*) FROM ledger WHERE state = 'pending'").fetchone() == (0,)
+        db.close()
+        # the next scan picks up where it stopped, and every flagged record ends with one comment
+        code, rest, err = scan_cli(config, info)
+        assert code == 0, err
+        want, jira_keys, _ = expected_coaching(config, info)
+        assert_exactly_once(info, want, jira_keys)
+    finally:
+        pair.stop()
