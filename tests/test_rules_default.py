@@ -86,3 +86,19 @@ def test_hostile_text_does_not_break_the_engine(rs):
     nasty = "\x00\ud800 {{ 7*7 }} " + "customers " * 2000 + "é" * 1000
     verdict = rules.evaluate_text(nasty, rs)
     assert verdict.category in set(Category)
+
+
+def test_engine_speed_bench_runs(capsys):
+    # Not a timing assertion: the bench must keep working and print its figures.
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "bench" / "engine_speed.py"
+    spec = importlib.util.spec_from_file_location("engine_speed", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main(["--records", "20", "--rounds", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "records/s" in out and "ratio" in out
+    records = mod.build_records(5, 1024)
+    assert all(900 <= len(r.title) + len(r.description) + len(r.goal) + len(r.service) <= 1100 for r in records)
