@@ -76,6 +76,13 @@ class RuleSet:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_id", {r.id: r for r in self.rules})
+        # id -> (condition, rule) for evaluation: condition None when disabled, rule only
+        # when it has a source/container scope to check.
+        plan = {
+            r.id: (r.condition if r.enabled else None, r if (r.sources or r.containers) else None)
+            for r in self.rules
+        }
+        object.__setattr__(self, "_plan", plan)
 
     def rule(self, rule_id: str) -> Rule:
         return self._by_id[rule_id]  # type: ignore[attr-defined]
@@ -88,7 +95,7 @@ class RuleSet:
 class Context:
     """One evaluation of one record: field tokens and rule results, computed once."""
 
-    __slots__ = ("record", "ruleset", "_tokens", "_results", "_texts", "_index", "_evidence")
+    __slots__ = ("record", "ruleset", "_tokens", "_results", "_texts", "_index", "_evidence", "_plan")
 
     def __init__(self, record: Record, ruleset: RuleSet) -> None:
         self.record = record
@@ -98,6 +105,7 @@ class Context:
         self._texts: dict[str, str] = {}
         self._index: dict[str, dict[str, list[Token]]] = {}
         self._evidence: dict[tuple[str, int], Evidence] = {}
+        self._plan = ruleset._plan  # type: ignore[attr-defined]
 
     def text(self, name: str) -> str:
         t = self._texts.get(name)
@@ -173,11 +181,11 @@ class Context:
             if whole is not None and (not whole.holds or not whole.evidence):
                 self._results[key] = whole
                 return whole
-        rule = self.ruleset.rule(rule_id)
-        if not rule.enabled or not rule.applies_to(self.record):
+        condition, scoped = self._plan[rule_id]
+        if condition is None or (scoped is not None and not scoped.applies_to(self.record)):
             m = NO
         else:
-            m = rule.condition.evaluate(self, scope)
+            m = condition.evaluate(self, scope)
         self._results[key] = m
         return m
 
