@@ -18,6 +18,7 @@ through ``StateStore``; decisions come from ``coach.decide``.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -246,6 +247,10 @@ class SourceScan:
         self._updates: list[RecordUpdate] = []
         self._unsettled: set[str] = set()
         self._inflight_keys: set[str] = set()
+        self._settled_keys: set[str] = set()
+        # Records written this scan: the write bumps their updated time, so they come
+        # round again in the same read; their judgement is reused, not redone.
+        self._handled: dict[str, tuple[str, str, str, bool]] = {}
         self._prior_failures: dict[str, int] = {}
 
     # -- the scan ------------------------------------------------------------------
@@ -329,6 +334,7 @@ class SourceScan:
             return
         log.info("%s: settling %d write(s) left pending by an earlier scan", self.c.name, len(rows))
         for row in rows:
+            self._settled_keys.add(row.record_key)  # judged afresh this scan, whatever is stored
             if self.dry_run:
                 self._unsettled.add(row.record_key)
                 continue
@@ -376,6 +382,16 @@ class SourceScan:
             return
         record = item
         position = tracker.seen(_aware(record.updated))
+        content = self._content(record)
+        while record.key in self._inflight_keys:  # the same record twice in one read
+            self._drain(inflight, tracker, block=True)
+        reused = self._reusable(record.key, content) if record.key not in self._unsettled else None
+        if reused is not None:
+            digest, category, flagged = reused
+            r.categories[category] += 1
+            r.flagged += int(flagged)
+            self._remember(record, digest, category, flagged, content)
+            return
         try:
             verdict = self.evaluate(record)
         except Exception as exc:  # one odd record never stops the scan
@@ -384,8 +400,21 @@ class SourceScan:
         r.categories[verdict.category.value] += 1
         if verdict.flagged:
             r.flagged += 1
-        while record.key in self._inflight_keys:  # the same record twice in one read
-            self._drain(inflight, tracker, block=True)
+        self._decide_and_write(record, verdict, token, position, tracker, pool, inflight)
+
+    def _reusable(self, key: str, content: str) -> tuple[str, str, bool] | None:
+        """The stored judgement of a record whose content and rules are unchanged."""
+        hit = self._handled.get(key)
+        if hit is not None and hit[0] == content:
+            return hit[1], hit[2], hit[3]
+        if self.result.full or key in self._settled_keys or not (self._baseline or key in self._known):
+            return None
+        prior = self.store.record(self.c.name, key)
+        if prior is not None and prior.failures == 0 and prior.digest and prior.content == content:
+            return prior.digest, prior.category, prior.flagged
+        return None
+
+    def _decide_and_write(self, record: Record, verdict: Verdict, token: int, position, tracker, pool, inflight) -> None:
         if record.key in self._unsettled:
             self._fail(record.key, record.number, "an earlier write is not settled yet", position, tracker, verdict)
             return
@@ -487,16 +516,28 @@ class SourceScan:
                     self.on_dry_write(outcome.task)
             else:
                 log.info("%s: %s %s (%s)", self.c.name, _verb(outcome.task.action.kind), record.number, outcome.task.action.reason)
+                self._handled[record.key] = (self._content(record), verdict.digest(), verdict.category.value, verdict.flagged)
             self._done(record, verdict)
         else:
             self._fail(record.key, record.number, outcome.error, position, tracker, verdict)
 
+    def _content(self, record: Record) -> str:
+        """A hash of everything the rules and the decision read, and of the rules themselves."""
+        parts = (
+            self.fingerprint, record.key, record.number, record.url, record.title, record.description,
+            record.goal, record.service, record.owner, "\x1f".join(record.labels), record.state, record.container,
+        )
+        return hashlib.sha256("\x1e".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:24]
+
     def _done(self, record: Record, verdict: Verdict) -> None:
+        self._remember(record, verdict.digest(), verdict.category.value, verdict.flagged, self._content(record))
+
+    def _remember(self, record: Record, digest: str, category: str, flagged: bool, content: str) -> None:
         self._known.add(record.key)
         self._updates.append(
             RecordUpdate(
-                self.c.name, record.key, record.number, verdict.digest(), verdict.category.value,
-                _aware(record.updated), self.now(),
+                self.c.name, record.key, record.number, digest, category,
+                _aware(record.updated), self.now(), content=content, flagged=flagged,
             )
         )
 

@@ -121,7 +121,14 @@ def _m2_scan_source_index(db: sqlite3.Cursor) -> None:
     db.execute("CREATE INDEX scans_status ON scans (status, id)")
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Cursor], None], ...] = (_m1_initial, _m2_scan_source_index)
+def _m3_record_content(db: sqlite3.Cursor) -> None:
+    # A hash of what the rules read, so an unchanged record re-read in the overlap
+    # window (or after the bot's own comment bumped its updated time) is not judged again.
+    db.execute("ALTER TABLE records ADD COLUMN content TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE records ADD COLUMN flagged INTEGER NOT NULL DEFAULT 0")
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Cursor], None], ...] = (_m1_initial, _m2_scan_source_index, _m3_record_content)
 
 
 def _open_readonly(path: Path) -> sqlite3.Connection:
@@ -178,6 +185,8 @@ class RecordState:
     last_seen: datetime
     failures: int
     last_error: str
+    content: str = ""
+    flagged: bool = False
 
 
 @dataclass(frozen=True)
@@ -203,6 +212,8 @@ class RecordUpdate:
     updated: datetime | None
     seen: datetime
     error: str = ""  # non-empty: the record failed this time
+    content: str = ""  # hash of the fields the rules read
+    flagged: bool = False
 
 
 class StateError(CoachError):
@@ -393,14 +404,14 @@ class StateStore:
 
     def record(self, source: str, key: str) -> RecordState | None:
         rows = self._query(
-            "SELECT source, key, number, digest, category, updated, last_seen, failures, last_error "
+            "SELECT source, key, number, digest, category, updated, last_seen, failures, last_error, content, flagged "
             "FROM records WHERE source = ? AND key = ?",
             (source, key),
         )
         if not rows:
             return None
-        s, k, n, d, c, u, seen, f, e = rows[0]
-        return RecordState(s, k, n, d, c, _dt(u), _dt(seen), f, e)  # type: ignore[arg-type]
+        s, k, n, d, c, u, seen, f, e, content, flagged = rows[0]
+        return RecordState(s, k, n, d, c, _dt(u), _dt(seen), f, e, content, bool(flagged))  # type: ignore[arg-type]
 
     def remember(self, updates: Sequence[RecordUpdate]) -> None:
         """Write what a scan learned about many records in one transaction.
@@ -411,23 +422,24 @@ class StateStore:
         if not updates:
             return
         ok = [
-            (u.source, u.key, u.number, u.digest, u.category, _ts(u.updated), _ts(u.seen))
+            (u.source, u.key, u.number, u.digest, u.category, _ts(u.updated), _ts(u.seen), u.content, int(u.flagged))
             for u in updates
             if not u.error
         ]
         bad = [(u.source, u.key, u.number, _ts(u.seen), u.error[:2000]) for u in updates if u.error]
         with self._tx() as cur:
             cur.executemany(
-                "INSERT INTO records (source, key, number, digest, category, updated, last_seen, failures, last_error) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, 0, '') ON CONFLICT(source, key) DO UPDATE SET "
+                "INSERT INTO records (source, key, number, digest, category, updated, last_seen, failures, last_error, "
+                "content, flagged) VALUES (?, ?, ?, ?, ?, ?, ?, 0, '', ?, ?) ON CONFLICT(source, key) DO UPDATE SET "
                 "number = excluded.number, digest = excluded.digest, category = excluded.category, "
-                "updated = excluded.updated, last_seen = excluded.last_seen, failures = 0, last_error = ''",
+                "updated = excluded.updated, last_seen = excluded.last_seen, failures = 0, last_error = '', "
+                "content = excluded.content, flagged = excluded.flagged",
                 ok,
             )
             cur.executemany(
                 "INSERT INTO records (source, key, number, last_seen, failures, last_error) VALUES (?, ?, ?, ?, 1, ?) "
                 "ON CONFLICT(source, key) DO UPDATE SET last_seen = excluded.last_seen, "
-                "failures = records.failures + 1, last_error = excluded.last_error",
+                "failures = records.failures + 1, last_error = excluded.last_error, content = ''",
                 bad,
             )
 

@@ -399,3 +399,69 @@ def test_an_old_comment_with_the_same_marker_does_not_settle_a_new_pending_write
     assert [c.marker for c in fake.comments["k0"]] == [marker_for(a), marker_for(b), marker_for(a)]
     scan(cfg, {"snow": fake}, full=True)
     assert len(fake.comments["k0"]) == 3
+
+
+class CountingEvaluate:
+    def __init__(self):
+        self.keys = []
+
+    def __call__(self, record):
+        self.keys.append(record.key)
+        return fake_evaluate(record)
+
+
+def test_unchanged_records_are_not_judged_again(tmp_path):
+    cfg = make_config(tmp_path)
+    fake = FakeConnector("snow", make_records("snow", GOALS))
+    scan(cfg, {"snow": fake})
+    counting = CountingEvaluate()
+    # everything is in the overlap window of the next scan: read again, judged never
+    again = run_scan(cfg, evaluate=counting, renderer=FakeRenderer(), fingerprint="fp1",
+                     open_connector=lambda s, l: fake, overlap=timedelta(days=1))
+    assert again.summary()["records"] == 6 and counting.keys == []
+    assert again.summary()["flagged"] == 4  # counts still come from the stored judgement
+    assert again.sources[0].categories == {"no_goal": 1, "process_only": 3, "value": 2}
+    fake.set_goal("k1", "lower MTTR")
+    run_scan(cfg, evaluate=counting, renderer=FakeRenderer(), fingerprint="fp1",
+             open_connector=lambda s, l: fake, overlap=timedelta(days=1))
+    assert counting.keys == ["k1"]
+    assert len(fake.comments["k1"]) == 1
+    # new rules: every record is judged again
+    counting.keys.clear()
+    run_scan(cfg, evaluate=counting, renderer=FakeRenderer(), fingerprint="fp2",
+             open_connector=lambda s, l: fake)
+    assert sorted(counting.keys) == sorted(fake.records)
+
+
+def test_a_record_read_twice_in_one_scan_is_judged_and_written_once(tmp_path):
+    class Repeating(FakeConnector):
+        def fetch(self, since):
+            items = list(super().fetch(since))
+            yield from items
+            yield from (i for i in items if i.key in FLAGGED)  # bumped by our own writes
+
+    cfg = make_config(tmp_path)
+    fake = Repeating("snow", make_records("snow", GOALS))
+    counting = CountingEvaluate()
+    result = run_scan(cfg, evaluate=counting, renderer=FakeRenderer(), fingerprint="fp1",
+                      open_connector=lambda s, l: fake)
+    assert result.summary()["records"] == 10
+    assert sorted(counting.keys) == sorted(fake.records)
+    assert one_comment_each(fake, FLAGGED) == {k: 1 for k in FLAGGED}
+
+
+def test_a_record_with_a_settled_write_is_judged_afresh(tmp_path):
+    from model import marker_for
+
+    cfg = make_config(tmp_path)
+    fake = FakeConnector("snow", make_records("snow", GOALS))
+    scan(cfg, {"snow": fake})
+    # as if a later scan was killed mid-write on k0 under new rules, then the rules went back
+    verdict = fake_evaluate(fake.records["k0"])
+    with StateStore(tmp_path / "state" / "s.sqlite") as s:
+        s.ledger_begin("snow", "k0", "feedfacefeedface", marker_for("feedfacefeedface"), "post")
+    counting = CountingEvaluate()
+    run_scan(cfg, evaluate=counting, renderer=FakeRenderer(), fingerprint="fp1",
+             open_connector=lambda s, l: fake, overlap=timedelta(days=1))
+    assert counting.keys == ["k0"]
+    assert fake.markers("k0") == [verdict.digest()]
