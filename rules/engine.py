@@ -1,7 +1,11 @@
 """Judge one record with a compiled rule set: pure, deterministic, no I/O.
 
-Every rule is evaluated at most once per record (results are memoised in the
-per-call Context); every field is scanned for vocabulary terms at most once.
+Evaluation is lazy and field-scoped: only the rules that report a finding or
+decide the category are asked for, each asks its sub-rules only for the fields it
+needs (a rule about the goal field never matches the description), and every
+answer is memoised in the per-call Context. Every field is scanned for vocabulary
+terms at most once. The compiled RuleSet holds the only caches (stems, confirmed
+candidates); they never change an answer, only its cost.
 """
 
 from __future__ import annotations
