@@ -85,6 +85,7 @@ class JiraConnector:
         self._flavor: str | None = None if settings.flavor == "auto" else settings.flavor
         self._me: dict[str, Any] | None = None
         self._notify_param = True  # drops to False if the site refuses notifyUsers=false
+        self._writes = 0  # comment writes started, for the search's startAt back-off
         self.client = self._make_client(settings, session)
 
     @classmethod
@@ -230,48 +231,79 @@ class JiraConnector:
             token = next_token
 
     def _server_pages(self, watermark: str | None, fields: str, zone: Any) -> Iterator[dict[str, Any]]:
-        """GET /rest/api/2/search with startAt/maxResults/total, split under SEARCH_WINDOW.
+        """GET /rest/api/2/search, keyset-paged: every page restarts at the last minute seen.
 
-        When the next page would reach past the window, the query restarts with
-        ``updated >= <last seen updated>`` (rounded down to the minute) and the
-        issues already yielded in that last minute are skipped.
+        ``startAt`` over ``ORDER BY updated`` skips issues when earlier ones are
+        updated between pages (each of our comments bumps ``updated``; JRASERVER-69860),
+        and the watermark would then pass them. So each next page asks again with
+        ``updated >= "<minute of the last issue>"`` from startAt 0 and skips keys
+        already yielded with the same ``updated``. An issue that changed since we
+        yielded it sorts later and is yielded again (the scan de-duplicates by digest).
+        One request per page, no more; a page re-reads only the issues of its first minute.
+
+        When a whole page lies within the restart minute (or the user's zone is
+        unknown, so literals are widened by hours), a restart would make no
+        progress: we then step on by ``startAt`` within that query, backing off by
+        the writes this connector started meanwhile (each moves at most one issue
+        already read out of the prefix), and skip what comes round twice.
         """
         action = Action("search issues (GET /rest/api/2/search)", "Browse projects")
         size = self.settings.page_size
-        jql = build_jql(self.settings.jql, watermark)
+        floor = watermark  # the minute the current query starts at
         start = 0
-        tail_minute = ""  # the JQL minute of the last yielded issue
-        tail_keys: set[str] = set()  # keys yielded within tail_minute
-        skip: set[str] = set()
+        read = 0  # issues received from the current query
+        writes_at_query = self._write_count()
+        # key -> (updated as sent, its JQL minute), for keys yielded at or after ``floor``
+        seen: dict[str, tuple[Any, str | None]] = {}
         while True:
+            jql = build_jql(self.settings.jql, floor)
             params = {"jql": jql, "fields": fields, "startAt": start, "maxResults": size}
             data = self._get("search", params, action)
             issues = data.get("issues") or []
             log.debug("jira source %s: server page at %d, %d issue(s), jql %s", self.name, start, len(issues), jql)
+            last_minute: str | None = None
             for issue in issues:
-                key = issue.get("key")
-                if key in skip:
-                    continue
-                minute = self._issue_minute(issue, zone)
-                if minute is not None:
-                    if minute != tail_minute:
-                        tail_minute, tail_keys = minute, set()
-                    tail_keys.add(key)
+                key = str(issue.get("key"))
+                stamp = self._updated_value(issue)
+                last_minute = self._issue_minute(issue, zone)
+                if key in seen and seen[key][0] == stamp:
+                    continue  # read again at a restart or after a back-off
+                seen[key] = (stamp, last_minute)
                 yield issue
-            start += len(issues)
+            read += len(issues)
             total = data.get("total")
-            if not issues or (isinstance(total, int) and start >= total):
+            if not issues or (isinstance(total, int) and start + len(issues) >= total):
                 return
+            if zone is not None and last_minute is not None and (floor is None or last_minute > floor):
+                floor, start, read = last_minute, 0, 0
+                writes_at_query = self._write_count()
+                seen = {k: v for k, v in seen.items() if v[1] is not None and v[1] >= floor}
+                continue
+            start = max(0, read - (self._write_count() - writes_at_query))
             if start + size > self.SEARCH_WINDOW:
-                restart = build_jql(self.settings.jql, tail_minute or watermark)
-                if restart == jql:
+                restart = last_minute
+                if restart is None or (floor is not None and restart <= floor):
                     raise TransientError(
-                        f"Jira source {self.name!r}: more than {self.SEARCH_WINDOW} issues share the updated "
-                        f"minute {tail_minute!r}; narrow the JQL in [sources.{self.name}]"
+                        f"Jira source {self.name!r}: more than {self.SEARCH_WINDOW - size} issues share the "
+                        f"updated minute {floor!r}; narrow the JQL in [sources.{self.name}]"
                     )
                 log.info("jira source %s: %d-result window reached; restarting at updated >= %s",
-                         self.name, self.SEARCH_WINDOW, tail_minute)
-                jql, start, skip = restart, 0, set(tail_keys)
+                         self.name, self.SEARCH_WINDOW, restart)
+                floor, start, read = restart, 0, 0
+                writes_at_query = self._write_count()
+                seen = {k: v for k, v in seen.items() if v[1] is not None and v[1] >= floor}
+
+    def _updated_value(self, issue: Mapping[str, Any]) -> Any:
+        values = issue.get("fields")
+        return values.get(self.settings.fields.updated) if isinstance(values, Mapping) else None
+
+    def _write_count(self) -> int:
+        with self._lock:
+            return self._writes
+
+    def _count_write(self) -> None:
+        with self._lock:
+            self._writes += 1
 
     def _issue_minute(self, issue: Mapping[str, Any], zone: Any) -> str | None:
         values = issue.get("fields") or {}
@@ -327,6 +359,7 @@ class JiraConnector:
         """POST /issue/{key}/comment with the csi-coach property; settles an ambiguous write."""
         payload = self._payload(body, marker, version)
         action = Action(f"add a comment to {record.key}", "Add comments", write=True)
+        self._count_write()  # before sending: the issue may move in the search order from now on
         try:
             created = self._send("POST", f"issue/{record.key}/comment", payload, action)
         except AmbiguousWrite as first:
@@ -336,6 +369,7 @@ class JiraConnector:
                          self.name, record.key, landed.comment_id)
                 return landed
             log.info("jira source %s: ambiguous comment on %s had not landed; writing it again", self.name, record.key)
+            self._count_write()
             created = self._send("POST", f"issue/{record.key}/comment", payload, action)
         return CommentRef(source=self.name, record_key=record.key, comment_id=str(created.get("id", "")))
 
@@ -361,6 +395,7 @@ class JiraConnector:
         payload = self._payload(body, marker, version)
         action = Action(f"edit comment {ref.comment_id} on {ref.record_key}", "Edit own comments", write=True)
         path = f"issue/{ref.record_key}/comment/{ref.comment_id}"
+        self._count_write()
         if self._notify_param:
             try:
                 self._send("PUT", path, payload, action, params={"notifyUsers": "false"})

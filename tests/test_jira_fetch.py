@@ -92,33 +92,70 @@ def test_incremental_jql_uses_watermark_in_the_users_zone(rsps):
         "ORDER BY updated ASC, key ASC")
 
 
-def test_server_pages_follow_start_at_and_total(rsps):
-    add_myself(rsps, DC, "myself_datacenter.json")
-    for n, start in ((1, 0), (2, 2), (3, 4)):
-        rsps.get(f"{DC}/rest/api/2/search", json=load(f"search_page{n}.json"),
-                 match=[responses.matchers.query_param_matcher({"startAt": str(start)}, strict_match=False)])
+def server_body(issues, start, total):
+    return {"expand": "schema,names", "startAt": start, "maxResults": 2, "total": total, "issues": issues}
+
+
+def test_server_pages_restart_at_the_last_minute_seen_and_skip_keys_already_yielded(rsps):
+    add_myself(rsps, DC, "myself_datacenter.json")  # America/New_York, UTC-5 in November
+    ops = {i["key"]: i for n in (1, 2, 3) for i in load(f"search_page{n}.json")["issues"]}
+    base = '(project = CSI) AND updated >= "{}" ORDER BY updated ASC, key ASC'
+    # OPS-1 and OPS-2 share 08:15 UTC; OPS-3, OPS-4, OPS-5 a day apart each
+    pages = [
+        (base.format("2026-11-20 03:00"), 0, ["OPS-1", "OPS-2"], 5),  # the watermark query
+        (base.format("2026-11-20 03:15"), 0, ["OPS-1", "OPS-2"], 5),  # restart: nothing new in that minute
+        (base.format("2026-11-20 03:15"), 2, ["OPS-3", "OPS-4"], 5),  # so step on by startAt within it
+        (base.format("2026-11-22 05:00"), 0, ["OPS-4", "OPS-5"], 2),  # restart at OPS-4's minute
+    ]
+    for jql, start, keys, total in pages:
+        rsps.get(f"{DC}/rest/api/2/search", json=server_body([ops[k] for k in keys], start, total),
+                 match=[responses.matchers.query_param_matcher({"jql": jql, "startAt": str(start)},
+                                                               strict_match=False)])
     with JiraConnector(settings("server", method="pat"), None) as jira:
-        keys = [r.key for r in jira.fetch(datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc))]
-    assert keys == ["OPS-1", "OPS-2", "OPS-3", "OPS-4", "OPS-5"]
+        keys = [r.key for r in jira.fetch(datetime(2026, 11, 20, 8, 0, 59, tzinfo=timezone.utc))]
+    assert keys == ["OPS-1", "OPS-2", "OPS-3", "OPS-4", "OPS-5"]  # each once: re-read keys skipped
     searches = [c for c in rsps.calls if path(c) == "/rest/api/2/search"]
-    assert [query(c)["startAt"] for c in searches] == ["0", "2", "4"]
+    assert [(query(c)["jql"], int(query(c)["startAt"])) for c in searches] == [(j, s) for j, s, _, _ in pages]
     assert {query(c)["maxResults"] for c in searches} == {"2"}
-    # America/New_York is UTC-5 in November
-    assert query(searches[0])["jql"] == '(project = CSI) AND updated >= "2026-11-20 07:00" ORDER BY updated ASC, key ASC'
-    assert len(rsps.calls) == 4
+    assert len(rsps.calls) == 1 + len(pages)  # myself + one request per page
+
+
+def test_server_yields_an_issue_again_when_its_updated_changed(rsps):
+    rsps.get(f"{DC}/rest/api/2/myself", json={**load("myself_datacenter.json"), "timeZone": "UTC"})
+    ops = {i["key"]: i for n in (1, 2) for i in load(f"search_page{n}.json")["issues"]}
+    bumped = {**ops["OPS-2"], "fields": {**ops["OPS-2"]["fields"], "updated": "2026-11-21T09:00:30.000+0000"}}
+    rsps.get(f"{DC}/rest/api/2/search", json=server_body([ops["OPS-1"], ops["OPS-2"]], 0, 4),
+             match=[responses.matchers.query_param_matcher({"startAt": "0"}, strict_match=False),
+                    responses.matchers.query_param_matcher({"jql": "(project = CSI) ORDER BY updated ASC, key ASC"},
+                                                           strict_match=False)])
+    rsps.get(f"{DC}/rest/api/2/search", json=server_body([ops["OPS-2"], ops["OPS-3"]], 0, 3),
+             match=[responses.matchers.query_param_matcher(
+                 {"jql": '(project = CSI) AND updated >= "2026-11-20 08:15" ORDER BY updated ASC, key ASC'},
+                 strict_match=False)])
+    rsps.get(f"{DC}/rest/api/2/search", json=server_body([ops["OPS-3"], bumped], 0, 2),
+             match=[responses.matchers.query_param_matcher(
+                 {"jql": '(project = CSI) AND updated >= "2026-11-21 09:00" ORDER BY updated ASC, key ASC'},
+                 strict_match=False)])
+    with JiraConnector(settings("server", method="pat"), None) as jira:
+        keys = [r.key for r in jira.fetch(None)]
+    assert keys == ["OPS-1", "OPS-2", "OPS-3", "OPS-2"]  # OPS-2 changed after it was read
 
 
 class FakeDataCenterSearch:
-    """A /rest/api/2/search that honours jql's updated >= clause, startAt and the window."""
+    """A /rest/api/2/search that honours ``updated >=`` (UTC), startAt and the window; comments bump ``updated``."""
 
-    def __init__(self, n: int, window: int = 10_000) -> None:
+    def __init__(self, n: int, window: int = 10_000, per_minute: int = 3) -> None:
         start = datetime(2026, 1, 1, tzinfo=timezone.utc)
-        # 3 issues per minute, so the restart minute holds issues already yielded
-        self.issues = [(f"OPS-{i + 1}", start + timedelta(seconds=20 * i)) for i in range(n)]
+        self.issues = {f"OPS-{i + 1}": start + timedelta(minutes=i // per_minute, milliseconds=i % per_minute)
+                       for i in range(n)}
         self.window = window
+        self.now = datetime(2026, 6, 1, tzinfo=timezone.utc)
         self.queries: list[tuple[str, int]] = []
 
-    def __call__(self, request):
+    def ordered(self) -> list[tuple[str, datetime]]:
+        return sorted(self.issues.items(), key=lambda item: (item[1], int(item[0].split("-")[1])))
+
+    def search(self, request):
         from urllib.parse import parse_qs, urlsplit
 
         q = {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
@@ -130,27 +167,69 @@ class FakeDataCenterSearch:
         if 'updated >= "' in q["jql"]:
             literal = q["jql"].split('updated >= "')[1].split('"')[0]
             floor = datetime.strptime(literal, "%Y-%m-%d %H:%M").replace(tzinfo=timezone.utc)
-        matching = [i for i in self.issues if floor is None or i[1] >= floor]
+        matching = [i for i in self.ordered() if floor is None or i[1] >= floor]
         page = matching[start_at:start_at + size]
         issues = [{"id": key.split("-")[1], "key": key, "self": f"{DC}/rest/api/2/issue/{key}",
-                   "fields": {"summary": key, "updated": when.strftime("%Y-%m-%dT%H:%M:%S.000+0000")}}
+                   "fields": {"summary": key, "updated": when.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"}}
                   for key, when in page]
         body = {"startAt": start_at, "maxResults": size, "total": len(matching), "issues": issues}
         return 200, {}, json.dumps(body)
 
+    def comment(self, request):
+        key = request.url.split("/issue/")[1].split("/")[0]
+        self.now += timedelta(milliseconds=1)  # a comment counts as an update of the issue
+        self.issues[key] = self.now
+        return 201, {}, json.dumps({"id": str(len(self.queries)), "body": "x"})
 
-def test_server_restarts_on_updated_before_the_10000_window(rsps):
-    rsps.get(f"{DC}/rest/api/2/myself", json={**load("myself_datacenter.json"), "timeZone": "UTC"})
+    def serve(self, rsps) -> None:
+        import re
+
+        rsps.get(f"{DC}/rest/api/2/myself", json={**load("myself_datacenter.json"), "timeZone": "UTC"})
+        rsps.add_callback(responses.GET, f"{DC}/rest/api/2/search", callback=self.search)
+        rsps.add_callback(responses.POST, re.compile(f"{DC}/rest/api/2/issue/[^/]+/comment"), callback=self.comment)
+
+
+def test_server_pages_never_reach_the_10000_window(rsps):
     fake = FakeDataCenterSearch(12_500)
-    rsps.add_callback(responses.GET, f"{DC}/rest/api/2/search", callback=fake)
+    fake.serve(rsps)
     with JiraConnector(settings("server", method="pat", page_size=1000), None) as jira:
         keys = [r.key for r in jira.fetch(None)]
-    assert keys == [k for k, _ in fake.issues]  # each exactly once, in order
+    assert keys == [k for k, _ in fake.ordered()]  # each exactly once, in order
+    assert all(start == 0 for _, start in fake.queries)
+    # OPS-1000, the last of page 1, was updated in minute 333 (3 issues a minute)
+    assert fake.queries[1] == ('(project = CSI) AND updated >= "2026-01-01 05:33" ORDER BY updated ASC, key ASC', 0)
+    # each restart re-reads the issues of its first minute up to the last one seen: at most 2
+    assert len(fake.queries) == 13
+
+
+def test_server_steps_by_start_at_within_a_crowded_minute_and_backs_off_by_its_writes(rsps):
+    fake = FakeDataCenterSearch(250, per_minute=250)  # one minute holds every issue
+    fake.serve(rsps)
+    seen: list[str] = []
+    with JiraConnector(settings("server", method="pat", page_size=50), None) as jira:
+        for record in jira.fetch(None):
+            if record.key not in seen and len(seen) % 4 == 0:
+                jira.post(record, "h4. Coaching", "csi-coach:0123456789abcdef")  # moves it to the end
+            seen.append(record.key)
+    assert set(seen) == set(fake.issues)  # none skipped although 63 moved out from under startAt
+    assert len(seen) == 250 + 63  # the moved ones come round once more, at their new place
+    searches = [s for _, s in fake.queries]
+    # page 1 moved 13 issues away; the restart at the crowded minute (startAt 0) reads 37 known and
+    # 13 new ones, 3 of which get a comment: so the next startAt is 50 read - 3 written, not 50
+    assert searches[:3] == [0, 0, 50 - 3]
+
+
+def test_server_more_than_a_window_in_one_minute_is_an_error_naming_the_source(rsps):
+    from errors import TransientError
+
+    fake = FakeDataCenterSearch(10_001, per_minute=10_001)
+    fake.serve(rsps)
+    with JiraConnector(settings("server", method="pat", page_size=1000), None) as jira:
+        with pytest.raises(TransientError) as info:
+            for _ in jira.fetch(None):
+                pass
+    assert "share the updated minute" in str(info.value) and "jira-test" in str(info.value)
     assert all(start + 1000 <= 10_000 for _, start in fake.queries)
-    restarts = [(jql, s) for jql, s in fake.queries if "updated >=" in jql]
-    # the 10,000th issue (OPS-10000) was updated at 2026-01-03 07:33:00 UTC
-    assert restarts[0] == ('(project = CSI) AND updated >= "2026-01-03 07:33" ORDER BY updated ASC, key ASC', 0)
-    assert len(fake.queries) == 10 + 3  # 10 pages, then 2,500 + the 3 re-read in the restart minute
 
 
 @pytest.mark.parametrize("deployment,expect", [("Cloud", "/rest/api/2/search/jql"), ("Server", "/rest/api/2/search"),
