@@ -306,7 +306,7 @@ def _compile(eff: dict[str, Any], origins: Origins, files: list[str]) -> RuleSet
             condition=condition, examples_flag=flag, examples_pass=passing, description=params["description"],
         )
     for rid, rule in rules.items():
-        for ref_key in ("if", "then", "rule", "a", "b", "rules", "unless"):  # every kind's rule references
+        for ref_key in ("if", "then", "rule", "a", "b", "rules", "unless", "unless_clause"):  # every kind's rule references
             refs = eff["rule"][rid].get(ref_key)
             for ref in ([refs] if isinstance(refs, str) else refs or []):
                 if ref not in rules:

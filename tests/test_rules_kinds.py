@@ -208,3 +208,28 @@ def test_field_scoped_caller_gets_the_same_answer_as_a_filter(rs):
     assert not Context(rec, rs).result("value", frozenset({"goal"})).holds
     # "not" is about the whole record, whatever scope its caller asks for.
     assert not Context(rec, rs).result("no-value", frozenset({"goal"})).holds
+
+
+def test_near_unless_clause_blocks_anywhere_in_the_clause(tmp_path):
+    body = BASE + """
+[vocab.desk]
+terms = ["call was handled"]
+[rule.role]
+kind = "vocab"
+vocab = "role"
+[rule.effect]
+kind = "vocab"
+vocab = "effect"
+[rule.desk]
+kind = "vocab"
+vocab = "desk"
+[rule.pair]
+kind = "near"
+a = "role"
+b = "effect"
+unless_clause = "desk"
+"""
+    rs = rules.load_ruleset(write_rules(tmp_path, body))
+    assert holds(rs, "pair", goal="patients wait less")
+    assert not holds(rs, "pair", goal="patients wait less now the call was handled")
+    assert holds(rs, "pair", goal="patients wait less. The call was handled")

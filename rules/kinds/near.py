@@ -10,6 +10,9 @@
     unless = "desk-term"    # optional: a pair does not count when this rule's evidence
                             # sits next to A's evidence (same short clause, at most
     unless_within = 3       # this many words away; default 3)
+    unless_clause = "desk-term"  # optional: a pair does not count when this rule's
+                            # evidence is anywhere in the same short clause as A or B
+                            # ("users happy with how their call was handled")
     order = "any"           # "any", or "a-first" when A must come before B
     fields = ["goal"]       # optional: only pairs in these fields count
 
@@ -55,6 +58,7 @@ PARAMS = {
     "same": P.Param(_same, 'one of "clause", "sentence", "field"', default="clause"),
     "unless": P.Param(P._nonempty_str, "the id of another rule", default=None),
     "unless_within": P.Param(P._nonneg_int, "a whole number >= 0", default=3),
+    "unless_clause": P.Param(P._nonempty_str, "the id of another rule", default=None),
     "fields": P.Param(P._fields, P.FIELDS.expected, default=None),
     "order": P.Param(_order, 'one of "any", "a-first", "b-first"', default="any"),
 }
@@ -70,11 +74,12 @@ class NearCondition:
     unless: str | None = None
     fields: frozenset[str] | None = None
     unless_within: int = 3
+    unless_clause: str | None = None
     vocabs: tuple[str, ...] = ()
 
     @property
     def refs(self) -> tuple[str, ...]:
-        return (self.a, self.b) + ((self.unless,) if self.unless else ())
+        return (self.a, self.b) + tuple(r for r in (self.unless, self.unless_clause) if r)
 
     def _spoiled(self, text, e, blockers) -> bool:
         for u in blockers:
@@ -99,6 +104,7 @@ class NearCondition:
             return NO
         breaker = _BREAKS[self.same]
         blockers = ctx.result(self.unless, sub).evidence if self.unless else ()
+        clause_blockers = ctx.result(self.unless_clause, sub).evidence if self.unless_clause else ()
         b_by_field: dict[str, list] = {}
         for eb in mb.evidence:
             if sub is None or eb.field in sub:
@@ -135,10 +141,27 @@ class NearCondition:
                         spoiled = self._spoiled(text, ea, blockers)
                     if spoiled:
                         break
+                if clause_blockers and _in_clause(text, first, second, clause_blockers):
+                    continue
                 pairs.append((ea, eb))
         if not pairs:
             return NO
         return Match(True, merge_evidence(tuple(e for p in pairs for e in p)))
+
+
+def _in_clause(text, first, second, blockers) -> bool:
+    """A blocker in the same short clause as the pair (at most ~20 words away)."""
+    for u in blockers:
+        if u.field != first.field:
+            continue
+        lo, hi = (u.end, first.start) if u.end <= first.start else (second.end, u.start) if u.start >= second.end else (0, 0)
+        if hi <= lo:
+            return True  # inside or overlapping the pair
+        if hi - lo > 160:
+            continue
+        if not _CLAUSE.search(text, lo, hi):
+            return True
+    return False
 
 
 def _start(e) -> int:
@@ -148,4 +171,5 @@ def _start(e) -> int:
 def build(b: BuildContext) -> NearCondition:
     p = b.params
     f = p["fields"]
-    return NearCondition(p["a"], p["b"], p["within"], p["same"], p["order"], p["unless"], frozenset(f) if f else None, p["unless_within"])
+    return NearCondition(p["a"], p["b"], p["within"], p["same"], p["order"], p["unless"], frozenset(f) if f else None,
+                         p["unless_within"], p["unless_clause"])
