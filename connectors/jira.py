@@ -241,9 +241,9 @@ class JiraConnector:
         yielded it sorts later and is yielded again (the scan de-duplicates by digest).
         One request per page, no more; a page re-reads only the issues of its first minute.
 
-        When a whole page lies within the restart minute (or the user's zone is
-        unknown, so literals are widened by hours), a restart would make no
-        progress: we then step on by ``startAt`` within that query, backing off by
+        When a whole page lies within one minute (or the user's zone is unknown,
+        so literals are widened by hours), a restart would re-read the page or make
+        no progress: we then step on by ``startAt`` within the query, backing off by
         the writes this connector started meanwhile (each moves at most one issue
         already read out of the prefix), and skip what comes round twice.
         """
@@ -262,10 +262,12 @@ class JiraConnector:
             issues = data.get("issues") or []
             log.debug("jira source %s: server page at %d, %d issue(s), jql %s", self.name, start, len(issues), jql)
             last_minute: str | None = None
+            minutes: set[str | None] = set()
             for issue in issues:
                 key = str(issue.get("key"))
                 stamp = self._updated_value(issue)
                 last_minute = self._issue_minute(issue, zone)
+                minutes.add(last_minute)
                 if key in seen and seen[key][0] == stamp:
                     continue  # read again at a restart or after a back-off
                 seen[key] = (stamp, last_minute)
@@ -274,7 +276,9 @@ class JiraConnector:
             total = data.get("total")
             if not issues or (isinstance(total, int) and start + len(issues) >= total):
                 return
-            if zone is not None and last_minute is not None and (floor is None or last_minute > floor):
+            # restart only past at least one issue: a page all in one minute would be read twice
+            if (zone is not None and last_minute is not None and len(minutes) > 1
+                    and (floor is None or last_minute > floor)):
                 floor, start, read = last_minute, 0, 0
                 writes_at_query = self._write_count()
                 seen = {k: v for k, v in seen.items() if v[1] is not None and v[1] >= floor}

@@ -103,8 +103,7 @@ def test_server_pages_restart_at_the_last_minute_seen_and_skip_keys_already_yiel
     # OPS-1 and OPS-2 share 08:15 UTC; OPS-3, OPS-4, OPS-5 a day apart each
     pages = [
         (base.format("2026-11-20 03:00"), 0, ["OPS-1", "OPS-2"], 5),  # the watermark query
-        (base.format("2026-11-20 03:15"), 0, ["OPS-1", "OPS-2"], 5),  # restart: nothing new in that minute
-        (base.format("2026-11-20 03:15"), 2, ["OPS-3", "OPS-4"], 5),  # so step on by startAt within it
+        (base.format("2026-11-20 03:00"), 2, ["OPS-3", "OPS-4"], 5),  # page 1 in one minute: step by startAt
         (base.format("2026-11-22 05:00"), 0, ["OPS-4", "OPS-5"], 2),  # restart at OPS-4's minute
     ]
     for jql, start, keys, total in pages:
@@ -124,21 +123,17 @@ def test_server_yields_an_issue_again_when_its_updated_changed(rsps):
     rsps.get(f"{DC}/rest/api/2/myself", json={**load("myself_datacenter.json"), "timeZone": "UTC"})
     ops = {i["key"]: i for n in (1, 2) for i in load(f"search_page{n}.json")["issues"]}
     bumped = {**ops["OPS-2"], "fields": {**ops["OPS-2"]["fields"], "updated": "2026-11-21T09:00:30.000+0000"}}
-    rsps.get(f"{DC}/rest/api/2/search", json=server_body([ops["OPS-1"], ops["OPS-2"]], 0, 4),
-             match=[responses.matchers.query_param_matcher({"startAt": "0"}, strict_match=False),
-                    responses.matchers.query_param_matcher({"jql": "(project = CSI) ORDER BY updated ASC, key ASC"},
-                                                           strict_match=False)])
     rsps.get(f"{DC}/rest/api/2/search", json=server_body([ops["OPS-2"], ops["OPS-3"]], 0, 3),
              match=[responses.matchers.query_param_matcher(
-                 {"jql": '(project = CSI) AND updated >= "2026-11-20 08:15" ORDER BY updated ASC, key ASC'},
-                 strict_match=False)])
+                 {"jql": "(project = CSI) ORDER BY updated ASC, key ASC", "startAt": "0"}, strict_match=False)])
     rsps.get(f"{DC}/rest/api/2/search", json=server_body([ops["OPS-3"], bumped], 0, 2),
              match=[responses.matchers.query_param_matcher(
-                 {"jql": '(project = CSI) AND updated >= "2026-11-21 09:00" ORDER BY updated ASC, key ASC'},
-                 strict_match=False)])
+                 {"jql": '(project = CSI) AND updated >= "2026-11-21 09:00" ORDER BY updated ASC, key ASC',
+                  "startAt": "0"}, strict_match=False)])
     with JiraConnector(settings("server", method="pat"), None) as jira:
         keys = [r.key for r in jira.fetch(None)]
-    assert keys == ["OPS-1", "OPS-2", "OPS-3", "OPS-2"]  # OPS-2 changed after it was read
+    assert keys == ["OPS-2", "OPS-3", "OPS-2"]  # OPS-3 read twice, yielded once; OPS-2 changed meanwhile
+    assert len(rsps.calls) == 3
 
 
 class FakeDataCenterSearch:
@@ -214,9 +209,9 @@ def test_server_steps_by_start_at_within_a_crowded_minute_and_backs_off_by_its_w
     assert set(seen) == set(fake.issues)  # none skipped although 63 moved out from under startAt
     assert len(seen) == 250 + 63  # the moved ones come round once more, at their new place
     searches = [s for _, s in fake.queries]
-    # page 1 moved 13 issues away; the restart at the crowded minute (startAt 0) reads 37 known and
-    # 13 new ones, 3 of which get a comment: so the next startAt is 50 read - 3 written, not 50
-    assert searches[:3] == [0, 0, 50 - 3]
+    # a restart at the crowded minute would read page 1 again, so startAt steps on, minus the 13
+    # issues page 1's comments moved away; page 2 is all new and 12 of its issues get a comment
+    assert searches[:3] == [0, 50 - 13, 100 - 13 - 12]
 
 
 def test_server_more_than_a_window_in_one_minute_is_an_error_naming_the_source(rsps):
