@@ -49,6 +49,7 @@ from .jira_comments import (
 )
 from .jira_errors import Action, from_exception, from_response
 from .jira_jql import build_jql, jql_time, user_zone
+from .jira_paging import Keyset
 from .jira_map import issue_to_record, parse_jira_time, requested_fields
 
 log = logging.getLogger(__name__)
@@ -195,7 +196,7 @@ class JiraConnector:
         watermark = jql_time(since, zone) if since is not None else None
         fields = ",".join(requested_fields(self.settings.fields))
         if self.flavor == "cloud":
-            pages = self._cloud_pages(watermark, fields)
+            pages = self._cloud_pages(watermark, fields, zone)
         else:
             pages = self._server_pages(watermark, fields, zone)
         count = 0
@@ -204,17 +205,24 @@ class JiraConnector:
             yield issue_to_record(issue, source=self.name, base_url=self.base_url, fields=self.settings.fields)
         log.info("jira source %s: fetched %d issue(s)", self.name, count)
 
-    def _cloud_pages(self, watermark: str | None, fields: str) -> Iterator[dict[str, Any]]:
-        """GET /rest/api/2/search/jql, following nextPageToken until isLast.
+    def _cloud_pages(self, watermark: str | None, fields: str, zone: Any) -> Iterator[dict[str, Any]]:
+        """GET /rest/api/2/search/jql, keyset-paged like Data Center, nextPageToken within a minute.
 
-        The last page may omit nextPageToken rather than send null (JRACLOUD-92184),
-        so either signal ends the loop.
+        Atlassian does not document what nextPageToken points at (an offset or
+        the last issue returned) when issues change between pages, only that it
+        expires after 7 days and that this search is eventually consistent. So
+        each next page restarts at the last minute read, as on Data Center (see
+        ``jira_paging``): still one request per page. The token is followed only
+        when a whole page lies within one minute, where a restart would read the
+        same page again. The last page may omit nextPageToken rather than send
+        null (JRACLOUD-92184), so either signal ends the loop.
         """
-        jql = build_jql(self.settings.jql, watermark)
         action = Action("search issues (GET /rest/api/2/search/jql)", "Browse projects")
+        keys = Keyset(watermark, zone_known=zone is not None)
         token: str | None = None
         page = 0
         while True:
+            jql = build_jql(self.settings.jql, keys.floor)
             params: dict[str, Any] = {"jql": jql, "fields": fields, "maxResults": self.settings.page_size}
             if token:
                 params["nextPageToken"] = token
@@ -222,80 +230,71 @@ class JiraConnector:
             issues = data.get("issues") or []
             page += 1
             log.debug("jira source %s: cloud page %d, %d issue(s), jql %s", self.name, page, len(issues), jql)
-            yield from issues
+            yield from self._fresh(issues, keys, zone)
             next_token = data.get("nextPageToken")
-            if data.get("isLast") is True or not next_token:
+            if data.get("isLast") is True or not next_token or not issues:
                 return
+            restart = keys.restart_at()
+            if restart is not None:
+                keys.restart(restart)
+                token = None
+                continue
             if next_token == token:
                 raise TransientError(f"Jira source {self.name!r}: search returned the same nextPageToken twice")
             token = next_token
 
     def _server_pages(self, watermark: str | None, fields: str, zone: Any) -> Iterator[dict[str, Any]]:
-        """GET /rest/api/2/search, keyset-paged: every page restarts at the last minute seen.
+        """GET /rest/api/2/search, keyset-paged (see ``jira_paging``): one request per page.
 
-        ``startAt`` over ``ORDER BY updated`` skips issues when earlier ones are
-        updated between pages (each of our comments bumps ``updated``; JRASERVER-69860),
-        and the watermark would then pass them. So each next page asks again with
-        ``updated >= "<minute of the last issue>"`` from startAt 0 and skips keys
-        already yielded with the same ``updated``. An issue that changed since we
-        yielded it sorts later and is yielded again (the scan de-duplicates by digest).
-        One request per page, no more; a page re-reads only the issues of its first minute.
-
-        When a whole page lies within one minute (or the user's zone is unknown,
-        so literals are widened by hours), a restart would re-read the page or make
-        no progress: we then step on by ``startAt`` within the query, backing off by
-        the writes this connector started meanwhile (each moves at most one issue
-        already read out of the prefix), and skip what comes round twice.
+        Each next page restarts at ``updated >= "<minute of the last issue>"``
+        from startAt 0, so issues updated meanwhile (our comments) cannot push
+        unread ones under the offset. When a whole page lies within one minute
+        (or the user's zone is unknown, so literals are widened by hours) we step
+        on by ``startAt`` within the query instead, backing off by the writes
+        this connector started meanwhile (each moves at most one issue already
+        read out of the prefix), and skip what comes round twice. The 10,000
+        window (``SEARCH_WINDOW``) is then kept by restarting at the last minute.
         """
         action = Action("search issues (GET /rest/api/2/search)", "Browse projects")
         size = self.settings.page_size
-        floor = watermark  # the minute the current query starts at
+        keys = Keyset(watermark, zone_known=zone is not None)
         start = 0
         read = 0  # issues received from the current query
         writes_at_query = self._write_count()
-        # key -> (updated as sent, its JQL minute), for keys yielded at or after ``floor``
-        seen: dict[str, tuple[Any, str | None]] = {}
         while True:
-            jql = build_jql(self.settings.jql, floor)
+            jql = build_jql(self.settings.jql, keys.floor)
             params = {"jql": jql, "fields": fields, "startAt": start, "maxResults": size}
             data = self._get("search", params, action)
             issues = data.get("issues") or []
             log.debug("jira source %s: server page at %d, %d issue(s), jql %s", self.name, start, len(issues), jql)
-            last_minute: str | None = None
-            minutes: set[str | None] = set()
-            for issue in issues:
-                key = str(issue.get("key"))
-                stamp = self._updated_value(issue)
-                last_minute = self._issue_minute(issue, zone)
-                minutes.add(last_minute)
-                if key in seen and seen[key][0] == stamp:
-                    continue  # read again at a restart or after a back-off
-                seen[key] = (stamp, last_minute)
-                yield issue
+            yield from self._fresh(issues, keys, zone)
             read += len(issues)
             total = data.get("total")
             if not issues or (isinstance(total, int) and start + len(issues) >= total):
                 return
-            # restart only past at least one issue: a page all in one minute would be read twice
-            if (zone is not None and last_minute is not None and len(minutes) > 1
-                    and (floor is None or last_minute > floor)):
-                floor, start, read = last_minute, 0, 0
-                writes_at_query = self._write_count()
-                seen = {k: v for k, v in seen.items() if v[1] is not None and v[1] >= floor}
-                continue
-            start = max(0, read - (self._write_count() - writes_at_query))
-            if start + size > self.SEARCH_WINDOW:
-                restart = last_minute
-                if restart is None or (floor is not None and restart <= floor):
+            restart = keys.restart_at()
+            if restart is None:
+                start = max(0, read - (self._write_count() - writes_at_query))
+                if start + size <= self.SEARCH_WINDOW:
+                    continue
+                restart = keys.last_minute
+                if restart is None or (keys.floor is not None and restart <= keys.floor):
                     raise TransientError(
                         f"Jira source {self.name!r}: more than {self.SEARCH_WINDOW - size} issues share the "
-                        f"updated minute {floor!r}; narrow the JQL in [sources.{self.name}]"
+                        f"updated minute {keys.floor!r}; narrow the JQL in [sources.{self.name}]"
                     )
                 log.info("jira source %s: %d-result window reached; restarting at updated >= %s",
                          self.name, self.SEARCH_WINDOW, restart)
-                floor, start, read = restart, 0, 0
-                writes_at_query = self._write_count()
-                seen = {k: v for k, v in seen.items() if v[1] is not None and v[1] >= floor}
+            keys.restart(restart)
+            start, read = 0, 0
+            writes_at_query = self._write_count()
+
+    def _fresh(self, issues: list[dict[str, Any]], keys: Keyset, zone: Any) -> Iterator[dict[str, Any]]:
+        """The page's issues not yet read unchanged in this fetch."""
+        keys.new_page()
+        for issue in issues:
+            if keys.fresh(str(issue.get("key")), self._updated_value(issue), self._issue_minute(issue, zone)):
+                yield issue
 
     def _updated_value(self, issue: Mapping[str, Any]) -> Any:
         values = issue.get("fields")

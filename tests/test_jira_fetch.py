@@ -34,14 +34,23 @@ def add_myself(rsps, base=CLOUD, fixture="myself_cloud.json"):
     rsps.get(f"{base}/rest/api/2/myself", json=load(fixture))
 
 
+def with_updated(page, when):
+    """A fixture page whose issues were all updated at ``when`` (parseable ones only)."""
+    issues = [{**i, "fields": {**i["fields"], "updated": when}} if "T" in i["fields"]["updated"] else i
+              for i in page["issues"]]
+    return {**page, "issues": issues}
+
+
 def add_cloud_pages(rsps):
+    """Three pages, each within one minute, so the token is followed (a restart would re-read the page)."""
     for n in (1, 2, 3):
         token = {} if n == 1 else {"nextPageToken": f"CAEaAggD-page{n}"}
-        rsps.get(f"{CLOUD}/rest/api/2/search/jql", json=load(f"search_jql_page{n}.json"),
+        page = with_updated(load(f"search_jql_page{n}.json"), "2026-11-20T08:15:30.000+0000")
+        rsps.get(f"{CLOUD}/rest/api/2/search/jql", json=page,
                  match=[responses.matchers.query_param_matcher(token, strict_match=False)])
 
 
-def test_cloud_pages_follow_next_page_token_until_is_last(rsps):
+def test_cloud_pages_follow_next_page_token_within_a_minute_until_is_last(rsps):
     add_myself(rsps)
     add_cloud_pages(rsps)
     with JiraConnector(settings("cloud"), None) as jira:
@@ -57,6 +66,25 @@ def test_cloud_pages_follow_next_page_token_until_is_last(rsps):
         assert q["maxResults"] == "2"
     # minimal: myself once + one request per page
     assert [path(c) for c in rsps.calls] == ["/rest/api/2/myself"] + ["/rest/api/2/search/jql"] * 3
+
+
+def test_cloud_pages_restart_at_the_last_minute_read_instead_of_the_token(rsps):
+    add_myself(rsps)  # Europe/Berlin, UTC+1 in November
+    first = load("search_jql_page1.json")  # CSI-1 08:15:30Z, CSI-2 08:00Z: two minutes, the last 09:00 Berlin
+    later = load("search_jql_page2.json")["issues"]
+    restart = '(project = CSI) AND updated >= "2026-11-20 09:00" ORDER BY updated ASC, key ASC'
+    rsps.get(f"{CLOUD}/rest/api/2/search/jql", json=first,
+             match=[responses.matchers.query_param_matcher({"jql": "(project = CSI) ORDER BY updated ASC, key ASC"},
+                                                           strict_match=False)])
+    rsps.get(f"{CLOUD}/rest/api/2/search/jql", json={"issues": [first["issues"][1], *later], "isLast": True},
+             match=[responses.matchers.query_param_matcher({"jql": restart}, strict_match=False)])
+    with JiraConnector(settings("cloud"), None) as jira:
+        keys = [r.key for r in jira.fetch(None)]
+    assert keys == ["CSI-1", "CSI-2", "CSI-3", "CSI-4"]  # CSI-2 re-read at the restart, yielded once
+    searches = [c for c in rsps.calls if path(c) == "/rest/api/2/search/jql"]
+    assert [query(c)["jql"] for c in searches] == ["(project = CSI) ORDER BY updated ASC, key ASC", restart]
+    assert "nextPageToken" not in query(searches[1])
+    assert len(rsps.calls) == 3  # myself + one request per page
 
 
 def test_cloud_page_without_next_token_ends_even_if_is_last_missing(rsps):
