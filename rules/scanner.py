@@ -59,7 +59,11 @@ def _check_case(text: str, start: int, hit):
     """Keep a capitalised term ("IT") only where the text has it in capitals."""
     length, vocabs, cased = hit
     words = [w for w in _SEP_SPLIT.split(text[start : start + length]) if w]
-    extra = {name for name, case in cased if len(case) == len(words) and all(w.startswith(c) for w, c in zip(words, case))}
+    # Only the words written with capitals must match exactly ("dispatch SLA": "SLA").
+    extra = {
+        name for name, case in cased
+        if len(case) == len(words) and all(c == c.lower() or w.startswith(c) for w, c in zip(words, case))
+    }
     if extra:
         vocabs = vocabs | extra
     return (length, vocabs, ()) if vocabs else None

@@ -86,3 +86,8 @@ def test_capitalised_terms_match_only_in_capitals():
     s = {"provider": ["IT", "IT team"], "role": ["staff"]}
     got = scan(s, "It helps staff; the IT team and IT")
     assert got == [("staff", ["role"], False), ("IT team", ["provider"], False), ("IT", ["provider"], False)]
+
+
+def test_only_capitalised_words_of_a_term_are_case_sensitive():
+    s = {"p": ["dispatch SLA"]}
+    assert [t[0] for t in scan(s, "Dispatch SLA met; dispatch sla missed")] == ["Dispatch SLA"]
