@@ -17,12 +17,13 @@ import argparse
 import ipaddress
 import os
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 from urllib.parse import urlsplit
 
-from config import ENV_KEYS, Config, JiraSettings, ServiceNowSettings, load_config
+from config import ENV_KEYS, Config, JiraSettings, ServiceNowSettings, file_path_problem, load_config
 from errors import ConfigError
 
 EXIT_OK, EXIT_EXAMPLES, EXIT_CONFIG = 0, 1, 2
@@ -104,13 +105,59 @@ def config_warnings(config: Config, environ: dict[str, str] | None = None) -> li
             warnings.append(f"[{key}.journal_field] \"comments\" is visible to the requester; \"work_notes\" stays internal")
     if config.comments.max_writes_per_run == 0:
         warnings.append("[comments.max_writes_per_run] is 0: scans judge records but write no comments")
-    state = config.resolve(config.state.path)
-    folder = state.parent
+    return warnings
+
+
+def _probe_folder(folder: Path) -> str | None:
+    """Can this user create files in ``folder``? Asks the file system, leaves nothing behind.
+
+    ``os.access`` alone says yes to root on a read-only mount or a pseudo file
+    system; an unnamed temporary file (O_TMPFILE where supported, else created
+    and unlinked at once) gives the real answer.
+    """
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return None
+    except OSError as exc:
+        return f"cannot create files in {folder}: {exc.strerror or exc}"
+
+
+def writable_problem(path: Path, *, needs_folder: bool) -> str | None:
+    """Why the bot could not create or append to ``path``, or None.
+
+    ``needs_folder``: the file's folder must be writable too even when the file
+    exists (SQLite writes its -wal and -shm files beside the state file).
+    """
+    problem = file_path_problem(path)
+    if problem:
+        return problem
+    if path.exists():
+        try:  # append mode, no create, no truncate: opening changes nothing
+            os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
+        except OSError as exc:
+            return f"{path} is not writable: {exc.strerror or exc}"
+        return _probe_folder(path.parent) if needs_folder else None
+    folder = path.parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
-    if not os.access(folder, os.W_OK):
-        warnings.append(f"[state.path] {state} cannot be created: {folder} is not writable by this user")
-    return warnings
+    problem = _probe_folder(folder)
+    if problem and folder != path.parent:
+        return f"the folder {path.parent} cannot be created: {problem}"
+    return problem
+
+
+def path_problems(config: Config) -> list[str]:
+    """FAIL lines for the files a scan writes: the state file and the log file."""
+    wanted = [("state.path", config.state.path, True)]
+    if config.logging.file.strip():
+        wanted.append(("logging.file", config.logging.file, False))
+    problems = []
+    for key, value, needs_folder in wanted:
+        path = config.resolve(value).absolute()
+        problem = writable_problem(path, needs_folder=needs_folder)
+        if problem:
+            problems.append(f"[{key}] {value!r}: {problem}")
+    return problems
 
 
 def _describe_source(s: ServiceNowSettings | JiraSettings) -> str:
@@ -129,6 +176,12 @@ def check(config: Config, report: Report) -> None:
     report.ok(f"schedule: cron \"{config.schedule.cron}\" in {config.schedule.timezone}")
     for text in config_warnings(config):
         report.warn(text)
+    files = path_problems(config)
+    for text in files:
+        report.fail(text)
+    if not files:
+        log_file = f", log file {config.resolve(config.logging.file)}" if config.logging.file.strip() else ""
+        report.ok(f"state file {config.resolve(config.state.path)}{log_file}: writable")
 
     try:
         ruleset = rules.load_ruleset(config.rules_spec())

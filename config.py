@@ -516,6 +516,7 @@ def load_config(path: str | Path) -> Config:
     t = r.table(data, "", "state")
     r.keys(t, "state", STATE_KEYS)
     state = StateSettings(path=r.string(t, "state", "path", StateSettings.path, nonempty=True))
+    _file_path(r, "state.path", state.path, cfg_path, "the state file (SQLite)")
 
     t = r.table(data, "", "logging")
     r.keys(t, "logging", LOGGING_KEYS)
@@ -524,6 +525,8 @@ def load_config(path: str | Path) -> Config:
         format=r.string(t, "logging", "format", LoggingSettings.format, choices=("plain", "json")),
         file=r.string(t, "logging", "file", LoggingSettings.file),
     )
+    if logging_.file.strip():
+        _file_path(r, "logging.file", logging_.file, cfg_path, "the log file")
 
     return Config(
         path=cfg_path,
@@ -535,6 +538,31 @@ def load_config(path: str | Path) -> Config:
         comments=_comments(r, r.table(data, "", "comments")),
         sources=_sources(r, r.table(data, "", "sources")),
     )
+
+
+def file_path_problem(path: Path) -> str | None:
+    """Why ``path`` can never be a file the bot creates, or None. Only stats; touches nothing.
+
+    Two mistakes are certain without trying a write: the path is an existing
+    folder, or a file stands where one of its folders would have to be created.
+    (Whether this user may write there is check-config's job: ``checks.path_problems``.)
+    """
+    if path.is_dir():
+        return f"{path} is a folder, not a file"
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if folder.exists() and not folder.is_dir():
+        return f"{folder} is a file, so the folder {path.parent} cannot be created"
+    return None
+
+
+def _file_path(r: _Reader, key: str, value: str, cfg_path: Path, what: str) -> None:
+    problem = file_path_problem(Config(path=cfg_path).resolve(value).absolute())
+    if problem:
+        raise r.fail(key, f"cannot be used for {what}: {problem}", got=value,
+                     expected="a file path (relative paths are taken from the config file's folder) "
+                              "whose folder exists or can be created")
 
 
 def _schedule(r: _Reader, t: dict) -> ScheduleSettings:
