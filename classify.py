@@ -90,6 +90,17 @@ def classify_lines(lines: Iterator[bytes], ruleset: rules.RuleSet) -> Iterator[d
         yield out
 
 
+def _json_line(result: dict[str, Any]) -> str:
+    """One output line: UTF-8 text as is, but a lone surrogate (valid JSON, not valid
+    UTF-8) is written as a \\u escape instead of failing the write and every later line."""
+    line = json.dumps(result, ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps(result, ensure_ascii=True)
+    return line + "\n"
+
+
 def _open_input(spec: str) -> IO[bytes]:
     if spec == "-":
         return sys.stdin.buffer
@@ -109,7 +120,7 @@ def cli(args: argparse.Namespace) -> int:
     try:
         for result in classify_lines(iter(stream.readline, b""), ruleset):
             failed += "error" in result
-            out.write(json.dumps(result, ensure_ascii=False) + "\n")
+            out.write(_json_line(result))
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()

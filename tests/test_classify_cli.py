@@ -92,3 +92,25 @@ def test_rules_come_from_the_config_when_it_exists(tmp_path):
     proc = run("--config", str(cfg), "--input", "-", stdin=jsonl([rec]))
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout).get("exempt") is True
+
+
+def test_lone_surrogates_are_escaped_and_later_lines_still_come(tmp_path):
+    # Valid JSON, but "\ud800" cannot be written as UTF-8: it must come out escaped,
+    # in the id and in quoted evidence alike, and the following lines must not be lost.
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(
+        b'{"id":"\\ud800x","goal":"reduce MTTR"}\n'
+        b'{"id":"s2","goal":"reduce MTTR \\udfff for caf\\u00e9 staff"}\n'
+        b'{"id":"ok","goal":"x"}\n'
+    )
+    proc = run("--input", str(src))
+    assert proc.returncode == 0, proc.stderr
+    assert b"Traceback" not in proc.stderr
+    lines = proc.stdout.decode("utf-8").splitlines()
+    out = [json.loads(l) for l in lines]
+    assert [o["id"] for o in out] == ["\ud800x", "s2", "ok"]
+    assert "\\ud800" in lines[0]
+    assert out[0]["category"] == "process_only"
+    assert any(e["text"] == "MTTR" for f in out[0]["findings"] for e in f["evidence"])
+    # A line without surrogates keeps its UTF-8 text unescaped.
+    assert "\\u" not in lines[2]
