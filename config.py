@@ -25,7 +25,7 @@ import difflib
 import os
 import re
 import tomllib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -82,10 +82,17 @@ class AuthSettings:
     client_id_env: str = ""  # ServiceNow OAuth
     client_secret_env: str = ""  # ServiceNow OAuth
     api_key_env: str = ""  # ServiceNow x-sn-apikey
+    # The file these settings were read from (set by load_config), so that a missing
+    # variable, found only at connect time, still names the file to fix.
+    config_file: str = field(default="", compare=False)
 
     def secret(self, attr: str, *, file: str | None = None, key: str | None = None) -> Secret:
-        """The secret behind ``<attr>_env``, e.g. ``secret("password")``."""
-        return secret_from_env(getattr(self, f"{attr}_env"), file=file, key=key)
+        """The secret behind ``<attr>_env``, e.g. ``secret("password")``.
+
+        A missing variable raises ConfigError naming ``file`` (default: the
+        config file these settings came from) and ``key``.
+        """
+        return secret_from_env(getattr(self, f"{attr}_env"), file=file or self.config_file or None, key=key)
 
 
 @dataclass(frozen=True)
@@ -701,7 +708,7 @@ def _auth(r: _Reader, key: str, source: str, kind: str, t: dict) -> AuthSettings
             raise r.fail(f"{akey}.{name}", f"method {method!r} needs {name!r}",
                          expected=f'{name} = "{_env_example(source, name)}" (the name of an environment variable)')
         envs[name] = r.env_name(t, akey, name, source)
-    return AuthSettings(method=method, **envs)
+    return AuthSettings(method=method, config_file=r.file, **envs)
 
 
 def _fields(r: _Reader, key: str, body: dict, defaults: FieldMap) -> FieldMap:
