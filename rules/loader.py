@@ -131,13 +131,19 @@ def _overlay(eff: dict[str, Any], data: dict[str, Any], file: str, text: str, or
             if k not in ("terms", "add", "remove"):
                 origins.fail(f"{key}.{k}", f"unknown key {k!r} in a vocabulary", expected='"terms", "add" or "remove"', has_got=False)
         exists = name in eff["vocab"]
+        if not exists and "add" in table and "terms" not in table:
+            # Most often a misspelt name ("consumer_roles"): adding to it would silently
+            # make a new vocabulary that no rule reads.
+            origins.fail(f"{key}.add", f"vocabulary {name!r} does not exist in the base, nothing to add to",
+                         expected=_suggest(name, tuple(eff["vocab"])) + ' (a new vocabulary is made with terms = ["...", ...])',
+                         has_got=False)
         if not exists and "remove" in table:
             origins.fail(f"{key}.remove", f"vocabulary {name!r} does not exist in the base, nothing to remove",
                          expected=_suggest(name, tuple(eff["vocab"])), has_got=False)
         terms = list(eff["vocab"].get(name, []))
         if "terms" in table:
             terms = _terms(table["terms"], f"{key}.terms", origins)
-        if not exists and "terms" not in table and "add" not in table:
+        if not exists and "terms" not in table:
             origins.fail(key, f"new vocabulary {name!r} has no terms", expected='terms = ["...", ...]', has_got=False)
         if "add" in table:
             have = {_norm(x, stem) for x in terms}

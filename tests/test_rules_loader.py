@@ -32,6 +32,8 @@ BROKEN = [
     ("unknown-vocab", 'extends = "default"\n[rule.mine]\nkind = "vocab"\nvocab = "consumer_rols"\n', ["no vocabulary named 'consumer_rols'", "consumer_role"], "rule.mine.vocab", 4),
     ("unknown-ref", 'extends = "default"\n[rule.mine]\nkind = "requires"\nif = "process-metric"\nthen = "valu-goal"\n', ["refers to unknown rule 'valu-goal'", "value-goal"], "rule.mine.then", 5),
     ("remove-missing-term", 'extends = "default"\n[vocab.consumer_role]\nremove = ["martians"]\n', ["'martians' is not a term of vocabulary 'consumer_role'"], "vocab.consumer_role.remove", 3),
+    ("add-to-unknown-vocab", 'extends = "default"\n[vocab.consumer_roles]\nadd = ["growers"]\n', ["vocabulary 'consumer_roles' does not exist", "did you mean 'consumer_role'", "terms = ["], "vocab.consumer_roles.add", 3),
+    ("new-vocab-without-terms", 'extends = "default"\n[vocab.growers]\n', ["new vocabulary 'growers' has no terms", "terms = ["], "vocab.growers", 2),
     ("terms-not-list", 'extends = "default"\n[vocab.consumer_role]\nadd = "growers"\n', ["bad list of terms", "a list of words"], "vocab.consumer_role.add", 3),
     ("missing-param", 'extends = "default"\n[rule.mine]\nkind = "near"\na = "consumer-role"\n', ["missing key 'b'"], "rule.mine.b", None),
     ("bad-field-name", 'extends = "default"\n[rule.mine]\nkind = "vocab"\nvocab = "consumer_role"\nfields = ["summary"]\n', ["bad value for 'fields'", '"title", "description", "goal", "service"'], "rule.mine.fields", 5),
@@ -125,3 +127,9 @@ def test_replacing_a_rule_with_another_kind(tmp_path):
     rs = rules.load_ruleset(path)
     assert rules.evaluate_text("KPI agreed", rs).measurable
     assert not rules.evaluate_text("under 20 minutes", rs).measurable
+
+
+def test_a_new_vocabulary_made_with_terms_may_also_add(tmp_path):
+    path = write_rules(tmp_path, 'extends = "default"\n[vocab.growers]\nterms = ["growers"]\nadd = ["hauliers"]\n', trailer=False)
+    rs = rules.load_ruleset(path)
+    assert rs.vocabs["growers"] == ("growers", "hauliers")
