@@ -1,18 +1,21 @@
 """`csi-coach explain`: the verdict, its evidence, and the exact comment the bot would write.
 
     csi-coach explain --text "Reduce P1 incidents by 20%"
-    csi-coach explain --file record.json        (a text file, a JSON record or a JSONL line, eval format)
+    csi-coach explain --file record.json        (a UTF-8 text file, a JSON record or a JSONL line, eval format;
+                                                 binary, non-UTF-8 or empty files are refused, exit 2)
     csi-coach explain --ticket servicenow:CIM0010023
     ... [--rules PATH] [--target servicenow|jira] [--json]
 
 Runs without a config file (shipped rules and templates); with one, it uses the
 config's rules, templates and comment policy, so what it prints is what a scan
-would write. It writes nothing anywhere. Exit 0.
+would write. It writes nothing anywhere. Exit 0; 2 for a bad config or an
+unreadable --file; 1 when a --ticket cannot be fetched.
 """
 
 from __future__ import annotations
 
 import argparse
+import codecs
 import json
 import re
 import sys
@@ -72,7 +75,7 @@ def record_from_file(path: Path) -> Record:
     if len(raw) > FILE_LIMIT:
         raise ConfigError(f"the file is larger than {FILE_LIMIT // (1024 * 1024)} MB", file=str(path),
                           expected="one record (use `csi-coach classify` for many)")
-    text = raw.decode("utf-8", errors="replace")
+    text = _decode_text(raw, path)
     stripped = text.lstrip()
     if stripped.startswith("{"):
         for candidate, line in ((stripped, None), (stripped.splitlines()[0], 1)):
@@ -81,10 +84,46 @@ def record_from_file(path: Path) -> Record:
             except json.JSONDecodeError:
                 continue
             if isinstance(obj, dict):
-                return _record_from_json(obj, path.name)
+                record = _record_from_json(obj, path.name)
+                if not any(t.strip() for t in (record.title, record.description, record.goal)):
+                    raise ConfigError("the JSON record has no text to judge (title, description and goal are empty)",
+                                      file=str(path), expected=JSON_FIELDS)
+                return record
         raise ConfigError("the file starts with '{' but is not a JSON object (nor JSONL)", file=str(path),
                           expected="a JSON record such as {\"goal\": \"...\"}, one per line for JSONL, or plain text")
     return Record.from_text(text.strip(), key=path.name, source="file")
+
+
+TEXT_FILE = "a UTF-8 text file holding the goal text, or one JSON record"
+JSON_FIELDS = 'a JSON record with "title", "description" or "goal" text, e.g. {"goal": "..."}'
+
+
+def _decode_text(raw: bytes, path: Path) -> str:
+    """The file as text, or a ConfigError: binary, non-UTF-8 and empty files are mistakes.
+
+    A judgement of garbage would look like a real verdict, so nothing is guessed:
+    UTF-8 (with or without BOM) is read, and UTF-16 only when a BOM says so
+    (Windows editors save "Unicode" text that way).
+    """
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding, body = "utf-16", raw
+    else:
+        encoding, body = "utf-8-sig", raw
+    try:
+        text = body.decode(encoding)
+    except UnicodeDecodeError as exc:
+        if b"\x00" in raw:
+            raise ConfigError("the file is binary (it contains NUL bytes), not text", file=str(path),
+                              expected=TEXT_FILE) from None
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}, "
+                          f"line {line})", file=str(path), expected=TEXT_FILE + " (save it as UTF-8)") from None
+    if "\x00" in text:
+        raise ConfigError("the file is binary (it contains NUL bytes), not text", file=str(path), expected=TEXT_FILE)
+    if not text.strip():
+        raise ConfigError("the file is empty" if not raw else "the file holds only white space", file=str(path),
+                          expected=TEXT_FILE)
+    return text
 
 
 def record_from_ticket(config: Config, spec: str) -> tuple[Record, str]:

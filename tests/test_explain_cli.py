@@ -97,9 +97,36 @@ def test_file_with_json_record_uses_its_fields_and_target(tmp_path):
 
 def test_file_with_plain_text_and_odd_characters(tmp_path):
     path = tmp_path / "goal.txt"
-    path.write_bytes(PROCESS.encode() + b" \x00 \xff\xfe caf\xc3\xa9\n")
+    path.write_bytes(b"\xef\xbb\xbf" + PROCESS.encode() + " \u202e caf\u00e9 \U0001f600 \x07\n".encode())
     data = ok_json(tmp_path, "--file", str(path))
-    assert data["category"] == "process_only" and "\x00" not in data["comment"]
+    assert data["category"] == "process_only" and "\x07" not in data["comment"]
+    assert data["record"]["goal"].startswith("Reduce P1")  # the UTF-8 BOM is not part of the text
+
+
+def test_utf16_text_with_a_bom_is_read(tmp_path):
+    path = tmp_path / "goal.txt"
+    path.write_bytes(PROCESS.encode("utf-16"))  # what Windows editors save as "Unicode"
+    data = ok_json(tmp_path, "--file", str(path))
+    assert data["category"] == "process_only" and data["record"]["goal"] == PROCESS
+
+
+@pytest.mark.parametrize("name, content, words", [
+    ("nul bytes in text", PROCESS.encode() + b" \x00 more\n", "binary"),
+    ("an image", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00", "binary"),
+    ("latin-1 text", "Reduce P1 incidents at the caf\u00e9 by 20%".encode("latin-1"), "not UTF-8"),
+    ("invalid bytes", PROCESS.encode() + b" \xff\xfe x", "not UTF-8"),
+    ("empty", b"", "empty"),
+    ("white space only", b" \n\t\r\n ", "white space"),
+    ("json without text", b'{"id": "CIM1", "service": "Payroll"}', "no text to judge"),
+])
+def test_unusable_file_exits_2_naming_file_and_what_was_expected(tmp_path, name, content, words):
+    path = tmp_path / "input.bin"
+    path.write_bytes(content)
+    res = explain_here(tmp_path, "--file", str(path))
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert res.stdout == ""  # no verdict for garbage
+    assert "config error" in res.stderr and str(path) in res.stderr and words in res.stderr
+    assert "expected" in res.stderr and "Traceback" not in res.stderr
 
 
 def test_json_record_with_lone_surrogate_does_not_crash(tmp_path):
