@@ -17,7 +17,10 @@ time, and live only in the session's auth object.
 Requests per scan: ``serverInfo`` once when ``flavor = "auto"``, ``myself``
 once (bot account and time zone), one request per search page, one per write;
 comments are listed only when the coach asks for them (and to settle an
-ambiguous write).
+ambiguous write). Search pages are keyset-paged on both flavors (see
+``jira_paging``): each restarts at the minute of the last issue read, so the
+bot's own comments, which move issues to the end of ``ORDER BY updated``,
+cannot make it skip any; an issue changed after it was read comes round again.
 
 Searches go through the library's ``_get_json`` rather than
 ``enhanced_search_issues``: that method first GETs ``/field`` to translate

@@ -204,10 +204,11 @@ class FakeDataCenterSearch:
         self.issues[key] = self.now
         return 201, {}, json.dumps({"id": str(len(self.queries)), "body": "x"})
 
-    def serve(self, rsps) -> None:
+    def serve(self, rsps, zone: str | None = "UTC") -> None:
         import re
 
-        rsps.get(f"{DC}/rest/api/2/myself", json={**load("myself_datacenter.json"), "timeZone": "UTC"})
+        me = {k: v for k, v in load("myself_datacenter.json").items() if k != "timeZone"}
+        rsps.get(f"{DC}/rest/api/2/myself", json={**me, "timeZone": zone} if zone else me)
         rsps.add_callback(responses.GET, f"{DC}/rest/api/2/search", callback=self.search)
         rsps.add_callback(responses.POST, re.compile(f"{DC}/rest/api/2/issue/[^/]+/comment"), callback=self.comment)
 
@@ -240,6 +241,20 @@ def test_server_steps_by_start_at_within_a_crowded_minute_and_backs_off_by_its_w
     # a restart at the crowded minute would read page 1 again, so startAt steps on, minus the 13
     # issues page 1's comments moved away; page 2 is all new and 12 of its issues get a comment
     assert searches[:3] == [0, 50 - 13, 100 - 13 - 12]
+
+
+def test_server_without_the_users_zone_steps_by_start_at_backing_off_by_its_writes(rsps):
+    fake = FakeDataCenterSearch(250)  # spread over minutes, but restart literals would be widened by 14 h
+    fake.serve(rsps, zone=None)
+    seen: list[str] = []
+    with JiraConnector(settings("server", method="pat", page_size=50), None) as jira:
+        for record in jira.fetch(None):
+            if record.key not in seen and len(seen) % 4 == 0:
+                jira.post(record, "h4. Coaching", "csi-coach:0123456789abcdef")
+            seen.append(record.key)
+    assert set(seen) == set(fake.issues)
+    assert {jql for jql, _ in fake.queries} == {"(project = CSI) ORDER BY updated ASC, key ASC"}
+    assert [s for _, s in fake.queries][:2] == [0, 50 - 13]
 
 
 def test_server_more_than_a_window_in_one_minute_is_an_error_naming_the_source(rsps):
