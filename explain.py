@@ -135,14 +135,14 @@ def record_from_ticket(config: Config, spec: str) -> tuple[Record, str]:
     settings = config.source(name)
     try:
         from connectors import open_connector
+        from connectors.base import RecordLookup
         from connectors.transport import Limiters
     except ImportError:
         raise CoachError(f"fetching live tickets is not available in this build (no connector for {name!r}); "
                          "use --text or --file") from None
     with open_connector(settings, limiters=Limiters()) as conn:
-        get = getattr(conn, "get", None)
-        if callable(get):
-            item = get(key)
+        if isinstance(conn, RecordLookup):
+            item = conn.get(key)  # one request
         else:  # no single-record read: walk the source until the record turns up
             print(f"note: reading source {name!r} until {key!r} turns up (the connector has no single-record read)",
                   file=sys.stderr)

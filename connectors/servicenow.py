@@ -6,7 +6,8 @@ How the registry opens it (``connectors/__init__.py``)::
     connector = ServiceNowConnector(settings, session)                   # or bring your own
 
 Requests per scan: one per page of records, one PATCH per write, and the
-OAuth token request when OAuth is used. Journal reads happen only when the
+OAuth token request when OAuth is used. ``get(key)`` (explain --ticket) is one
+request, by sys_id or number. Journal reads happen only when the
 coach asks for the bot's earlier comments, and to settle an ambiguous write.
 
 Vendor facts relied on (ServiceNow Table API docs and KB0534905):
@@ -230,15 +231,7 @@ class ServiceNowConnector:
         checked_fields = False
         action = f"read {self.table}"
         while True:
-            params = {
-                "sysparm_query": build_query(self.settings.query, updated, seek),
-                "sysparm_fields": ",".join(fields),
-                "sysparm_display_value": "all",
-                "sysparm_exclude_reference_link": "true",
-                "sysparm_no_count": "true",
-                "sysparm_limit": str(size),
-                "sysparm_offset": str(offset),
-            }
+            params = self._read_params(fields, build_query(self.settings.query, updated, seek), size, offset)
             resp = self._request("GET", f"/api/now/table/{self.table}", params=params, action=action, empty_404=True)
             page = self._result(resp, action)
             pages += 1
@@ -264,6 +257,42 @@ class ServiceNowConnector:
             # else: a whole page shares one second; offset keeps counting within it
         log.info("servicenow source %s: fetched %d record(s) from %s in %d page(s)",
                  self.name, count, self.table, pages)
+
+    @staticmethod
+    def _read_params(fields: list[str], query: str, limit: int, offset: int) -> dict[str, str]:
+        """Table API parameters for reading records, the same for ``fetch`` and ``get``."""
+        return {
+            "sysparm_query": query,
+            "sysparm_fields": ",".join(fields),
+            "sysparm_display_value": "all",
+            "sysparm_exclude_reference_link": "true",
+            "sysparm_no_count": "true",
+            "sysparm_limit": str(limit),
+            "sysparm_offset": str(offset),
+        }
+
+    def get(self, key: str) -> Record | BrokenRecord | None:
+        """One record by its sys_id or its number (e.g. ``CIM0010023``), or None: one request.
+
+        The admin's ``query`` is not applied: the record is read even when the
+        scan's filter would leave it out (``explain --ticket`` on any record).
+        """
+        key = key.strip()
+        # "^" joins encoded-query terms and a newline ends one: such a key would query
+        # something else, and no sys_id or number contains them.
+        if not key or "^" in key or any(ord(ch) < 32 for ch in key):
+            return None
+        fields = self.requested_fields()
+        query = f"sys_id={key}^OR{self.settings.fields.number}={key}"
+        action = f"read {key} from {self.table}"
+        resp = self._request("GET", f"/api/now/table/{self.table}", params=self._read_params(fields, query, 1, 0),
+                             action=action, empty_404=True)
+        page = self._result(resp, action)
+        if not page:
+            return None
+        if isinstance(page[0], Mapping):
+            self._warn_missing(page[0], fields)
+        return self._to_record(page[0])
 
     def _warn_missing(self, item: Mapping[str, Any], fields: list[str]) -> None:
         missing = [f for f in fields if f not in item]

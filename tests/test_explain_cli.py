@@ -8,12 +8,13 @@ import os
 import re
 import subprocess
 import sys
+import urllib.request
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
 
-from model import MARKER_RE
+from model import MARKER_RE, Record
 
 ROOT = Path(__file__).resolve().parent.parent
 PROCESS = "Reduce P1 incidents by 20% and raise FCR to 75%"
@@ -179,21 +180,58 @@ def test_ticket_is_fetched_from_the_servicenow_sandbox(tmp_path):
     from sandbox.seed import generate
     from sandbox.servicenow import ServiceNowSandbox
 
-    wanted = list(generate("servicenow", 12, 3))[-1]  # the last one: found only after reading the others
-    config = (ROOT / "config.example.toml").read_text(encoding="utf-8")
+    wanted = list(generate("servicenow", 12, 3))[-1]  # the last one: a scan would read all the others first
+    config = (ROOT / "config.example.toml").read_text(encoding="utf-8").replace("page_size = 500", "page_size = 2", 1)
     with ServiceNowSandbox(records=12, seed=3) as snow:
         (tmp_path / "config.toml").write_text(config.replace("http://127.0.0.1:8801", snow.url), encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if k != "CSI_COACH_CONFIG"}
         env.update(CSI_SNOW_USER="csi-coach", CSI_SNOW_PASSWORD="sandbox-snow-password")
         res = subprocess.run([sys.executable, str(ROOT / "bot.py"), "explain", "--ticket", f"servicenow:{wanted.number}", "--json"],
                              capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+        with urllib.request.urlopen(snow.url + "/_sandbox/stats") as resp:
+            reads = json.load(resp)["requests"]
     assert res.returncode == 0, res.stderr
+    # One record is read with one request (ServiceNowConnector.get), not by paging through the source.
+    assert reads.get("GET /api/now/table/{table}") == 1, reads
+    assert "reading source" not in res.stderr
     data = json.loads(res.stdout.strip().splitlines()[-1])
     assert data["record"]["number"] == wanted.number and data["record"]["source"] == "servicenow"
     assert data["target"] == "servicenow"
     assert data["record"]["goal"] == wanted.goal.strip() or wanted.goal[:20] in data["record"]["goal"]
     if data["comment"] is not None:
         assert data["marker"] in data["comment"]
+
+
+def test_ticket_from_a_connector_without_get_falls_back_to_reading_the_source(tmp_path, monkeypatch, capsys):
+    import connectors
+    from config import load_config
+    from explain import record_from_ticket
+
+    wanted = Record.from_text("Reduce P1 incidents by 20%", key="k2", source="snow")
+
+    class NoGet:  # a connector that predates get(): fetch only
+        target = "servicenow"
+
+        def __init__(self, *a, **k):
+            self.fetched = 0
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return None
+
+        def fetch(self, since):
+            for r in (Record.from_text("x", key="k1", source="snow"), wanted):
+                self.fetched += 1
+                yield r
+
+    monkeypatch.setattr(connectors, "open_connector", lambda settings, limiters: NoGet())
+    config = (ROOT / "config.example.toml").read_text(encoding="utf-8")
+    (tmp_path / "config.toml").write_text(config, encoding="utf-8")
+    record, target = record_from_ticket(load_config(tmp_path / "config.toml"), "servicenow:k2")
+    assert record == wanted and target == "servicenow"
+    assert "no single-record read" in capsys.readouterr().err
 
 
 def test_ticket_with_wrong_password_exits_1_with_a_clear_message(tmp_path):
