@@ -16,8 +16,8 @@ time, and live only in the session's auth object.
 
 Requests per scan: ``serverInfo`` once when ``flavor = "auto"``, ``myself``
 once (bot account and time zone), one request per search page, one per write;
-comments are listed only when the coach asks for them (and to settle an
-ambiguous write). Search pages are keyset-paged on both flavors (see
+comments are listed only when the coach asks for them (or the pipeline settles
+an ambiguous write). ``get(key)`` (explain --ticket) is one request. Search pages are keyset-paged on both flavors (see
 ``jira_paging``): each restarts at the minute of the last issue read, so the
 bot's own comments, which move issues to the end of ``ORDER BY updated``,
 cannot make it skip any; an issue changed after it was read comes round again.
@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from urllib.parse import quote
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Callable, Iterator, Mapping, TypeVar
@@ -40,7 +41,7 @@ import requests
 from jira import JIRA, JIRAError
 
 from config import JiraSettings
-from errors import AmbiguousWrite, CoachError, ConfigError, PermissionDenied, TransientError
+from errors import AmbiguousWrite, CoachError, ConfigError, NotFound, PermissionDenied, TransientError
 from model import BotComment, BrokenRecord, CommentRef, Record
 
 from .jira_comments import (
@@ -153,6 +154,13 @@ class JiraConnector:
                 raise from_response(exc.response, action, source=self.name, auth_hint=self.auth_hint) from None
             raise TransientError(f"Jira source {self.name!r} could not {action.text}: {exc.text or 'no response'}",
                                  url=exc.url) from None
+        except AmbiguousWrite as exc:  # from the transport: a POST/PATCH sent, no answer
+            head = f"Jira source {self.name!r} could not {action.text}"
+            if action.write:
+                raise AmbiguousWrite(f"{head}; no answer after the request was sent, so it may have been "
+                                     f"saved ({exc.message})", status=exc.status, url=exc.url) from None
+            # a read sent as POST (comment/list): nothing to settle, just try again later
+            raise TransientError(f"{head}; connection failed ({exc.message})", url=exc.url) from None
         except CoachError:
             raise
         except (requests.RequestException, OSError) as exc:
@@ -207,6 +215,28 @@ class JiraConnector:
             count += 1
             yield issue_to_record(issue, source=self.name, base_url=self.base_url, fields=self.settings.fields)
         log.info("jira source %s: fetched %d issue(s)", self.name, count)
+
+    def get(self, key: str) -> Record | BrokenRecord | None:
+        """One issue by key (``CSI-3``) or numeric id, or None when Jira has none: one request.
+
+        ``GET /issue/{key}?fields=<the mapped fields>``, mapped as ``fetch`` maps
+        search results. The admin's JQL is not applied (``explain --ticket`` on
+        any issue the bot's account can see). Jira answers 404 both for a
+        missing issue and for one the account may not browse; both are None.
+        A moved issue's old key is followed by Jira to the issue's current key.
+        """
+        key = key.strip()
+        if not key or any(ch in key for ch in "/?#%\\") or any(ord(ch) < 33 for ch in key):
+            return None  # no issue key or id contains these; they would address another URL
+        fields = ",".join(requested_fields(self.settings.fields))
+        action = Action(f"read issue {key}", "Browse projects")
+        try:
+            issue = self._get(f"issue/{quote(key, safe='')}", {"fields": fields}, action)
+        except NotFound:
+            return None
+        if not isinstance(issue, Mapping):
+            raise TransientError(f"Jira source {self.name!r} answered issue {key} with a body that is not an issue")
+        return issue_to_record(issue, source=self.name, base_url=self.base_url, fields=self.settings.fields)
 
     def _cloud_pages(self, watermark: str | None, fields: str, zone: Any) -> Iterator[dict[str, Any]]:
         """GET /rest/api/2/search/jql, keyset-paged like Data Center, nextPageToken within a minute.
@@ -319,7 +349,12 @@ class JiraConnector:
     # -- comments ------------------------------------------------------------------------
 
     def bot_comments(self, record: Record) -> list[BotComment]:
-        """The bot's own comments on the issue: authored by its account and tagged."""
+        """The bot's own comments on the issue: authored by its account and tagged, oldest first.
+
+        Each carries its Jira comment id (``ref.comment_id``) and ``created``:
+        the pipeline settles an ambiguous write by the marker, skipping ids it
+        already knows and comments far older than the write.
+        """
         account = account_of(self.myself())
         mine = [c for c in self._issue_comments(record.key) if authored_by(c, account)]
         if self.flavor == "cloud" and any(not has_properties(c) for c in mine):
@@ -362,32 +397,26 @@ class JiraConnector:
         return [expanded.get(str(c.get("id")), c) for c in comments]
 
     def post(self, record: Record, body: str, marker: str, *, version: str = "") -> CommentRef:
-        """POST /issue/{key}/comment with the csi-coach property; settles an ambiguous write."""
+        """POST /issue/{key}/comment with the csi-coach property: one POST, never two.
+
+        When the outcome is unknown (timeout or reset after the request was
+        sent, or 500/502/504) this raises ``AmbiguousWrite`` and writes nothing
+        more: Jira may still commit the first POST after the client gave up,
+        so looking at once and posting again could leave two comments, and an
+        older comment with the same marker (an earlier coaching) would pass for
+        this one. The pipeline keeps its ledger row pending and settles it from
+        ``bot_comments`` (comment ids it does not know, created near the write).
+        """
         payload = self._payload(body, marker, version)
         action = Action(f"add a comment to {record.key}", "Add comments", write=True)
         self._count_write()  # before sending: the issue may move in the search order from now on
         try:
             created = self._send("POST", f"issue/{record.key}/comment", payload, action)
-        except AmbiguousWrite as first:
-            landed = self._find_marker(record, marker, first)
-            if landed is not None:
-                log.info("jira source %s: ambiguous comment on %s had landed (id %s)",
-                         self.name, record.key, landed.comment_id)
-                return landed
-            log.info("jira source %s: ambiguous comment on %s had not landed; writing it again", self.name, record.key)
-            self._count_write()
-            created = self._send("POST", f"issue/{record.key}/comment", payload, action)
+        except AmbiguousWrite:
+            log.warning("jira source %s: the comment on %s may or may not have been saved; not writing it "
+                        "again (settled by its marker %s)", self.name, record.key, marker)
+            raise
         return CommentRef(source=self.name, record_key=record.key, comment_id=str(created.get("id", "")))
-
-    def _find_marker(self, record: Record, marker: str, cause: AmbiguousWrite) -> CommentRef | None:
-        try:
-            comments = self.bot_comments(record)
-        except CoachError:
-            raise cause from None  # cannot tell whether it landed: leave it to the next scan
-        for c in comments:
-            if c.marker == marker:
-                return c.ref
-        return None
 
     def update(self, ref: CommentRef, body: str, marker: str, *, version: str = "") -> None:
         """PUT /issue/{key}/comment/{id}?notifyUsers=false (edit in place, watchers not mailed).
@@ -397,6 +426,11 @@ class JiraConnector:
         needs Administer Jira / Administer projects. Should a site still answer
         403 to it, we retry once without it (the edit goes through, watchers get
         mail), log a warning and stop sending it for this connector.
+
+        A PUT is idempotent: the transport already retries it on 5xx, resets
+        and timeouts. What outlasts those retries is raised as it is (an
+        ``AmbiguousWrite`` too, never a second round here); the pipeline settles
+        it by finding the comment carrying the new marker.
         """
         payload = self._payload(body, marker, version)
         action = Action(f"edit comment {ref.comment_id} on {ref.record_key}", "Edit own comments", write=True)

@@ -9,7 +9,8 @@
 | 404                                 | NotFound           | "or the account cannot browse it"    |
 | 410                                 | Gone               | the ``flavor`` setting to change     |
 | 429                                 | RateLimited        | retry_after from Retry-After/Reset   |
-| 5xx                                 | TransientError     |                                      |
+| 500/502/504 answering a write       | AmbiguousWrite     | (the write may have been committed)  |
+| other 5xx                           | TransientError     |                                      |
 | connection error / timeout          | TransientError     | (AmbiguousWrite for a sent write)    |
 
 Messages quote Jira's own ``errorMessages`` and ``errors`` and never the
@@ -20,14 +21,18 @@ Vendor facts: Jira Cloud answers the removed ``/rest/api/{2,3}/search`` with
 /rest/api/3/search/jql API" (Atlassian changelog CHANGE-2046). A 429 may carry
 ``Retry-After`` (seconds) and ``X-RateLimit-Reset`` (ISO 8601, e.g.
 ``2026-11-25T10:03Z``), per Atlassian's "Rate limiting" page; the transport
-waits on them, this module only reports what was left over.
+waits on them (and its ``wait_from_headers`` parses them for this module too),
+this module only reports what was left over. A 500 may come after Jira saved
+the comment (a failing event listener or mail handler runs after the commit),
+and a 502/504 from a proxy says nothing about the server behind it: for a
+write all three are ambiguous, so the caller settles them by marker instead of
+writing again.
 """
 
 from __future__ import annotations
 
-import email.utils
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import requests
@@ -45,6 +50,11 @@ from errors import (
     TransientError,
 )
 
+from .transport import never_sent, vendor_message, wait_from_headers
+
+# A write answered with one of these may still have been committed (see above).
+AMBIGUOUS_WRITE_STATUS = frozenset({500, 502, 504})
+
 
 @dataclass(frozen=True)
 class Action:
@@ -56,67 +66,38 @@ class Action:
 
 
 def jira_messages(resp: requests.Response | None) -> str:
-    """Jira's ``errorMessages`` and ``errors`` (field: message) joined; else a short body."""
-    if resp is None:
-        return ""
+    """Jira's ``errorMessages`` and ``errors`` (field: message) joined; else a short body.
+
+    The shapes are the transport's ``vendor_message``; Jira adds a lone
+    ``errorMessage`` string (Service Management endpoints).
+    """
+    said = vendor_message(resp)
+    if said or resp is None:
+        return said
     try:
         data = resp.json()
     except ValueError:
-        text = (resp.text or "").strip()
-        return text[:300] if text and not text.lstrip().startswith("<") else ""
-    if not isinstance(data, dict):
         return ""
-    parts: list[str] = []
-    messages = data.get("errorMessages")
-    if isinstance(messages, list):
-        parts.extend(str(m) for m in messages if m)
-    elif isinstance(messages, str) and messages:
-        parts.append(messages)
-    field_errors = data.get("errors")
-    if isinstance(field_errors, dict):
-        parts.extend(f"{k}: {v}" for k, v in field_errors.items())
-    for key in ("message", "errorMessage"):
-        if not parts and isinstance(data.get(key), str):
-            parts.append(data[key])
-    return "; ".join(parts)
+    if isinstance(data, dict):
+        for key in ("errorMessages", "errorMessage"):
+            if isinstance(data.get(key), str) and data[key].strip():
+                return data[key].strip()
+    return ""
 
 
 def retry_after_seconds(resp: requests.Response | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from ``Retry-After`` (seconds or HTTP date) or ``X-RateLimit-Reset``.
+    """Seconds Jira asked to wait: what the transport computed on receipt, else the headers.
 
-    Atlassian documents X-RateLimit-Reset as an ISO 8601 timestamp
-    (``yyyy-MM-ddTHH:mmZ``); a Unix epoch is accepted too.
+    ``Retry-After`` (seconds or HTTP date) wins, then ``X-RateLimit-Reset``
+    (ISO 8601 as Atlassian documents it, a Unix time, or a small delta), read by
+    the transport's ``wait_from_headers`` so both layers agree on every form.
     """
     if resp is None:
         return None
-    now = now or datetime.now(timezone.utc)
-    value = resp.headers.get("Retry-After")
-    if value:
-        value = value.strip()
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            try:
-                when = email.utils.parsedate_to_datetime(value)
-                return max(0.0, (when - now).total_seconds())
-            except (TypeError, ValueError):
-                pass
-    reset = resp.headers.get("X-RateLimit-Reset")
-    if reset:
-        reset = reset.strip()
-        try:
-            epoch = float(reset)
-            return max(0.0, epoch - now.timestamp())
-        except ValueError:
-            pass
-        try:
-            when = datetime.fromisoformat(reset.replace("Z", "+00:00"))
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=timezone.utc)
-            return max(0.0, (when - now).total_seconds())
-        except ValueError:
-            pass
-    return None
+    computed = getattr(resp, "retry_after", None)  # set by ResilientAdapter when it gave up waiting
+    if isinstance(computed, (int, float)):
+        return float(computed)
+    return wait_from_headers(resp.headers, status=resp.status_code, now=now.timestamp() if now else None)
 
 
 def from_response(
@@ -164,6 +145,11 @@ def from_response(
         when = f"; Jira asks to wait {wait:.0f} s" if wait is not None else ""
         return RateLimited(f"{head}; rate limited{when}{said_part}", retry_after=wait, status=status, url=url)
     if status >= 500:
+        if action.write and status in AMBIGUOUS_WRITE_STATUS:
+            return AmbiguousWrite(
+                f"{head}; Jira answered HTTP {status} after the write was sent, so it may have been "
+                f"saved{said_part}", status=status, url=url,
+            )
         return TransientError(f"{head}; Jira failed (HTTP {status}){said_part}", status=status, url=url)
     return RemoteError(f"{head}{said_part or f'; unexpected HTTP {status}'}", status=status, url=url)
 
@@ -180,13 +166,10 @@ def from_exception(exc: BaseException, action: Action, *, source: str, url: str 
 
 
 def _maybe_sent(exc: BaseException) -> bool:
-    """True unless the failure provably happened before the request left."""
-    if isinstance(exc, (requests.ConnectTimeout,)):
+    """True unless the failure provably happened before the request left (see ``never_sent``)."""
+    if not isinstance(exc, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)):
         return False
-    if isinstance(exc, requests.ConnectionError):
-        text = repr(exc)
-        return not any(s in text for s in ("NewConnectionError", "ConnectionRefused", "NameResolution"))
-    return isinstance(exc, (requests.Timeout, requests.exceptions.ChunkedEncodingError))
+    return not never_sent(exc)
 
 
 def _clean_url(url: Any) -> str | None:

@@ -97,8 +97,8 @@ def parse_jira_time(value: Any) -> datetime | None:
 
 def requested_fields(fields: FieldMap) -> list[str]:
     """The issue fields a search must return: the mapped ones, no more."""
-    wanted = [fields.title, fields.description, *fields.goal, fields.service, fields.owner,
-              fields.state, fields.updated, fields.labels]
+    wanted = [fields.number, fields.title, fields.description, *fields.goal, fields.service, fields.owner,
+              fields.state, fields.updated, fields.labels]  # number: "key" (not a field) unless remapped
     seen: list[str] = []
     for name in wanted:
         if name and name != "key" and name not in seen:

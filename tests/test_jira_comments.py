@@ -165,37 +165,82 @@ def _reset_post(rsps):
               body=requests.ConnectionError("Connection reset by peer ('Connection aborted.')"))
 
 
-def test_ambiguous_post_that_landed_is_not_written_again(rsps):
-    _reset_post(rsps)
-    rsps.get(f"{CLOUD}/rest/api/2/myself", json=load("myself_cloud.json"))
-    add_comment_pages(rsps)
-    with JiraConnector(settings("cloud"), None) as jira:
-        ref = jira.post(RECORD, "body", MARKER)
-    assert ref.comment_id == "10011"  # found by its marker
-    assert [c.request.method for c in rsps.calls].count("POST") == 1
-
-
-def test_ambiguous_post_that_did_not_land_is_written_once_more(rsps):
+def test_ambiguous_post_is_raised_without_looking_or_writing_again(rsps):
     _reset_post(rsps)
     rsps.post(f"{CLOUD}/rest/api/2/issue/CSI-1/comment", json=load("comment_created.json"), status=201)
     rsps.get(f"{CLOUD}/rest/api/2/myself", json=load("myself_cloud.json"))
-    rsps.get(f"{CLOUD}/rest/api/2/issue/CSI-1/comment", json={"startAt": 0, "maxResults": 100, "total": 0, "comments": []})
+    add_comment_pages(rsps)  # the marker is even there: still not this connector's call to make
     with JiraConnector(settings("cloud"), None) as jira:
-        ref = jira.post(RECORD, "body", MARKER)
-    assert ref.comment_id == "10050"
-    assert [(c.request.method, path(c)) for c in rsps.calls] == [
-        ("POST", "/rest/api/2/issue/CSI-1/comment"),
-        ("GET", "/rest/api/2/myself"),
-        ("GET", "/rest/api/2/issue/CSI-1/comment"),
-        ("POST", "/rest/api/2/issue/CSI-1/comment"),
-    ]
+        with pytest.raises(AmbiguousWrite) as info:
+            jira.post(RECORD, "body", MARKER)
+    assert "add a comment to CSI-1" in str(info.value)
+    assert [(c.request.method, path(c)) for c in rsps.calls] == [("POST", "/rest/api/2/issue/CSI-1/comment")]
 
 
-def test_ambiguous_post_stays_ambiguous_when_the_check_fails(rsps):
-    _reset_post(rsps)
-    rsps.get(f"{CLOUD}/rest/api/2/myself", json=load("myself_cloud.json"))
-    rsps.get(f"{CLOUD}/rest/api/2/issue/CSI-1/comment", status=500)
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_post_answered_500_502_504_is_ambiguous_and_not_repeated(rsps, status):
+    rsps.post(f"{CLOUD}/rest/api/2/issue/CSI-1/comment", status=status,
+              json={"errorMessages": ["listener failed after save"], "errors": {}})
+    rsps.post(f"{CLOUD}/rest/api/2/issue/CSI-1/comment", json=load("comment_created.json"), status=201)
+    with JiraConnector(settings("cloud"), None) as jira:
+        with pytest.raises(AmbiguousWrite) as info:
+            jira.post(RECORD, "body", MARKER)
+    assert info.value.status == status and "listener failed after save" in str(info.value)
+    assert len(rsps.calls) == 1
+
+
+def test_slow_commit_after_the_client_timed_out_leaves_one_comment(rsps):
+    """Jira saves the comment after the client gave up: one POST, AmbiguousWrite, and the
+    comment the pipeline later settles on carries its id and creation time."""
+    me = load("myself_cloud.json")
+    saved: list[dict] = []
+
+    def slow_commit(request):
+        created = dict(load("comment_created.json"), body=json.loads(request.body)["body"],
+                       properties=json.loads(request.body)["properties"], author=me,
+                       created="2026-11-25T11:00:05.000+0000")
+        saved.append(created)  # the server commits ...
+        raise requests.ReadTimeout("Read timed out. (read timeout=30)")  # ... after the client stopped waiting
+
+    rsps.add_callback(responses.POST, f"{CLOUD}/rest/api/2/issue/CSI-1/comment", callback=slow_commit)
+    rsps.get(f"{CLOUD}/rest/api/2/myself", json=me)
+    rsps.add_callback(responses.GET, f"{CLOUD}/rest/api/2/issue/CSI-1/comment",
+                      callback=lambda r: (200, {}, json.dumps({"startAt": 0, "maxResults": 100,
+                                                               "total": len(saved), "comments": saved})))
     with JiraConnector(settings("cloud"), None) as jira:
         with pytest.raises(AmbiguousWrite):
-            jira.post(RECORD, "body", MARKER)
+            jira.post(RECORD, f"body\n{MARKER}", MARKER)
+        assert [c.request.method for c in rsps.calls] == ["POST"]
+        found = jira.bot_comments(RECORD)  # what the pipeline settles with, next scan
+    assert len(saved) == 1
+    assert [(b.marker, b.ref.comment_id) for b in found] == [(MARKER, "10050")]
+    assert found[0].created == datetime(2026, 11, 25, 11, 0, 5, tzinfo=timezone.utc)
     assert [c.request.method for c in rsps.calls].count("POST") == 1
+
+
+def test_bot_comments_keep_every_same_marker_comment_with_id_and_time(rsps):
+    """An older comment with the same marker (an earlier coaching) is listed apart from a new one,
+    so the pipeline's known-id and time-window checks can tell them apart."""
+    me = load("myself_cloud.json")
+    prop = [{"key": "csi-coach", "value": {"marker": MARKER, "digest": MARKER.split(":")[1], "version": ""}}]
+    old = dict(load("comment_created.json"), id="10001", author=me, properties=prop, created="2026-10-01T09:00:00.000+0000")
+    new = dict(load("comment_created.json"), id="10090", author=me, properties=prop, created="2026-11-25T11:00:05.000+0000")
+    rsps.get(f"{CLOUD}/rest/api/2/myself", json=me)
+    rsps.get(f"{CLOUD}/rest/api/2/issue/CSI-1/comment",
+             json={"startAt": 0, "maxResults": 100, "total": 2, "comments": [new, old]})
+    with JiraConnector(settings("cloud"), None) as jira:
+        found = jira.bot_comments(RECORD)
+    assert [(b.ref.comment_id, b.created.month) for b in found] == [("10001", 10), ("10090", 11)]
+    assert {b.marker for b in found} == {MARKER}
+
+
+def test_ambiguous_put_is_raised_once_without_a_second_edit(rsps):
+    url = f"{CLOUD}/rest/api/2/issue/CSI-1/comment/10011"
+    rsps.put(url, body=requests.ReadTimeout("Read timed out."))
+    rsps.put(url, json=load("comment_created.json"))
+    ref = CommentRef(source="jira-test", record_key="CSI-1", comment_id="10011")
+    with JiraConnector(settings("cloud"), None) as jira:
+        with pytest.raises(AmbiguousWrite) as info:
+            jira.update(ref, "b", MARKER)
+    assert "edit comment 10011 on CSI-1" in str(info.value)
+    assert len(rsps.calls) == 1  # without the project's adapter nothing retries; with it, see test_jira_transport

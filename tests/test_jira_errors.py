@@ -142,6 +142,23 @@ def test_retry_after_and_rate_limit_reset_parsing():
     assert retry_after_seconds(resp({"X-RateLimit-Reset": str((now + timedelta(seconds=45)).timestamp())}), now=now) == 45
     assert retry_after_seconds(resp({"Retry-After": "Wed, 25 Nov 2026 10:01:00 GMT"}), now=now) == 60
     assert retry_after_seconds(resp({}), now=now) is None
+    # a small number is a delta, as the transport reads it (not a Unix time long past)
+    assert retry_after_seconds(resp({"X-RateLimit-Reset": "30"}), now=now) == 30
+
+
+def test_rate_limit_wait_agrees_with_the_transport_and_prefers_what_it_computed():
+    from connectors.transport import wait_from_headers
+
+    now = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)
+    r = requests.Response()
+    r.status_code = 429
+    for headers in ({"X-RateLimit-Reset": "45"}, {"X-RateLimit-Reset": "2026-11-25T10:03Z"},
+                    {"Retry-After": "7", "X-RateLimit-Reset": "2026-11-25T10:03Z"}):
+        r.headers.clear()
+        r.headers.update(headers)
+        assert retry_after_seconds(r, now=now) == wait_from_headers(r.headers, status=429, now=now.timestamp())
+    r.retry_after = 12.5  # the adapter's figure when it handed the 429 back
+    assert retry_after_seconds(r, now=now) == 12.5
 
 
 def test_the_jira_library_never_retries_or_sleeps_itself(rsps, monkeypatch):

@@ -106,6 +106,15 @@ def test_requested_fields_are_only_the_mapped_ones():
         "summary", "description", "customfield_10050", "components", "assignee", "status", "updated", "labels"]
 
 
+def test_a_remapped_number_field_is_requested_and_used():
+    fields = replace(FIELDS, number="customfield_10070")
+    assert requested_fields(fields)[0] == "customfield_10070"
+    issue = load("search_jql_page1.json")["issues"][0]
+    issue = dict(issue, fields=dict(issue["fields"], customfield_10070="CSI-REG-0042"))
+    record = issue_to_record(issue, source="jira-test", base_url=CLOUD, fields=fields)
+    assert record.number == "CSI-REG-0042" and record.key == issue["key"]
+
+
 def test_parse_jira_time_needs_an_offset():
     assert parse_jira_time("2026-11-20T08:15:30.000-0500") == datetime(2026, 11, 20, 13, 15, 30, tzinfo=timezone.utc)
     assert parse_jira_time("2026-11-20T08:15:30") is None

@@ -16,7 +16,7 @@ import responses
 from connectors import open_connector
 from connectors.jira import JiraConnector
 from connectors.transport import Limiters, ResilientAdapter, RetryPolicy, build_session
-from errors import RateLimited, TransientError
+from errors import AmbiguousWrite, RateLimited, TransientError
 from model import CommentRef, Record
 from test_jira_support import CLOUD, load, path, set_secrets, settings
 
@@ -137,17 +137,57 @@ def test_connection_reset_on_a_read_is_retried(rsps, clock):
     assert searches(rsps) == 2
 
 
-def test_post_reset_after_sending_checks_the_marker_and_does_not_duplicate(rsps, clock):
+def test_post_reset_after_sending_is_ambiguous_and_never_repeated(rsps, clock):
     rsps.post(f"{CLOUD}/rest/api/2/issue/CSI-1/comment", body=requests.ConnectionError("Connection reset by peer"))
+    rsps.post(f"{CLOUD}/rest/api/2/issue/CSI-1/comment", status=201, json=load("comment_created.json"))
     rsps.get(f"{CLOUD}/rest/api/2/myself", json=load("myself_cloud.json"))
     for n, start in ((1, 0), (2, 2), (3, 4)):
         rsps.get(f"{CLOUD}/rest/api/2/issue/CSI-1/comment", json=load(f"comments_page{n}.json"),
                  match=[responses.matchers.query_param_matcher({"startAt": str(start)}, strict_match=False)])
     with connector(clock) as jira:
-        ref = jira.post(RECORD, "body", MARKER)
-    assert ref.comment_id == "10011"
-    methods = [c.request.method for c in rsps.calls]
-    assert methods.count("POST") == 1  # the adapter did not retry a POST that may have landed
+        with pytest.raises(AmbiguousWrite) as info:
+            jira.post(RECORD, "body", MARKER)
+    assert "Jira source 'jira-test' could not add a comment to CSI-1" in str(info.value)
+    # neither the adapter nor the connector wrote again or looked: the pipeline settles it
+    assert [(c.request.method, path(c)) for c in rsps.calls] == [("POST", "/rest/api/2/issue/CSI-1/comment")]
+
+
+def test_post_read_timeout_is_ambiguous_after_one_post(rsps, clock):
+    rsps.post(f"{CLOUD}/rest/api/2/issue/CSI-1/comment", body=requests.ReadTimeout("Read timed out."))
+    rsps.post(f"{CLOUD}/rest/api/2/issue/CSI-1/comment", status=201, json=load("comment_created.json"))
+    with connector(clock) as jira:
+        with pytest.raises(AmbiguousWrite):
+            jira.post(RECORD, "body", MARKER)
+    assert len(rsps.calls) == 1
+
+
+def test_put_read_timeout_is_retried_by_the_adapter(rsps, clock):
+    url = f"{CLOUD}/rest/api/2/issue/CSI-1/comment/10011"
+    rsps.put(url, body=requests.ReadTimeout("Read timed out."))
+    rsps.put(url, json=load("comment_created.json"))
+    with connector(clock) as jira:
+        jira.update(CommentRef("jira-test", "CSI-1", "10011"), "body", MARKER)
+    assert [c.request.method for c in rsps.calls] == ["PUT", "PUT"]  # idempotent: the same edit twice is one edit
+
+
+def test_put_timing_out_every_try_is_raised_after_the_attempts(rsps, clock):
+    url = f"{CLOUD}/rest/api/2/issue/CSI-1/comment/10011"
+    rsps.put(url, body=requests.ReadTimeout("Read timed out."))
+    with connector(clock, RetryPolicy(attempts=3)) as jira:
+        with pytest.raises(TransientError):
+            jira.update(CommentRef("jira-test", "CSI-1", "10011"), "body", MARKER)
+    assert [c.request.method for c in rsps.calls] == ["PUT"] * 3
+
+
+def test_comment_list_read_sent_as_post_is_transient_not_ambiguous(rsps, clock):
+    rsps.get(f"{CLOUD}/rest/api/2/myself", json=load("myself_cloud.json"))
+    rsps.get(f"{CLOUD}/rest/api/2/issue/CSI-1/comment", json=load("comments_no_properties.json"))
+    rsps.post(f"{CLOUD}/rest/api/2/comment/list", body=requests.ReadTimeout("Read timed out."))
+    with connector(clock) as jira:
+        with pytest.raises(TransientError) as info:
+            jira.bot_comments(RECORD)
+    assert type(info.value) is TransientError  # a read: nothing may have been written
+    assert path(rsps.calls[-1]) == "/rest/api/2/comment/list" and len(rsps.calls) == 3  # not retried as a write
 
 
 def test_post_refused_with_503_is_retried_by_the_adapter(rsps, clock):
