@@ -7,8 +7,8 @@ How the registry opens it (``connectors/__init__.py``)::
 
 Requests per scan: one per page of records, one PATCH per write, and the
 OAuth token request when OAuth is used. ``get(key)`` (explain --ticket) is one
-request, by sys_id or number. Journal reads happen only when the
-coach asks for the bot's earlier comments, and to settle an ambiguous write.
+request, by sys_id or number. Journal reads happen only when the coach asks
+for the bot's earlier comments, or the pipeline settles an ambiguous write.
 
 Vendor facts relied on (ServiceNow Table API docs and KB0534905):
 - ``sysparm_display_value=all`` gives ``{"display_value", "value"}`` per
@@ -25,7 +25,10 @@ Vendor facts relied on (ServiceNow Table API docs and KB0534905):
 - Journal entries live in ``sys_journal_field`` (element_id = record sys_id,
   element = field, name = table) and cannot be edited: an "update" is a new entry.
 - PATCH answers with the record, never the journal row, so ``post`` returns
-  ``comment_id = ""``; ``bot_comments`` gives each entry's journal sys_id.
+  ``comment_id = ""``; ``bot_comments`` gives each entry's journal sys_id and
+  ``sys_created_on``, which is what settling an ambiguous write matches on.
+- A PATCH that timed out may still commit on the instance seconds later, so a
+  write is never repeated here: ``AmbiguousWrite`` goes to the caller.
 - Older releases answer an empty list with 404 "No Record found"; that is
   taken as an empty page.
 """
@@ -53,7 +56,6 @@ log = logging.getLogger(__name__)
 SN_TIME = "%Y-%m-%d %H:%M:%S"
 JOURNAL_TABLE = "sys_journal_field"
 JOURNAL_PAGE = 100
-SETTLE_DELAY = 2.0  # seconds before checking the journal after an ambiguous write
 AMBIGUOUS_WRITE_STATUS = frozenset({500, 502, 504})  # the write may have landed behind the error
 
 
@@ -121,14 +123,12 @@ class ServiceNowConnector:
         session: requests.Session,
         *,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
         self.name = settings.name
         self.base_url = settings.url.rstrip("/")
         self.table = settings.table
         self.session = session
-        self._sleep = sleep
         self.auth: SnAuth = auth_from_settings(settings, session, clock=clock)
         self.requests = 0  # HTTP requests made through this connector (OAuth token calls not included)
 
@@ -340,7 +340,13 @@ class ServiceNowConnector:
     # -- comments ------------------------------------------------------------------------
 
     def bot_comments(self, record: Record) -> list[BotComment]:
-        """The bot's journal entries on the record (found by marker), oldest first."""
+        """The bot's journal entries on the record (found by marker), oldest first.
+
+        Each entry's ``ref.comment_id`` is its ``sys_journal_field`` sys_id and
+        ``created`` its ``sys_created_on`` (UTC): the pipeline settles an
+        ambiguous write by the marker, skipping ids it already knows and entries
+        far older than the write (an earlier coaching on the same finding).
+        """
         field = self.settings.journal_field
         query = (f"element_id={record.key}^name={self.table}^element={field}"
                  f"^valueLIKE{MARKER_PREFIX}^ORDERBYsys_created_on^ORDERBYsys_id")
@@ -378,19 +384,30 @@ class ServiceNowConnector:
             offset += len(rows)
 
     def post(self, record: Record, body: str, marker: str) -> CommentRef:
-        """A new journal entry carrying ``marker``; an ambiguous failure is settled here.
+        """A new journal entry carrying ``marker``: one PATCH of the journal field, never two.
 
-        After a timeout/reset once sent (or a 500/502/504), the journal is read:
-        if the marker is there the write landed; if not, it is written once more.
+        Returns ``comment_id = ""``: the PATCH answers with the record, not the
+        journal row, and finding the row would cost a GET per write; the entry's
+        sys_id is learnt from ``bot_comments`` whenever it is needed.
+
+        When the outcome is unknown (timeout or reset after the request was
+        sent, or 500/502/504) this raises ``AmbiguousWrite`` and writes nothing
+        more: a slow instance may still commit the first PATCH seconds later,
+        so a quick look-and-rewrite here would leave two entries. The caller
+        keeps its ledger row pending and settles it by looking for the marker
+        with ``bot_comments`` (entries created near the write, ids it does not
+        already know), now or on the next scan.
         """
-        return self._write(record, body, marker)
+        self._write(record, body, marker)
+        return CommentRef(self.name, record.key, "")
 
     def update(self, ref: CommentRef, body: str, marker: str) -> None:
-        """Journal entries cannot be edited: a new entry is written instead."""
+        """Journal entries cannot be edited: a new entry is written instead (as ``post``,
+        including ``AmbiguousWrite`` without a second write)."""
         probe = Record(source=self.name, key=ref.record_key, number=ref.record_key, url="", title="")
         self._write(probe, body, marker)
 
-    def _write(self, record: Record, body: str, marker: str) -> CommentRef:
+    def _write(self, record: Record, body: str, marker: str) -> None:
         if marker and marker not in body:
             body = f"{body.rstrip()}\n\n{marker}"  # the marker is how the bot finds its entry again
         field = self.settings.journal_field
@@ -399,27 +416,10 @@ class ServiceNowConnector:
         params = {"sysparm_fields": "sys_id", "sysparm_exclude_reference_link": "true"}
         try:
             self._request("PATCH", path, params=params, json={field: body}, action=action, write=True)
-        except AmbiguousWrite as first:
-            landed = self._landed(record, marker, first)
-            if landed is not None:
-                log.info("servicenow source %s: the ambiguous write on %s had landed (journal %s)",
-                         self.name, record.number or record.key, landed.comment_id)
-                return landed
-            log.info("servicenow source %s: the ambiguous write on %s had not landed; writing it once more",
-                     self.name, record.number or record.key)
-            self._request("PATCH", path, params=params, json={field: body}, action=action, write=True)
-        return CommentRef(self.name, record.key, "")
-
-    def _landed(self, record: Record, marker: str, cause: AmbiguousWrite) -> CommentRef | None:
-        self._sleep(SETTLE_DELAY)  # let a write still in flight on the instance commit first
-        try:
-            found = self.bot_comments(record)
-        except CoachError:
-            raise cause from None  # cannot tell: the caller settles it next scan
-        for c in found:
-            if c.marker == marker:
-                return c.ref
-        return None
+        except AmbiguousWrite:
+            log.warning("servicenow source %s: the write on %s may or may not have landed; not writing it "
+                        "again (settled by its marker %s)", self.name, record.number or record.key, marker)
+            raise
 
     # -- lifecycle -----------------------------------------------------------------------
 

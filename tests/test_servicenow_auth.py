@@ -267,7 +267,12 @@ def test_no_secret_in_any_log_line_or_error(rsps, monkeypatch, caplog, method):
     except Exception as exc:  # noqa: BLE001 - we check what it says
         errors.append(str(exc))
         errors.append(repr(exc))
-    assert errors and caplog.records
+    try:  # settling the ambiguous write: the journal read meets a 401 (and a refused token renewal)
+        c.bot_comments(RECORD)
+    except Exception as exc:  # noqa: BLE001 - we check what it says
+        errors.append(str(exc))
+        errors.append(repr(exc))
+    assert len(errors) == 4 and caplog.records
     basic = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
     for text in [r.getMessage() for r in caplog.records] + errors + [repr(c.settings), repr(c.auth.__dict__.get("hint"))]:
         for secret in SECRETS + (basic,):

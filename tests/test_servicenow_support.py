@@ -101,8 +101,7 @@ def connector(monkeypatch, method: str = "basic", *, clock: FakeTime | None = No
         monkeypatch.setenv(k, v)
     clock = clock or FakeTime()
     session = make_session(clock, policy=policy)
-    return ServiceNowConnector(settings(method, **changes), session, clock=clock.monotonic,
-                               sleep=clock.sleep), clock
+    return ServiceNowConnector(settings(method, **changes), session, clock=clock.monotonic), clock
 
 
 def record_item(n: int, updated: str, **fields: str) -> dict[str, Any]:
