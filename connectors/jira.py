@@ -228,6 +228,8 @@ class JiraConnector:
         key = key.strip()
         if not key or any(ch in key for ch in "/?#%\\") or any(ord(ch) < 33 for ch in key):
             return None  # no issue key or id contains these; they would address another URL
+        if not any(ch.isalnum() for ch in key):
+            return None  # "." or "..": a path segment, not an issue
         fields = ",".join(requested_fields(self.settings.fields))
         action = Action(f"read issue {key}", "Browse projects")
         try:
