@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from urllib.parse import quote
 from datetime import datetime
@@ -156,11 +157,12 @@ class JiraConnector:
                                  url=exc.url) from None
         except AmbiguousWrite as exc:  # from the transport: a POST/PATCH sent, no answer
             head = f"Jira source {self.name!r} could not {action.text}"
+            kind = _failure_kind(exc.message)
             if action.write:
-                raise AmbiguousWrite(f"{head}; no answer after the request was sent, so it may have been "
-                                     f"saved ({exc.message})", status=exc.status, url=exc.url) from None
+                raise AmbiguousWrite(f"{head}; no answer after the request was sent ({kind}), so it may "
+                                     "have been saved", status=exc.status, url=exc.url) from None
             # a read sent as POST (comment/list): nothing to settle, just try again later
-            raise TransientError(f"{head}; connection failed ({exc.message})", url=exc.url) from None
+            raise TransientError(f"{head}; connection failed ({kind})", url=exc.url) from None
         except CoachError:
             raise
         except (requests.RequestException, OSError) as exc:
@@ -466,6 +468,12 @@ class JiraConnector:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+def _failure_kind(message: str) -> str:
+    """"ReadTimeout" out of the transport's "... may or may not have taken effect (ReadTimeout after sending)"."""
+    found = re.search(r"\((\w+) after sending\)", message)
+    return found.group(1) if found else "connection lost"
 
 
 def _numeric(value: str) -> int:
