@@ -10,12 +10,17 @@ candidates); they never change an answer, only its cost.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from model import TEXT_FIELDS, Category, Evidence, Finding, Record, Severity, Verdict
-from rules.kinds.base import NO, Condition, Match
+from rules.kinds.base import NO, Condition, Match, make_evidence
 from rules.scanner import Scanner, Token
+
+# str.split() words: runs of what str.isspace() is not (re's \s is the same set).
+_WORDS = re.compile(r"\S+")
+_SPACE = re.compile(" ")
 
 
 @dataclass(frozen=True)
@@ -99,7 +104,7 @@ class RuleSet:
 class Context:
     """One evaluation of one record: field tokens and rule results, computed once."""
 
-    __slots__ = ("record", "ruleset", "_tokens", "_results", "_texts", "_index", "_evidence", "_plan")
+    __slots__ = ("record", "ruleset", "_tokens", "_results", "_texts", "_index", "_evidence", "_plan", "_layout")
 
     def __init__(self, record: Record, ruleset: RuleSet) -> None:
         self.record = record
@@ -110,6 +115,7 @@ class Context:
         self._index: dict[str, dict[str, list[Token]]] = {}
         self._evidence: dict[tuple[str, int], Evidence] = {}
         self._plan = ruleset._plan  # type: ignore[attr-defined]
+        self._layout: dict[str, tuple[list[int], list[int], list[int]]] = {}
 
     def text(self, name: str) -> str:
         t = self._texts.get(name)
@@ -142,12 +148,26 @@ class Context:
             self._index[name] = idx
         return idx
 
+    def layout(self, name: str) -> tuple[list[int], list[int], list[int]]:
+        """Where one field's spaces are, and where its words (runs of non-space) start
+        and end: counted once per field, so "at most N words apart" is a bisect."""
+        lay = self._layout.get(name)
+        if lay is None:
+            text = self.text(name)
+            spans = [m.span() for m in _WORDS.finditer(text)]
+            lay = self._layout[name] = (
+                [m.start() for m in _SPACE.finditer(text)],
+                [s for s, _ in spans],
+                [e for _, e in spans],
+            )
+        return lay
+
     def evidence(self, name: str, t: Token) -> Evidence:
         """The one Evidence object for a term occurrence, made when first asked for."""
         key = (name, t.start)
         e = self._evidence.get(key)
         if e is None:
-            e = self._evidence[key] = Evidence(name, t.text, t.start, t.end)
+            e = self._evidence[key] = make_evidence(name, t.text, t.start, t.end)
         return e
 
     def negated_at(self, name: str, pos: int) -> bool:

@@ -44,6 +44,8 @@ class Token(NamedTuple):
     negated: bool
 
 
+_new_token = tuple.__new__  # Token(...) without the NamedTuple's Python-level __new__
+
 _SUFFIX_TERM = re.compile(r"\*[a-z]{2,}")
 
 
@@ -192,7 +194,11 @@ class Scanner:
         # Text is lower-cased once per field, so the pattern itself is case-sensitive
         # (much faster in Python's re); the case-insensitive twin handles the rare text
         # whose lower-casing changes its length.
-        self.regex = re.compile(r"\b(?:" + body + r")(?!\w)") if body else None
+        # "(?=\w)" after "\b" changes nothing that matches when every term starts with a
+        # word character, but drops the word-end boundaries before the alternation is
+        # tried: the pass takes about a fifth less time.
+        lead = r"\b(?=\w)" if all(_WORD.match(a) for a in trie.children) else r"\b"
+        self.regex = re.compile(lead + r"(?:" + body + r")(?!\w)") if body else None
         self._regex_ci = re.compile(self.regex.pattern, re.IGNORECASE) if body else None
         self._split = re.compile("(" + self.regex.pattern + ")").split if body else None
         self._split_ci = re.compile("(" + self.regex.pattern + ")", re.IGNORECASE).split if body else None
@@ -283,6 +289,9 @@ class Scanner:
         self, text: str, found: list[tuple[int, int, frozenset[str]]]
     ) -> tuple[Token, ...]:
         neg = self.negation_vocab
+        if neg is None or not any(neg in v for _, _, v in found):
+            # No negation cue in the field (most fields): nothing is negated.
+            return tuple([_new_token(Token, (s, e, text[s:e], v, False)) for s, e, v in found])
         tokens: list[Token] = []
         cue_end = -1  # end of the last negation cue seen
         window = self.negation_window

@@ -23,7 +23,7 @@ what happens to them. Evidence: the pairs found.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 from rules import params as P
@@ -113,18 +113,31 @@ class NearCondition:
             lst.sort(key=_start)
         # A cheap bound first: "within" words cannot span more than this many characters
         # (words over 40 letters aside), so far-apart evidence is never sliced and counted.
-        reach = (self.within + 1) * 40
+        w = self.within
+        reach = (w + 1) * 40
         a_first, b_first = self.order == "a-first", self.order == "b-first"
         pairs = []
+        starts: dict[str, tuple[list[int], int]] = {}
         for ea in ma.evidence:
             bs = b_by_field.get(ea.field)
             if not bs:
                 continue
             text = ctx.text(ea.field)
+            got = starts.get(ea.field)
+            if got is None:
+                got = starts[ea.field] = ([e.start for e in bs], max(e.end - e.start for e in bs))
+            bstarts, longest = got
             spoiled = None
-            lo = bisect_left(bs, ea.start - reach - 200, key=_start)
+            lo = bisect_left(bstarts, ea.start - reach - 200)
+            last = ea.end + reach
+            if w:
+                # Narrow the b's to those the word count below can let through (it skips
+                # a pair with > w words and >= w+1 spaces between): same pairs, fewer tries.
+                before, after = _word_bounds(ctx.layout(ea.field), text, ea.start, ea.end, w)
+                lo = max(lo, bisect_right(bstarts, before - longest))
+                last = min(last, after - 1)
             for eb in bs[lo:]:
-                if eb.start > ea.end + reach:
+                if eb.start > last:
                     break
                 if (a_first and ea.start > eb.start) or (b_first and eb.start > ea.start):
                     continue
@@ -147,6 +160,29 @@ class NearCondition:
         if not pairs:
             return NO
         return Match(True, merge_evidence(tuple(e for p in pairs for e in p)))
+
+
+def _word_bounds(layout, text: str, start: int, end: int, w: int) -> tuple[float, float]:
+    """(Y, X): a b that ends at or before Y, or starts at or after X, is more than ``w``
+    words and at least w+1 spaces away from the evidence [start, end). Both counts only
+    grow with the distance, so these are the first positions where both hold."""
+    spaces, word_starts, word_ends = layout
+    inf = float("inf")
+    # After: the text from ``end`` to x.
+    i = bisect_left(spaces, end) + w
+    x_sp = spaces[i] + 1 if i < len(spaces) else inf
+    need = w + 1 - (1 if end < len(text) and not text[end].isspace() else 0)
+    if need <= 0:
+        x_words = end + 1
+    else:
+        j = bisect_right(word_starts, end) + need - 1
+        x_words = word_starts[j] + 1 if j < len(word_starts) else inf
+    # Before: the text from y to ``start``.
+    i = bisect_left(spaces, start) - w - 1
+    y_sp = spaces[i] if i >= 0 else -inf
+    k = bisect_left(word_starts, start) - w - 1
+    y_words = word_ends[k] - 1 if k >= 0 else -inf
+    return min(y_sp, y_words), max(x_sp, x_words)
 
 
 def _in_clause(text, first, second, blockers) -> bool:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from model import Evidence
 from rules import params as P
-from rules.kinds.base import NO, BuildContext, Match, in_scope
+from rules.kinds.base import NO, BuildContext, Match, in_scope, make_evidence
 
 PARAMS = {
     "pattern": P.REGEX,
@@ -38,16 +38,25 @@ class RegexCondition:
 
     def evaluate(self, ctx, scope=None) -> Match:
         found: list[Evidence] = []
+        finditer = self.regex.finditer
         for f in in_scope(self.fields, scope):
             text = ctx.text(f)
             if not text:
                 continue
-            for m in self.regex.finditer(text):
-                if m.end() == m.start():
+            if not self.negation and not self.max_evidence:
+                # The common case, without the per-match checks below.
+                for m in finditer(text):
+                    s, e = m.span()
+                    if e != s:
+                        found.append(make_evidence(f, m.group(), s, e))
+                continue
+            for m in finditer(text):
+                s, e = m.span()
+                if e == s:
                     continue
-                if self.negation and ctx.negated_at(f, m.start()):
+                if self.negation and ctx.negated_at(f, s):
                     continue
-                found.append(Evidence(f, m.group(), m.start(), m.end()))
+                found.append(make_evidence(f, m.group(), s, e))
                 if len(found) == self.max_evidence:
                     return Match(True, tuple(found))
         return Match(True, tuple(found)) if found else NO

@@ -1,0 +1,50 @@
+"""The engine's shortcuts change no answer: each is checked against the plain way."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+import rules
+from model import Evidence, Record
+from rules.kinds import base, near
+
+WORDS = ("patients", "customers", "staff", "wait", "less", "faster", "save", "cost", "incidents", "MTTR",
+         "tickets", "reduce", "the", "a", "so", "that", "of", "service", "desk", "can", "book", "online",
+         "20%", "$40k", "because", "not", "without", "hours", "families", "revenue", "risk", "fewer")
+SEPS = (" ", " ", " ", "  ", "\n", ", ", ". ", " - ", "\t", "; ", "\u00a0", "")
+
+
+def random_text(rng: random.Random, n: int) -> str:
+    return "".join(rng.choice(WORDS) + rng.choice(SEPS) for _ in range(n))
+
+
+def verdicts(ruleset, records):
+    return [rules.evaluate(r, ruleset).to_dict() for r in records]
+
+
+@pytest.fixture(scope="module")
+def ruleset():
+    return rules.load_ruleset("default")
+
+
+def test_near_word_bounds_keep_every_pair(ruleset, monkeypatch):
+    rng = random.Random(7)
+    records = [
+        Record(source="t", key=str(i), number=str(i), url="", title=random_text(rng, 6),
+               description=random_text(rng, rng.randint(0, 120)), goal=random_text(rng, rng.randint(0, 30)), service="")
+        for i in range(300)
+    ]
+    fast = verdicts(ruleset, records)
+    monkeypatch.setattr(near, "_word_bounds", lambda *a: (-float("inf"), float("inf")))
+    assert verdicts(ruleset, records) == fast
+    assert any(v["findings"] for v in fast)
+
+
+def test_evidence_made_fast_is_the_same_evidence():
+    a = base.make_evidence("goal", "cost", 3, 7)
+    b = Evidence("goal", "cost", 3, 7)
+    assert a == b and hash(a) == hash(b) and repr(a) == repr(b) and a.to_dict() == b.to_dict()
+    with pytest.raises(Exception):
+        a.start = 4  # still frozen
