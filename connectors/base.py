@@ -1,8 +1,8 @@
 """The interface every ticketing-system connector meets.
 
-``Connector``: fetch / bot_comments / post / update / close, a context manager;
-``RecordLookup``: ``get(key)``, one record by system key or display number
-(ServiceNow has it; it joins ``Connector`` once every connector does).
+``Connector``: fetch / get / bot_comments / post / update / close, a context
+manager. ``RecordLookup`` is ``get`` alone, for callers that must cope with a
+connector lacking it.
 
 A connector does I/O and nothing else: it turns the vendor's records into
 ``Record`` values, finds the bot's own earlier comments, and writes comments.
@@ -21,24 +21,11 @@ from model import BotComment, BrokenRecord, CommentRef, Record
 
 @runtime_checkable
 class RecordLookup(Protocol):
-    """Reading one record by key: part of the connector interface.
+    """The one-record read alone: ``isinstance(conn, RecordLookup)`` tells callers
+    (explain --ticket) whether a connector, e.g. a third-party one written before
+    ``get`` joined the interface, can read one record or must be scanned."""
 
-    Declared apart from ``Connector`` only until every connector has it: a
-    runtime-checkable Protocol requires all its members, so adding ``get`` to
-    ``Connector`` before the Jira connector has one would make
-    ``isinstance(jira, Connector)`` false. Callers test ``isinstance(conn,
-    RecordLookup)`` and otherwise fall back to ``fetch``.
-    """
-
-    def get(self, key: str) -> Record | BrokenRecord | None:
-        """One record by its system key (ServiceNow sys_id, Jira issue key or id) or by
-        its display number (ServiceNow ``number`` such as CIM0010023; for Jira the key
-        is the number), or None when there is no such record.
-
-        Reads that one record (one request, same fields and mapping as ``fetch``),
-        whatever the source's query/JQL filter; never scans the source.
-        """
-        ...
+    def get(self, key: str) -> Record | BrokenRecord | None: ...
 
 
 @runtime_checkable
@@ -64,16 +51,35 @@ class Connector(Protocol):
         """
         ...
 
+    def get(self, key: str) -> Record | BrokenRecord | None:
+        """One record by its system key (ServiceNow sys_id, Jira issue key or id) or by
+        its display number (ServiceNow ``number`` such as CIM0010023; for Jira the key
+        is the number), or None when there is no such record.
+
+        Reads that one record (one request, same fields and mapping as ``fetch``),
+        whatever the source's query/JQL filter; never scans the source.
+        """
+        ...
+
     def bot_comments(self, record: Record) -> list[BotComment]:
         """The bot's own earlier comments on ``record``, oldest first."""
         ...
 
     def post(self, record: Record, body: str, marker: str) -> CommentRef:
-        """Write a new comment carrying ``marker``; return where it went."""
+        """Write a new comment carrying ``marker``; return where it went
+        (``comment_id`` may be "" where the vendor does not say; ServiceNow).
+
+        Writes at most once. When the outcome is unknown (timeout or reset after
+        sending, 500/502/504) it raises ``AmbiguousWrite`` without looking or
+        writing again: the write may still commit later. The pipeline keeps its
+        ledger row pending and settles it with ``bot_comments`` by marker,
+        creation time and the comment ids it already knows.
+        """
         ...
 
     def update(self, ref: CommentRef, body: str, marker: str) -> None:
-        """Replace the body of an earlier bot comment (only when ``can_edit``)."""
+        """Replace the body of an earlier bot comment (only when ``can_edit``;
+        ServiceNow writes a new journal entry). ``AmbiguousWrite`` as for ``post``."""
         ...
 
     def close(self) -> None: ...
