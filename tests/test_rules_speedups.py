@@ -48,3 +48,22 @@ def test_evidence_made_fast_is_the_same_evidence():
     assert a == b and hash(a) == hash(b) and repr(a) == repr(b) and a.to_dict() == b.to_dict()
     with pytest.raises(Exception):
         a.start = 4  # still frozen
+
+
+def test_engine_speed_floor_is_the_union_of_every_term(ruleset):
+    # The bench's floor must do the whole job it stands for: every term, one regex.
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "bench" / "engine_speed.py"
+    spec = importlib.util.spec_from_file_location("engine_speed_floor", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    floor = mod.floor_regex(ruleset)
+    terms = [t for ts in ruleset.vocabs.values() for t in ts]
+    assert len(terms) > 1000
+    for term in terms:
+        text = "growers" if term.startswith("*") else term.lower()
+        if term.startswith("*"):
+            text = "abc" + term[1:].lower()
+        assert floor.fullmatch(text), term
