@@ -545,6 +545,11 @@ class StateStore:
     def ledger_counts(self) -> dict[str, int]:
         return {f"{k}:{s}": n for k, s, n in self._query("SELECT kind, state, COUNT(*) FROM ledger GROUP BY kind, state")}
 
+    def record_totals(self, source: str) -> tuple[int, int]:
+        """(records of ``source`` this file knows, how many of them were last judged flagged)."""
+        n, flagged = self._query("SELECT COUNT(*), COALESCE(SUM(flagged), 0) FROM records WHERE source = ?", (source,))[0]
+        return int(n), int(flagged)
+
 
 def _ledger_row(r: tuple) -> LedgerRow:
     i, s, k, d, m, kind, st, cid, prev, created, updated = r
