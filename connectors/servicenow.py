@@ -7,8 +7,10 @@ How the registry opens it (``connectors/__init__.py``)::
 
 Requests per scan: one per page of records, one PATCH per write, and the
 OAuth token request when OAuth is used. ``get(key)`` (explain --ticket) is one
-request, by sys_id or number. Journal reads happen only when the coach asks
-for the bot's earlier comments, or the pipeline settles an ambiguous write.
+request, by sys_id or number. ``marked_keys`` is one journal request per page
+of bot entries (which records carry one). Other journal reads happen only when
+the coach asks for the bot's earlier comments, or the pipeline settles an
+ambiguous write.
 
 Vendor facts relied on (ServiceNow Table API docs and KB0534905):
 - ``sysparm_display_value=all`` gives ``{"display_value", "value"}`` per
@@ -214,49 +216,60 @@ class ServiceNowConnector:
         return out
 
     def fetch(self, since: datetime | None) -> Iterator[Record | BrokenRecord]:
-        """Records updated at or after ``since``, oldest first, one page in memory.
+        """Records updated at or after ``since``, oldest first, one page in memory (paged by ``_seek_pages``)."""
+        fields = self.requested_fields()
+        size = self.settings.page_size
+        stats = {"pages": 0}
+        count = 0
+        checked_fields = False
+        rows = self._seek_pages(self.table, self.settings.query, self.settings.fields.updated, since,
+                                lambda query, offset: self._read_params(fields, query, size, offset),
+                                action=f"read {self.table}", stats=stats)
+        for item in rows:
+            if not checked_fields and isinstance(item, Mapping):
+                self._warn_missing(item, fields)
+                checked_fields = True
+            count += 1
+            yield self._to_record(item)
+        log.info("servicenow source %s: fetched %d record(s) from %s in %d page(s)",
+                 self.name, count, self.table, stats["pages"])
+
+    def _seek_pages(self, table: str, base_query: str, stamp: str, since: datetime | None,
+                    params_for: Callable[[str, int], dict[str, str]], *, action: str,
+                    stats: dict[str, int]) -> Iterator[Any]:
+        """The rows of ``base_query`` with ``stamp`` at or after ``since``, ordered by ``stamp`` then
+        sys_id, one page in memory.
 
         Pages are read by seeking: each page's query starts at the last
-        ``updated`` value seen, with ``sysparm_offset`` counting only the records
-        already read at that very second. A record updated mid-scan moves to
-        the end without shifting the others past a page boundary, as plain
-        offset paging would (and so skipping one). Same number of requests.
+        ``stamp`` value seen, with ``sysparm_offset`` counting only the rows
+        already read at that very second. A row updated mid-scan moves to the
+        end without shifting the others past a page boundary, as plain offset
+        paging would (and so skipping one). Same number of requests.
         """
-        fields = self.requested_fields()
-        updated = self.settings.fields.updated
         size = self.settings.page_size
         seek = sn_time(since) if since is not None else None
         offset = 0
-        pages = count = 0
-        checked_fields = False
-        action = f"read {self.table}"
         while True:
-            params = self._read_params(fields, build_query(self.settings.query, updated, seek), size, offset)
-            resp = self._request("GET", f"/api/now/table/{self.table}", params=params, action=action, empty_404=True)
+            params = params_for(build_query(base_query, stamp, seek), offset)
+            resp = self._request("GET", f"/api/now/table/{table}", params=params, action=action, empty_404=True)
             page = self._result(resp, action)
-            pages += 1
-            log.debug("servicenow source %s: page %d, %d record(s), query %s offset %d",
-                      self.name, pages, len(page), params["sysparm_query"], offset)
+            stats["pages"] = stats.get("pages", 0) + 1
+            log.debug("servicenow source %s: page %d, %d row(s), query %s offset %d",
+                      self.name, stats["pages"], len(page), params["sysparm_query"], offset)
             last = seek
             for item in page:
-                if not checked_fields and isinstance(item, Mapping):
-                    self._warn_missing(item, fields)
-                    checked_fields = True
-                count += 1
-                yield self._to_record(item)
-                stamp = field_value(item, updated) if isinstance(item, Mapping) else ""
-                if parse_sn_time(stamp) is None:
-                    stamp = last or ""
-                if stamp and stamp != last:
-                    last, offset = stamp, 0
+                yield item
+                value = field_value(item, stamp) if isinstance(item, Mapping) else ""
+                if parse_sn_time(value) is None:
+                    value = last or ""
+                if value and value != last:
+                    last, offset = value, 0
                 offset += 1
             if len(page) < size:
-                break
+                return
             if last != seek:
                 seek = last
             # else: a whole page shares one second; offset keeps counting within it
-        log.info("servicenow source %s: fetched %d record(s) from %s in %d page(s)",
-                 self.name, count, self.table, pages)
 
     @staticmethod
     def _read_params(fields: list[str], query: str, limit: int, offset: int) -> dict[str, str]:
@@ -382,6 +395,52 @@ class ServiceNowConnector:
             if len(rows) < JOURNAL_PAGE:
                 return out
             offset += len(rows)
+
+    def marked_keys(self, since: datetime | None) -> set[str]:
+        """sys_ids of the records with a journal entry carrying the marker prefix, created at or
+        after ``since`` (all when None): one request per page, whatever the number of records.
+
+        ``GET sys_journal_field`` with ``name=<table>^element=<journal field>
+        ^valueLIKEcsi-coach:^sys_created_on>=<since, UTC>``, ordered by
+        ``sys_created_on`` and sys_id and seek-paged as ``fetch`` is; only
+        ``element_id`` (the record's sys_id) is kept. The admin's ``query`` is
+        not applied (journal rows cannot be filtered by it), so keys of records
+        outside it may come back; a person quoting the marker counts too.
+        Entries written in another journal field than the configured one are
+        not seen (``bot_comments`` does not look there either).
+
+        Cost on a real instance: ``value`` is a long text column that LIKE
+        cannot use an index for, so the database narrows by table, field and
+        ``sys_created_on`` first; with ``since`` None on a large journal the
+        query may run long (the REST transaction quota then cancels it, raised
+        as an error like any failed read).
+        """
+        field = self.settings.journal_field
+        base = f"name={self.table}^element={field}^valueLIKE{MARKER_PREFIX}"
+        size = self.settings.page_size
+
+        def params_for(query: str, offset: int) -> dict[str, str]:
+            return {
+                "sysparm_query": query,
+                "sysparm_fields": "element_id,sys_created_on,sys_id",
+                "sysparm_exclude_reference_link": "true",
+                "sysparm_no_count": "true",
+                "sysparm_limit": str(size),
+                "sysparm_offset": str(offset),
+            }
+
+        stats = {"pages": 0}
+        keys: set[str] = set()
+        rows = self._seek_pages(JOURNAL_TABLE, base, "sys_created_on", since, params_for,
+                                action=f"list the records with bot entries in {field} ({JOURNAL_TABLE})",
+                                stats=stats)
+        for row in rows:
+            key = field_value(row, "element_id").strip() if isinstance(row, Mapping) else ""
+            if key:
+                keys.add(key)
+        log.info("servicenow source %s: %d record(s) carry bot entries in %s (%d page(s))",
+                 self.name, len(keys), field, stats["pages"])
+        return keys
 
     def post(self, record: Record, body: str, marker: str) -> CommentRef:
         """A new journal entry carrying ``marker``: one PATCH of the journal field, never two.
