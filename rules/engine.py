@@ -10,7 +10,6 @@ candidates); they never change an answer, only its cost.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,9 +17,6 @@ from model import TEXT_FIELDS, Category, Evidence, Finding, Record, Severity, Ve
 from rules.kinds.base import NO, Condition, Match, make_evidence
 from rules.scanner import Scanner, Token
 
-# str.split() words: runs of what str.isspace() is not (re's \s is the same set).
-_WORDS = re.compile(r"\S+")
-_SPACE = re.compile(" ")
 
 
 @dataclass(frozen=True)
@@ -104,7 +100,7 @@ class RuleSet:
 class Context:
     """One evaluation of one record: field tokens and rule results, computed once."""
 
-    __slots__ = ("record", "ruleset", "_tokens", "_results", "_texts", "_index", "_evidence", "_plan", "_layout")
+    __slots__ = ("record", "ruleset", "_tokens", "_results", "_texts", "_index", "_evidence", "_plan", "_reversed")
 
     def __init__(self, record: Record, ruleset: RuleSet) -> None:
         self.record = record
@@ -115,7 +111,7 @@ class Context:
         self._index: dict[str, dict[str, list[Token]]] = {}
         self._evidence: dict[tuple[str, int], Evidence] = {}
         self._plan = ruleset._plan  # type: ignore[attr-defined]
-        self._layout: dict[str, tuple[list[int], list[int], list[int]]] = {}
+        self._reversed: dict[str, str] = {}
 
     def text(self, name: str) -> str:
         t = self._texts.get(name)
@@ -148,19 +144,12 @@ class Context:
             self._index[name] = idx
         return idx
 
-    def layout(self, name: str) -> tuple[list[int], list[int], list[int]]:
-        """Where one field's spaces are, and where its words (runs of non-space) start
-        and end: counted once per field, so "at most N words apart" is a bisect."""
-        lay = self._layout.get(name)
-        if lay is None:
-            text = self.text(name)
-            spans = [m.span() for m in _WORDS.finditer(text)]
-            lay = self._layout[name] = (
-                [m.start() for m in _SPACE.finditer(text)],
-                [s for s, _ in spans],
-                [e for _, e in spans],
-            )
-        return lay
+    def reversed_text(self, name: str) -> str:
+        """One field's text reversed, made once: "near" looks back from evidence with it."""
+        r = self._reversed.get(name)
+        if r is None:
+            r = self._reversed[name] = self.text(name)[::-1]
+        return r
 
     def evidence(self, name: str, t: Token) -> Evidence:
         """The one Evidence object for a term occurrence, made when first asked for."""

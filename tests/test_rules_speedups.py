@@ -67,3 +67,23 @@ def test_engine_speed_floor_is_the_union_of_every_term(ruleset):
         if term.startswith("*"):
             text = "abc" + term[1:].lower()
         assert floor.fullmatch(text), term
+
+
+def _far(gap: str, w: int) -> bool:
+    return gap.count(" ") >= w + 1 and len(gap.split()) > w
+
+
+def test_near_word_bounds_are_the_first_far_positions():
+    # The regex-found bounds equal the plain definition: the nearest positions from
+    # which the gap holds more than w words and at least w+1 spaces.
+    rng = random.Random(3)
+    alphabet = ("a", "bb", "ccc", " ", " ", "  ", "\n", "\t", "\u00a0", "\u2003", ",", "\x85")
+    inf = float("inf")
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        start = rng.randint(0, len(text))
+        end = rng.randint(start, len(text))
+        w = rng.randint(1, 4)
+        x = next((p for p in range(end, len(text) + 1) if _far(text[end:p], w)), inf)
+        y = next((p for p in range(start, -1, -1) if _far(text[p:start], w)), -inf)
+        assert near._word_bounds(text, text[::-1], start, end, w) == (y, x), (text, start, end, w)

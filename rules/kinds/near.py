@@ -133,7 +133,7 @@ class NearCondition:
             if w:
                 # Narrow the b's to those the word count below can let through (it skips
                 # a pair with > w words and >= w+1 spaces between): same pairs, fewer tries.
-                before, after = _word_bounds(ctx.layout(ea.field), text, ea.start, ea.end, w)
+                before, after = _word_bounds(text, ctx.reversed_text(ea.field), ea.start, ea.end, w)
                 lo = max(lo, bisect_right(bstarts, before - longest))
                 last = min(last, after - 1)
             for eb in bs[lo:]:
@@ -162,27 +162,49 @@ class NearCondition:
         return Match(True, merge_evidence(tuple(e for p in pairs for e in p)))
 
 
-def _word_bounds(layout, text: str, start: int, end: int, w: int) -> tuple[float, float]:
+def _bound_patterns(w: int):
+    """Regexes that find, from one position, where "more than w words and at least w+1
+    spaces" is first reached: possessive, so each is one forward pass over ~w words."""
+    got = _PATTERNS.get(w)
+    if got is None:
+        got = _PATTERNS[w] = (
+            re.compile("(?:[^ ]*+ ){%d}" % (w + 1)).match,  # w+1 spaces
+            re.compile(r"\S*+(?:\s++\S++){%d}\s++\S" % w).match,  # w+1 words (field text from a space)
+            re.compile(r"\S*+(?:\s++\S++){%d}\s++\S" % (w - 1)).match if w else None,  # w more (from a word)
+            re.compile(r"\s*+(?:\S++\s++){%d}(?=\S)" % w).match,  # w+1 words back (on the reversed text)
+        )
+    return got
+
+
+_PATTERNS: dict[int, tuple] = {}
+
+
+def _word_bounds(text: str, rev: str, start: int, end: int, w: int) -> tuple[float, float]:
     """(Y, X): a b that ends at or before Y, or starts at or after X, is more than ``w``
     words and at least w+1 spaces away from the evidence [start, end). Both counts only
-    grow with the distance, so these are the first positions where both hold."""
-    spaces, word_starts, word_ends = layout
+    grow with the distance, so these are the first positions where both hold. Found by
+    short regex matches around the evidence (``rev`` is the field reversed, for looking
+    back), not from a layout of the whole field."""
+    spaces, words_sp, words_w, back = _bound_patterns(w)
+    n = len(text)
     inf = float("inf")
     # After: the text from ``end`` to x.
-    i = bisect_left(spaces, end) + w
-    x_sp = spaces[i] + 1 if i < len(spaces) else inf
-    need = w + 1 - (1 if end < len(text) and not text[end].isspace() else 0)
-    if need <= 0:
-        x_words = end + 1
+    m = spaces(text, end)
+    if m is None:
+        x = inf
     else:
-        j = bisect_right(word_starts, end) + need - 1
-        x_words = word_starts[j] + 1 if j < len(word_starts) else inf
-    # Before: the text from y to ``start``.
-    i = bisect_left(spaces, start) - w - 1
-    y_sp = spaces[i] if i >= 0 else -inf
-    k = bisect_left(word_starts, start) - w - 1
-    y_words = word_ends[k] - 1 if k >= 0 else -inf
-    return min(y_sp, y_words), max(x_sp, x_words)
+        x = m.end()
+        m = (words_w if end < n and not text[end].isspace() else words_sp)(text, end)
+        x = inf if m is None else max(x, m.end())
+    # Before: the text from y to ``start``, read backwards.
+    m = spaces(rev, n - start)
+    if m is None:
+        y = -inf
+    else:
+        y = n - m.end()
+        m = back(rev, n - start)
+        y = -inf if m is None else min(y, n - 1 - m.end())
+    return y, x
 
 
 def _in_clause(text, first, second, blockers) -> bool:
