@@ -11,7 +11,10 @@ The promises it keeps:
 - when the verdict changes, the earlier comment is edited in place where the system
   allows it (Jira) or a new entry is added (ServiceNow journal), per ``on_change``;
 - a finding already coached is not coached again within ``cooldown_days``
-  (an owner flipping a goal back and forth is not nagged for each flip);
+  (an owner flipping a goal back and forth is not nagged for each flip), and where
+  a changed finding means a new entry rather than an edit, a record gets at most one
+  new coaching entry per ``cooldown_days`` (an owner rewording a goal twice a week,
+  or an admin retuning the rules, does not pile entries up on the ticket);
 - closed or cancelled records (also display values like "Closed Complete"),
   records carrying an opt-out label and exempt verdicts are skipped;
 - only categories in ``coach_categories`` are coached;
@@ -131,10 +134,11 @@ def decide(
     target_can_edit: bool,
 ) -> Action:
     digest = verdict.digest()
-    marker = marker_for(digest)
 
     def act(kind: ActionKind, reason: str, previous: CommentRef | None = None) -> Action:
-        return Action(kind, reason, marker if kind.writes else "", digest, previous)
+        if not kind.writes:
+            return Action(kind, reason, "", digest, previous)
+        return Action(kind, reason, marker_for(digest, ack=kind is ActionKind.ACKNOWLEDGE), digest, previous)
 
     if verdict.exempt:
         return act(ActionKind.SKIP, "exempt (opt-out field or label)")
@@ -169,7 +173,13 @@ def decide(
     if policy.on_change == "edit" and target_can_edit and latest.coaching and latest.comment_id:
         ref = CommentRef(record.source, record.key, latest.comment_id)
         return act(ActionKind.UPDATE, "finding changed; editing the earlier comment in place", ref)
+    cooldown = timedelta(days=policy.cooldown_days)
     coached_at = history.last_coached(digest)
-    if coached_at is not None and now - coached_at < timedelta(days=policy.cooldown_days):
+    if coached_at is not None and now - coached_at < cooldown:
         return act(ActionKind.NONE, f"this finding was coached {(now - coached_at).days} day(s) ago (cooldown)")
+    if latest.coaching and now - latest.at < cooldown:
+        return act(
+            ActionKind.NONE,
+            f"finding changed, but the record was coached {(now - latest.at).days} day(s) ago (cooldown)",
+        )
     return act(ActionKind.POST, "finding changed; adding a new entry")

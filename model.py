@@ -19,12 +19,20 @@ TEXT_FIELDS: tuple[str, ...] = ("title", "description", "goal", "service")
 
 # Every bot comment carries "csi-coach:<verdict digest>" so the bot can find its own
 # comments again (ServiceNow: valueLIKEcsi-coach:, Jira: fallback to the property).
+# An acknowledgement carries "csi-coach:<digest>-ack", so a bot that lost its state
+# still tells a thank-you from coaching when it reads the ticket.
 MARKER_PREFIX = "csi-coach:"
-MARKER_RE = re.compile(r"csi-coach:([0-9a-f]{16})")
+ACK_SUFFIX = "-ack"
+MARKER_RE = re.compile(r"csi-coach:([0-9a-f]{16})(-ack)?")
 
 
-def marker_for(digest: str) -> str:
-    return MARKER_PREFIX + digest
+def marker_for(digest: str, *, ack: bool = False) -> str:
+    return MARKER_PREFIX + digest + (ACK_SUFFIX if ack else "")
+
+
+def marker_is_ack(marker: str) -> bool:
+    m = MARKER_RE.search(marker)
+    return bool(m and m.group(2))
 
 
 class Category(str, Enum):
@@ -130,13 +138,14 @@ class Verdict:
     def digest(self) -> str:
         """A stable hash of what the bot would say: category, rules and evidence words.
 
-        Offsets are left out so an edit elsewhere in the text does not re-coach.
+        Offsets are left out so an edit elsewhere in the text does not re-coach, and
+        severities too: an admin retuning a rule's severity must not re-coach the estate.
         """
         payload = {
             "category": self.category.value,
             "measurable": self.measurable,
             "findings": sorted(
-                [f.rule, f.severity.value, sorted({e.text.lower() for e in f.evidence})]
+                [f.rule, sorted({e.text.lower() for e in f.evidence})]
                 for f in self.findings
             ),
         }

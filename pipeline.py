@@ -9,8 +9,18 @@ The order of events for every write is what makes comments exactly-once:
 A crash between 1 and 3 leaves a pending row; the next scan *settles* it before
 anything else by looking for the marker on the ticket (found: posted; not found:
 the write never landed, so the row is dropped and the record is decided again).
-The watermark only moves past records that are fully handled, so every record with
-an unsettled, failed or deferred write is read again next scan.
+A write whose answer was lost (timeout, reset, 502 after sending) is settled the
+same way within the scan, after a short wait, and written again only when the
+ticket does not show it.
+
+The watermark only moves past records that are handled or failed: a deferred or
+in-flight record holds it back, and a failed one is read again by key next scan
+(``Connector.get``) for as long as it keeps failing, so one odd ticket never pins
+the watermark and never drops out of sight.
+
+Comments on tickets that the state file does not know (a lost or restored file)
+are found with one bulk query per source (``Connector.marked_keys``); only those
+records have their comments read before a write.
 
 Everything remote goes through the ``Connector`` protocol; everything stored goes
 through ``StateStore``; decisions come from ``coach.decide``.
@@ -19,27 +29,36 @@ through ``StateStore``; decisions come from ``coach.decide``.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import threading
 import time
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Protocol
 
 from coach import Action, ActionKind, History, PastComment, decide
 from config import CommentPolicy
 from connectors.base import Connector
-from errors import AmbiguousWrite, CoachError, TransientError
-from model import MARKER_RE, BotComment, BrokenRecord, Record, Verdict
+from errors import AmbiguousWrite, CoachError, NotFound, TransientError
+from model import MARKER_RE, BotComment, BrokenRecord, Record, Verdict, marker_is_ack
 from state import LedgerRow, RecordUpdate, StateStore
 
 log = logging.getLogger("csi_coach.scan")
 
-# A record that failed this many scans in a row stops holding the watermark back
-# (it is still retried whenever it is read again, and listed in every report).
-STUCK_AFTER = 3
+# Records that failed before and are not in this scan's read are read again by key,
+# at most this many per scan (the rest next scan; they stay listed as failing).
+REFETCH_CAP = 200
+# A write whose answer was lost is looked for on the ticket after this wait, and
+# written again if absent, up to WRITE_ATTEMPTS writes in all; then it stays pending
+# and the next scan settles it.
+SETTLE_DELAY = 2.0
+WRITE_ATTEMPTS = 3
+# Bot comments newer than what the state file knows, minus this margin against
+# clock skew, are looked up in bulk at the start of a scan.
+KNOWN_MARGIN = timedelta(hours=1)
 # Lists kept for the report are capped so a 100,000-record scan stays small.
 LIST_CAP = 500
 CHECKPOINT_EVERY = 500  # records between state checkpoints (records + watermark)
@@ -201,6 +220,13 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
+def policy_fingerprint(policy: CommentPolicy) -> str:
+    """The parts of the comment policy that change what is decided for an unchanged
+    record: a change to them needs a full pass, like a change to the rules."""
+    parts = (policy.skip_states, policy.opt_out_labels, policy.coach_categories, policy.acknowledge_fixed)
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:8]
+
+
 def history_from_ledger(rows: list[LedgerRow]) -> History:
     return History(
         tuple(PastComment(r.digest, r.kind, r.comment_id, r.created) for r in rows if r.state == "posted")
@@ -228,13 +254,15 @@ class SourceScan:
         on_progress: Callable[[SourceResult], None] | None = None,
         on_dry_write: Callable[[WriteTask], None] | None = None,
         source_type: str = "",
+        settle_delay: float | None = None,
     ) -> None:
         self.c = connector
         self.store = store
         self.evaluate = evaluate
         self.renderer = renderer
         self.policy = policy
-        self.fingerprint = fingerprint
+        self.fingerprint = f"{fingerprint}:{policy_fingerprint(policy)}"
+        self.settle_delay = SETTLE_DELAY if settle_delay is None else settle_delay
         self.budget = budget
         self.force_full = full
         self.dry_run = dry_run
@@ -252,6 +280,12 @@ class SourceScan:
         # round again in the same read; their judgement is reused, not redone.
         self._handled: dict[str, tuple[str, str, str, bool]] = {}
         self._prior_failures: dict[str, int] = {}
+        self._refetch_keys: set[str] = set()
+        self._gone: list[str] = []
+        # Keys of records carrying bot comments newer than this file knows (None:
+        # unknown, so every record this file has no ledger rows for is checked).
+        self._marked: set[str] | None = None
+        self._known_since: datetime | None = None
 
     # -- the scan ------------------------------------------------------------------
 
@@ -266,6 +300,7 @@ class SourceScan:
         self.result.full = full
         self._baseline = stored.baseline
         self._prior_failures = {r.key: r.failures for r in self.store.failing_records(name)}
+        self._refetch_keys = set(self._prior_failures)
         # Asked once per record: kept in memory so the read loop rarely touches SQLite
         # (each call releases the GIL, and getting it back behind busy writer threads
         # costs milliseconds).
@@ -275,15 +310,18 @@ class SourceScan:
         log.info("%s: scan started (%s)", name, "full" if full else f"since {since.isoformat()}")
 
         self._settle_pending()
+        self._find_marked()
         pool = None if self.dry_run else ThreadPoolExecutor(max_workers=max(1, self.policy.workers), thread_name_prefix=f"write-{name}")
         inflight: dict[Future, int] = {}
         last_checkpoint = time.monotonic()
         token = 0
         try:
             try:
-                for item in self.c.fetch(since):
+                for item, refetched in itertools.chain(
+                    ((i, False) for i in self.c.fetch(since)), ((i, True) for i in self._refetch())
+                ):
                     token += 1
-                    self._one(item, token, tracker, pool, inflight)
+                    self._one(item, token, tracker, pool, inflight, refetched=refetched)
                     self._drain(inflight, tracker, block=len(inflight) >= 4 * max(1, self.policy.workers))
                     if self.on_progress is not None:
                         self.on_progress(self.result)
@@ -308,6 +346,8 @@ class SourceScan:
                 pool.shutdown(wait=True)
         complete = self.result.status == "ok" and full and self.result.failed == 0 and self.result.deferred == 0
         self._checkpoint(tracker, stored.watermark, baseline=complete)
+        if self._gone and not self.dry_run:
+            self.store.forget(name, self._gone)
         self.result.seconds = time.monotonic() - started
         log.info(
             "%s: %d records, %d flagged, %d written, %d deferred, %d failed",
@@ -352,6 +392,49 @@ class SourceScan:
                 log.info("%s: pending %s on %s had not landed; it will be written again", self.c.name, row.kind, row.record_key)
             self.result.settled += 1
 
+    def _find_marked(self) -> None:
+        """Ask the source once which records carry bot comments this file may not know."""
+        ask = getattr(self.c, "marked_keys", None)
+        if ask is None:
+            return
+        known = self.store.known_since(self.c.name)
+        since = known - KNOWN_MARGIN if known is not None else None
+        try:
+            self._marked = set(ask(since))
+        except CoachError as exc:
+            log.warning("%s: cannot list records carrying bot comments (%s); checking each record's comments before a first write", self.c.name, exc)
+            return
+        self._known_since = since
+        log.debug("%s: %d record(s) carry bot comments since %s", self.c.name, len(self._marked), since)
+
+    def _refetch(self):
+        """Records that failed in earlier scans and were not in this read: read each by key."""
+        keys = sorted(self._refetch_keys)
+        if not keys or self.stop.is_set():
+            return
+        if len(keys) > REFETCH_CAP:
+            log.warning("%s: %d failing records to retry; %d now, the rest next scan", self.c.name, len(keys), REFETCH_CAP)
+        if not self.dry_run and self.budget.exhausted:
+            log.info("%s: write budget used up; failing records are retried next scan", self.c.name)
+            return
+        log.info("%s: reading %d record(s) that failed before again", self.c.name, min(len(keys), REFETCH_CAP))
+        for key in keys[:REFETCH_CAP]:
+            if self.stop.is_set():
+                return
+            if key not in self._refetch_keys:  # read meanwhile
+                continue
+            try:
+                item = self.c.get(key)
+            except CoachError as exc:
+                self.result.records += 1
+                self._fail(key, "", f"could not read it again: {exc}", None, None)
+                continue
+            if item is None:
+                log.info("%s: %s no longer exists; it is no longer tracked", self.c.name, key)
+                self._gone.append(key)
+                continue
+            yield item
+
     def _find_on_ticket(self, row: LedgerRow) -> BotComment | None:
         """The ticket's comment that a pending row stands for, if it is there."""
         probe = Record(source=self.c.name, key=row.record_key, number=row.record_key, url="", title="")
@@ -373,18 +456,30 @@ class SourceScan:
 
     # -- one record ----------------------------------------------------------------
 
-    def _one(self, item: Record | BrokenRecord, token: int, tracker: Watermark, pool, inflight) -> None:
+    def _one(self, item: Record | BrokenRecord, token: int, tracker: Watermark, pool, inflight,
+             *, refetched: bool = False) -> None:
         r = self.result
-        r.records += 1
+        self._refetch_keys.discard(item.key)
+        # A record read again by key has no place in the read order: it holds the
+        # watermark no further back than where the read got to.
+        position = tracker.latest or tracker.since if refetched else tracker.seen(
+            None if isinstance(item, BrokenRecord) else _aware(item.updated))
         if isinstance(item, BrokenRecord):
-            position = tracker.seen(None)
+            r.records += 1
             self._fail(item.key, item.number, f"bad data: {item.reason}", position, tracker)
             return
         record = item
-        position = tracker.seen(_aware(record.updated))
         content = self._content(record)
         while record.key in self._inflight_keys:  # the same record twice in one read
             self._drain(inflight, tracker, block=True)
+        hit = self._handled.get(record.key)
+        if hit is not None and hit[0] == content:
+            # Written earlier in this scan and read again (the write bumped its
+            # updated time): counted once, nothing to decide.
+            self._remember(record, hit[1], hit[2], hit[3], content)
+            return
+        if hit is None:
+            r.records += 1
         reused = self._reusable(record.key, content) if record.key not in self._unsettled else None
         if reused is not None:
             digest, category, flagged = reused
@@ -404,9 +499,6 @@ class SourceScan:
 
     def _reusable(self, key: str, content: str) -> tuple[str, str, bool] | None:
         """The stored judgement of a record whose content and rules are unchanged."""
-        hit = self._handled.get(key)
-        if hit is not None and hit[0] == content:
-            return hit[1], hit[2], hit[3]
         if self.result.full or key in self._settled_keys or not (self._baseline or key in self._known):
             return None
         prior = self.store.record(self.c.name, key)
@@ -422,13 +514,13 @@ class SourceScan:
         if any(row.state == "pending" for row in rows):
             self._fail(record.key, record.number, "an earlier write is not settled yet", position, tracker, verdict)
             return
-        if rows or self._baseline or record.key in self._known:
+        if not self._ticket_may_know_more(record.key, rows):
             outcome = self._plan(record, verdict, history_from_ledger(rows))
         elif (quiet := self._no_write_whatever_the_ticket_says(record, verdict)) is not None:
             outcome = quiet
         elif pool is not None:
-            # Never seen by this state file and no complete pass yet: the file may be new
-            # or replaced, so ask the ticket what the bot wrote before, in a worker.
+            # The ticket may carry bot comments this file does not know (a lost or
+            # restored file): read them before deciding, in a worker.
             self._submit(pool, inflight, token, position, tracker, record, self._check_and_write, record, verdict)
             return
         else:
@@ -437,6 +529,16 @@ class SourceScan:
             self._submit(pool, inflight, token, position, tracker, record, self._write, outcome.task)
             return
         self._finish(outcome, position, tracker)
+
+    def _ticket_may_know_more(self, key: str, rows: list[LedgerRow]) -> bool:
+        """Whether the ticket may hold bot comments the ledger does not know."""
+        if self._marked is None:  # no bulk answer: trust only a complete earlier pass
+            return not (rows or self._baseline or key in self._known)
+        if key not in self._marked:
+            return False
+        # Marked since the file's horizon: explained when the ledger wrote there since.
+        since = self._known_since
+        return not any(since is not None and r.created is not None and _aware(r.created) >= since for r in rows)
 
     def _no_write_whatever_the_ticket_says(self, record: Record, verdict: Verdict) -> "Outcome | None":
         """Spare the marker check when its answer cannot lead to a write."""
@@ -474,7 +576,7 @@ class SourceScan:
 
     def _check_and_write(self, record: Record, verdict: Verdict) -> "Outcome":
         try:
-            history = self._remote_history(record)
+            history = self._merged_history(record)
         except Exception as exc:  # CoachError or a connector bug: this record only
             return Outcome(record, verdict, "failed", error=f"could not read earlier comments: {exc}")
         outcome = self._plan(record, verdict, history)
@@ -482,19 +584,24 @@ class SourceScan:
             return self._write(outcome.task)
         return outcome
 
-    def _remote_history(self, record: Record) -> History:
-        found = self.c.bot_comments(record)
-        past = []
-        for comment in found:
+    def _merged_history(self, record: Record) -> History:
+        """The ledger's history plus the bot comments on the ticket it does not know."""
+        rows = self.store.ledger_for(self.c.name, record.key)
+        past = list(history_from_ledger(rows).comments)
+        known = {r.comment_id for r in rows if r.comment_id}
+        adopted = 0
+        for comment in self.c.bot_comments(record):
             m = MARKER_RE.search(comment.marker) or MARKER_RE.search(comment.body)
-            if not m:
+            if not m or (comment.ref.comment_id and comment.ref.comment_id in known):
                 continue
+            kind = "ack" if marker_is_ack(m.group(0)) else "post"
             when = _aware(comment.created) or self.now()
-            past.append(PastComment(m.group(1), "post", comment.ref.comment_id, when))
+            past.append(PastComment(m.group(1), kind, comment.ref.comment_id, when))
+            adopted += 1
             if not self.dry_run:
-                self.store.ledger_adopt(self.c.name, record.key, m.group(1), comment.marker, "post", comment.ref.comment_id, when)
-        if past:
-            log.info("%s: %s already carries %d bot comment(s) unknown to the state file", self.c.name, record.number, len(past))
+                self.store.ledger_adopt(self.c.name, record.key, m.group(1), m.group(0), kind, comment.ref.comment_id, when)
+        if adopted:
+            log.info("%s: %s already carries %d bot comment(s) unknown to the state file", self.c.name, record.number, adopted)
         return History(tuple(sorted(past, key=lambda p: p.at)))
 
     def _finish(self, outcome: "Outcome", position: datetime | None, tracker: Watermark) -> None:
@@ -547,14 +654,12 @@ class SourceScan:
         number: str,
         error: str,
         position: datetime | None,
-        tracker: Watermark,
+        tracker: Watermark | None,
         verdict: Verdict | None = None,
     ) -> None:
         self.result.note_failure(key, number, error)
-        if self._prior_failures.get(key, 0) + 1 < STUCK_AFTER:
-            tracker.pin(position)
-        else:
-            log.warning("%s: %s has failed %d scans in a row; it no longer holds the watermark back", self.c.name, number or key, STUCK_AFTER)
+        if not key and tracker is not None:
+            tracker.pin(position)  # cannot be read again by key: read it again in order
         self._updates.append(RecordUpdate(self.c.name, key, number, "", "", None, self.now(), error=error))
 
     def _count_write(self, task: WriteTask) -> None:
@@ -585,30 +690,49 @@ class SourceScan:
     # -- writing (worker threads) --------------------------------------------------
 
     def _write(self, task: WriteTask) -> "Outcome":
-        a = task.action
-        row_id = self.store.ledger_begin(
-            self.c.name, task.record.key, a.digest, a.marker, a.ledger_kind,
-            previous_id=a.previous.comment_id if a.previous else "",
-        )
-        try:
-            if a.kind is ActionKind.UPDATE:
-                assert a.previous is not None
-                self.c.update(a.previous, task.body, a.marker)
-                comment_id = a.previous.comment_id
-            else:
-                comment_id = self.c.post(task.record, task.body, a.marker).comment_id
-        except TransientError as exc:
-            # It may have landed (a 5xx after the write, a reset after sending): look.
-            return self._confirm(task, row_id, exc)
-        except CoachError as exc:
-            self.store.ledger_discard(row_id)  # refused: it certainly did not land
-            return _failed(task, f"write failed: {exc}")
-        except Exception as exc:  # a connector bug: outcome unknown, settle next scan
-            return _failed(task, f"write failed: unexpected error: {exc!r}")
-        self.store.ledger_posted(row_id, comment_id)
-        return Outcome(task.record, task.verdict, "written", task)
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            a = task.action
+            row_id = self.store.ledger_begin(
+                self.c.name, task.record.key, a.digest, a.marker, a.ledger_kind,
+                previous_id=a.previous.comment_id if a.previous else "",
+            )
+            try:
+                if a.kind is ActionKind.UPDATE:
+                    assert a.previous is not None
+                    self.c.update(a.previous, task.body, a.marker)
+                    comment_id = a.previous.comment_id
+                else:
+                    comment_id = self.c.post(task.record, task.body, a.marker).comment_id
+            except NotFound as exc:
+                self.store.ledger_discard(row_id)  # refused: it certainly did not land
+                if a.kind is not ActionKind.UPDATE:
+                    return _failed(task, f"write failed: {exc}")
+                # Someone deleted the comment the bot would edit: coach afresh.
+                log.info("%s: the earlier comment on %s is gone; writing a new one", self.c.name, task.record.number)
+                task = replace(task, action=replace(a, kind=ActionKind.POST, previous=None,
+                                                    reason="finding changed; the earlier comment was deleted"))
+                continue
+            except TransientError as exc:
+                # It may have landed (a 5xx after the write, a reset after sending): look.
+                outcome = self._confirm(task, row_id, exc, last=attempt == WRITE_ATTEMPTS)
+                if outcome is not None:
+                    return outcome
+                log.info("%s: the write on %s did not land (%s); writing it again", self.c.name, task.record.number, exc)
+                continue
+            except CoachError as exc:
+                self.store.ledger_discard(row_id)  # refused: it certainly did not land
+                return _failed(task, f"write failed: {exc}")
+            except Exception as exc:  # a connector bug: outcome unknown, settle next scan
+                return _failed(task, f"write failed: unexpected error: {exc!r}")
+            self.store.ledger_posted(row_id, comment_id)
+            return Outcome(task.record, task.verdict, "written", task)
+        return _failed(task, f"write failed {WRITE_ATTEMPTS} times")
 
-    def _confirm(self, task: WriteTask, row_id: int, exc: TransientError) -> "Outcome":
+    def _confirm(self, task: WriteTask, row_id: int, exc: TransientError, *, last: bool) -> "Outcome | None":
+        """Settle a write whose answer was lost; None when it did not land and may be tried again."""
+        ambiguous = isinstance(exc, AmbiguousWrite)
+        if ambiguous and self.stop.wait(self.settle_delay):
+            return _failed(task, f"write failed: {exc}; stopping before checking the ticket")
         rows = [r for r in self.store.ledger_for(self.c.name, task.record.key) if r.id == row_id]
         try:
             found = self._find_on_ticket(rows[0]) if rows else None
@@ -617,9 +741,13 @@ class SourceScan:
         if found is not None:
             self.store.ledger_posted(row_id, found.ref.comment_id)
             return Outcome(task.record, task.verdict, "written", task)
-        if not isinstance(exc, AmbiguousWrite):
-            self.store.ledger_discard(row_id)  # the server answered and the comment is not there
-        return _failed(task, f"write failed: {exc}")
+        if ambiguous and last:
+            return _failed(task, f"write failed: {exc}")  # stays pending: the next scan settles it
+        self.store.ledger_discard(row_id)
+        if not ambiguous:
+            # The server answered after the transport's own retries: not there, not now.
+            return _failed(task, f"write failed: {exc}")
+        return None
 
     def _drain(self, inflight: dict[Future, int], tracker: Watermark, *, block: bool) -> None:
         if not inflight:

@@ -342,7 +342,7 @@ class Renderer:
         for target in TARGETS:
             for kind, record, verdict in hostile_samples():
                 name = f"{target}/{kind}.j2"
-                marker = marker_for(verdict.digest())
+                marker = marker_for(verdict.digest(), ack=kind == "acknowledgement")
                 try:
                     body = self._render(target, kind, record, verdict, marker, ensure_marker=False)
                 except ConfigError as exc:

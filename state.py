@@ -461,6 +461,26 @@ class StateStore:
             for s, k, n, d, c, u, seen, f, e in self._query(sql + " ORDER BY source, key", params)
         ]
 
+    def forget(self, source: str, keys: Iterable[str]) -> None:
+        """Drop records that no longer exist on the source (their ledger rows stay)."""
+        with self._tx() as cur:
+            cur.executemany("DELETE FROM records WHERE source = ? AND key = ?", [(source, k) for k in keys])
+
+    def known_since(self, source: str) -> datetime | None:
+        """From when on the tickets may hold bot comments this file does not know.
+
+        The later of the start of the last finished scan of ``source`` and the newest
+        ledger row: a restored backup answers with its own, old time; a new file None.
+        """
+        started = self._query(
+            "SELECT MAX(started) FROM scans WHERE status != 'running' "
+            "AND EXISTS (SELECT 1 FROM json_each(scans.sources) WHERE value = ?)",
+            (source,),
+        )[0][0]
+        created = self._query("SELECT MAX(created) FROM ledger WHERE source = ?", (source,))[0][0]
+        times = [t for t in (_dt(started), _dt(created)) if t is not None]
+        return max(times) if times else None
+
     def category_counts(self, source: str) -> dict[str, int]:
         rows = self._query(
             "SELECT category, COUNT(*) FROM records WHERE source = ? AND category != '' GROUP BY category", (source,)

@@ -12,7 +12,7 @@ import threading
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
-from errors import AmbiguousWrite, BadRequest, TransientError
+from errors import AmbiguousWrite, BadRequest, NotFound, TransientError
 from model import MARKER_RE, BotComment, BrokenRecord, Category, CommentRef, Evidence, Finding, Record, Severity, Verdict
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -71,7 +71,11 @@ class FakeConnector:
         self.comments: dict[str, list[BotComment]] = {}
         self.ops: list[tuple[str, str, str]] = []  # (op, record key, marker) of every successful write
         self.reads = 0
+        self.gets: list[str] = []
+        self.marked_asks: list[object] = []
+        self.has_bulk_marks = True
         self.fail_write: dict[str, Exception] = {}  # key -> error raised instead of writing
+        self.fail_times: dict[str, int] = {}  # key -> how many writes fail (default: all)
         self.land_then_fail: dict[str, Exception] = {}  # key -> error raised after the write landed
         self.broken: set[str] = set()
         self.fail_fetch_after: int | None = None
@@ -102,6 +106,36 @@ class FakeConnector:
             else:
                 yield r
 
+    def get(self, key):
+        self.gets.append(key)
+        r = self.records.get(key)
+        if r is not None and key in self.broken:
+            return BrokenRecord(self.name, r.key, r.number, "unparseable date")
+        return r
+
+    def __getattr__(self, name):
+        # ``marked_keys`` exists only while has_bulk_marks is on (a connector without it)
+        if name == "marked_keys" and self.__dict__.get("has_bulk_marks"):
+            return self._marked_keys
+        raise AttributeError(name)
+
+    def _marked_keys(self, since):
+        self.marked_asks.append(since)
+        with self._lock:
+            return {k for k, cs in self.comments.items()
+                    if any(since is None or c.created >= since for c in cs)}
+
+    def _failing(self, key):
+        if key not in self.fail_write:
+            return None
+        left = self.fail_times.get(key)
+        if left is None:
+            return self.fail_write[key]
+        if left <= 0:
+            return None
+        self.fail_times[key] = left - 1
+        return self.fail_write[key]
+
     def bot_comments(self, record):
         self.reads += 1
         if record.key in self.fail_read:
@@ -110,8 +144,8 @@ class FakeConnector:
             return list(self.comments.get(record.key, []))
 
     def post(self, record, body, marker):
-        if record.key in self.fail_write:
-            raise self.fail_write[record.key]
+        if (exc := self._failing(record.key)) is not None:
+            raise exc
         with self._lock:
             cid = f"c{next(self._ids)}"
             self.comments.setdefault(record.key, []).append(
@@ -122,8 +156,8 @@ class FakeConnector:
         return CommentRef(self.name, record.key, cid)
 
     def update(self, ref, body, marker):
-        if ref.record_key in self.fail_write:
-            raise self.fail_write[ref.record_key]
+        if (exc := self._failing(ref.record_key)) is not None:
+            raise exc
         with self._lock:
             lst = self.comments[ref.record_key]
             for i, c in enumerate(lst):
@@ -131,7 +165,7 @@ class FakeConnector:
                     lst[i] = BotComment(c.ref, marker, body, c.created, True)
                     break
             else:
-                raise BadRequest("no such comment", status=404)
+                raise NotFound("no such comment", status=404)
             self.ops.append(("update", ref.record_key, marker))
 
     # what a person would see on the ticket

@@ -39,13 +39,15 @@ CASES = [
     ("value goal is left alone", rec(), VALUE, (), {}, False, ActionKind.NONE, "not coached"),
     ("same finding twice", rec(), PROC, (past(PROC),), {}, True, ActionKind.NONE, "already"),
     ("changed, jira edits in place", rec(), PROC2, (past(PROC),), {}, True, ActionKind.UPDATE, "editing"),
-    ("changed, servicenow adds entry", rec(), PROC2, (past(PROC),), {}, False, ActionKind.POST, "new entry"),
-    ("changed, on_change=new on jira", rec(), PROC2, (past(PROC),), {"on_change": "new"}, True, ActionKind.POST, "new entry"),
+    ("changed, servicenow adds entry", rec(), PROC2, (past(PROC, days_ago=31),), {}, False, ActionKind.POST, "new entry"),
+    ("changed within cooldown, servicenow waits", rec(), PROC2, (past(PROC, days_ago=29),), {}, False, ActionKind.NONE, "cooldown"),
+    ("changed, on_change=new on jira", rec(), PROC2, (past(PROC, days_ago=31),), {"on_change": "new"}, True, ActionKind.POST, "new entry"),
+    ("changed, on_change=new within cooldown", rec(), PROC2, (past(PROC, days_ago=2),), {"on_change": "new"}, True, ActionKind.NONE, "cooldown"),
     ("changed, on_change=none", rec(), PROC2, (past(PROC),), {"on_change": "none"}, True, ActionKind.NONE, "on_change"),
-    ("edit needs a comment id", rec(), PROC2, (past(PROC, cid=""),), {}, True, ActionKind.POST, "new entry"),
+    ("edit needs a comment id", rec(), PROC2, (past(PROC, cid="", days_ago=31),), {}, True, ActionKind.POST, "new entry"),
     ("back to an old finding within cooldown", rec(), PROC, (past(PROC, days_ago=5), past(PROC2, days_ago=2)), {"on_change": "new"}, False, ActionKind.NONE, "cooldown"),
     ("back to an old finding after cooldown", rec(), PROC, (past(PROC, days_ago=40), past(PROC2, days_ago=35)), {"on_change": "new"}, False, ActionKind.POST, "new entry"),
-    ("cooldown is configurable", rec(), PROC, (past(PROC, days_ago=5), past(PROC2, days_ago=2)), {"on_change": "new", "cooldown_days": 3}, False, ActionKind.POST, "new entry"),
+    ("cooldown is configurable", rec(), PROC, (past(PROC, days_ago=5), past(PROC2, days_ago=2)), {"on_change": "new", "cooldown_days": 1}, False, ActionKind.POST, "new entry"),
     ("closed is skipped", rec(state="closed"), PROC, (), {}, False, ActionKind.SKIP, "state"),
     ("display value Closed Complete is skipped", rec(state="Closed Complete"), PROC, (), {}, False, ActionKind.SKIP, "state"),
     ("CANCELLED in capitals is skipped", rec(state="CANCELLED"), PROC, (), {}, False, ActionKind.SKIP, "state"),
@@ -71,7 +73,7 @@ def test_decide(case):
     assert action.kind is kind
     assert reason in action.reason
     if action.writes:
-        assert action.marker == marker_for(v.digest())
+        assert action.marker == marker_for(v.digest(), ack=kind is ActionKind.ACKNOWLEDGE)
     else:
         assert action.marker == ""
 
@@ -82,6 +84,23 @@ def test_update_points_at_the_latest_comment():
     assert action.kind is ActionKind.UPDATE
     assert action.previous == CommentRef("snow", "k1", "c7")
     assert action.ledger_kind == "update"
+
+
+def test_severity_is_not_part_of_the_finding_version():
+    # an admin retuning a severity must not re-coach every record
+    louder = Verdict(PROC.category, measurable=False,
+                     findings=tuple(Finding(f.rule, Severity.ERROR, f.message, f.evidence) for f in PROC.findings))
+    assert louder.digest() == PROC.digest()
+    assert decide(rec(), louder, History((past(PROC),)), CommentPolicy(), NOW, False).kind is ActionKind.NONE
+
+
+def test_acknowledgement_marker_is_told_apart_from_coaching():
+    from model import MARKER_RE, marker_is_ack
+
+    action = decide(rec(), VALUE, History((past(PROC),)), CommentPolicy(acknowledge_fixed=True), NOW, False)
+    assert action.kind is ActionKind.ACKNOWLEDGE and marker_is_ack(action.marker)
+    assert MARKER_RE.fullmatch(action.marker).group(1) == VALUE.digest()
+    assert not marker_is_ack(marker_for(PROC.digest()))
 
 
 def test_decide_is_pure():

@@ -20,6 +20,13 @@ GOALS = ["lower MTTR", "grow revenue", "", "MTTR and incidents", "more revenue",
 FLAGGED = {"k0", "k2", "k3", "k5"}
 
 
+@pytest.fixture(autouse=True)
+def no_settle_wait(monkeypatch):
+    import pipeline
+
+    monkeypatch.setattr(pipeline, "SETTLE_DELAY", 0.0)
+
+
 def make_config(tmp_path, sources=("snow",), **policy):
     settings = []
     for name in sources:
@@ -41,6 +48,17 @@ def scan(config, fakes, **kw):
         config, evaluate=fake_evaluate, renderer=FakeRenderer(),
         open_connector=lambda settings, limiters: fakes[settings.name], **kw,
     )
+
+
+def age_ledger(tmp_path, *, days):
+    """Move every ledger row back in time, as if the bot wrote them ``days`` ago."""
+    from datetime import datetime, timezone
+
+    import state
+
+    old = state._ts(datetime.now(timezone.utc) - timedelta(days=days))
+    with StateStore(tmp_path / "state" / "s.sqlite") as s:
+        s._exec("UPDATE ledger SET created = ?", (old,))
 
 
 def one_comment_each(fake, keys):
@@ -117,10 +135,16 @@ def test_a_failing_record_never_stops_the_scan_and_is_retried(tmp_path):
         assert s.record("snow", "k2").failures == 1
 
     del fake.fail_write["k2"]
-    again = scan(cfg, {"snow": fake})
+    again = scan(cfg, {"snow": fake}, overlap=timedelta(0))
     assert again.exit_code == 0
     assert one_comment_each(fake, FLAGGED) == {k: 1 for k in FLAGGED}
-    assert fake.fetched_since <= fake.records["k2"].updated  # the watermark waited for k2
+    # k2 did not hold the watermark back (the read began after it): it was read by key
+    assert fake.fetched_since > fake.records["k2"].updated
+    assert fake.gets == ["k2"]
+    with StateStore(tmp_path / "state" / "s.sqlite") as s:
+        assert s.failing_records("snow") == []
+    scan(cfg, {"snow": fake}, overlap=timedelta(0))
+    assert fake.gets == ["k2"]  # no longer failing: not read by key again
 
 
 def test_bad_data_and_engine_errors_are_counted_not_fatal(tmp_path):
@@ -228,6 +252,7 @@ def test_lost_state_file_does_not_duplicate_comments(tmp_path):
     assert one_comment_each(fake, FLAGGED) == {k: 1 for k in FLAGGED}
     # and the adopted comments are now in the ledger: a changed verdict edits/adds normally
     fake.set_goal("k0", "MTTR and incidents")
+    age_ledger(tmp_path, days=31)
     scan(cfg, {"snow": fake})
     assert len(fake.comments["k0"]) == 2
 
@@ -244,11 +269,15 @@ def test_changed_verdict_edits_in_place_on_jira(tmp_path):
     assert fake.ops[-1][0] == "update"
 
 
-def test_changed_verdict_adds_an_entry_on_servicenow(tmp_path):
+def test_changed_verdict_adds_an_entry_on_servicenow_after_the_cooldown(tmp_path):
     cfg = make_config(tmp_path)
     fake = FakeConnector("snow", make_records("snow", GOALS))
     scan(cfg, {"snow": fake})
     fake.set_goal("k0", "MTTR and incidents")
+    scan(cfg, {"snow": fake})
+    assert len(fake.comments["k0"]) == 1  # coached today: a new entry waits
+    fake.set_goal("k0", "MTTR and more incidents")
+    age_ledger(tmp_path, days=31)
     scan(cfg, {"snow": fake})
     assert len(fake.comments["k0"]) == 2 and fake.ops[-1][0] == "post"
 
@@ -282,6 +311,7 @@ def test_ambiguous_write_that_did_not_land_is_retried_next_scan(tmp_path):
     fake.fail_write["k5"] = AmbiguousWrite("connection reset after sending")
     result = scan(cfg, {"snow": fake})
     assert result.exit_code == 1
+    assert fake.reads == 3  # looked for it after each of the three tries
     with StateStore(tmp_path / "state" / "s.sqlite") as s:
         assert [r.record_key for r in s.pending("snow")] == ["k5"]  # unknown: kept to settle
     del fake.fail_write["k5"]
@@ -445,7 +475,8 @@ def test_a_record_read_twice_in_one_scan_is_judged_and_written_once(tmp_path):
     counting = CountingEvaluate()
     result = run_scan(cfg, evaluate=counting, renderer=FakeRenderer(), fingerprint="fp1",
                       open_connector=lambda s, l: fake)
-    assert result.summary()["records"] == 10
+    assert result.summary()["records"] == 6  # each record counted once
+    assert result.summary()["flagged"] == len(FLAGGED)
     assert sorted(counting.keys) == sorted(fake.records)
     assert one_comment_each(fake, FLAGGED) == {k: 1 for k in FLAGGED}
 
@@ -465,3 +496,120 @@ def test_a_record_with_a_settled_write_is_judged_afresh(tmp_path):
              open_connector=lambda s, l: fake, overlap=timedelta(days=1))
     assert counting.keys == ["k0"]
     assert fake.markers("k0") == [verdict.digest()]
+
+
+def test_ambiguous_write_that_did_not_land_is_written_again_within_the_scan(tmp_path):
+    cfg = make_config(tmp_path)
+    fake = FakeConnector("snow", make_records("snow", GOALS))
+    fake.fail_write["k5"] = AmbiguousWrite("read timed out after sending")
+    fake.fail_times["k5"] = 1
+    result = scan(cfg, {"snow": fake})
+    assert result.exit_code == 0 and result.summary()["written"] == len(FLAGGED)
+    assert fake.reads == 1  # looked once before writing again
+    assert one_comment_each(fake, FLAGGED) == {k: 1 for k in FLAGGED}
+    with StateStore(tmp_path / "state" / "s.sqlite") as s:
+        assert s.pending("snow") == []
+
+
+def test_ambiguous_write_that_landed_is_not_written_again(tmp_path):
+    cfg = make_config(tmp_path)
+    fake = FakeConnector("snow", make_records("snow", GOALS))
+    fake.land_then_fail["k5"] = AmbiguousWrite("connection reset after sending")
+    result = scan(cfg, {"snow": fake})
+    assert result.exit_code == 0
+    assert one_comment_each(fake, FLAGGED) == {k: 1 for k in FLAGGED}
+
+
+def test_editing_a_deleted_comment_writes_a_new_one(tmp_path):
+    cfg = make_config(tmp_path, sources=("jira",))
+    fake = FakeConnector("jira", make_records("jira", GOALS), target="jira", can_edit=True)
+    scan(cfg, {"jira": fake})
+    fake.comments["k0"].clear()  # someone deleted the bot's comment
+    fake.set_goal("k0", "MTTR and incidents")
+    result = scan(cfg, {"jira": fake})
+    assert result.exit_code == 0
+    assert fake.ops[-1][0] == "post" and len(fake.comments["k0"]) == 1
+    assert result.sources[0].posted == 1 and result.sources[0].updated == 0
+    scan(cfg, {"jira": fake})
+    assert len(fake.comments["k0"]) == 1
+
+
+def test_a_failing_record_that_was_deleted_is_forgotten(tmp_path):
+    cfg = make_config(tmp_path)
+    fake = FakeConnector("snow", make_records("snow", GOALS))
+    fake.fail_write["k2"] = BadRequest("field is read-only", status=400)
+    scan(cfg, {"snow": fake})
+    del fake.records["k2"]
+    result = scan(cfg, {"snow": fake}, overlap=timedelta(0))
+    assert result.exit_code == 0 and fake.gets == ["k2"]
+    with StateStore(tmp_path / "state" / "s.sqlite") as s:
+        assert s.failing_records("snow") == [] and s.record("snow", "k2") is None
+
+
+def test_a_record_failing_every_scan_fails_every_scan(tmp_path):
+    # it never drops out of sight: read by key, failed and reported each time
+    cfg = make_config(tmp_path)
+    fake = FakeConnector("snow", make_records("snow", GOALS))
+    fake.fail_write["k2"] = BadRequest("field is read-only", status=400)
+    for n in range(1, 5):
+        result = scan(cfg, {"snow": fake}, overlap=timedelta(0))
+        assert result.exit_code == 1 and [f["key"] for f in result.sources[0].failures] == ["k2"]
+        with StateStore(tmp_path / "state" / "s.sqlite") as s:
+            assert s.record("snow", "k2").failures == n
+
+
+def test_a_first_scan_reads_no_comments_when_the_source_lists_marked_records(tmp_path):
+    cfg = make_config(tmp_path)
+    fake = FakeConnector("snow", make_records("snow", GOALS))
+    scan(cfg, {"snow": fake})
+    assert fake.marked_asks == [None] and fake.reads == 0
+    assert one_comment_each(fake, FLAGGED) == {k: 1 for k in FLAGGED}
+
+
+def test_without_the_bulk_answer_unknown_records_are_checked_one_by_one(tmp_path):
+    cfg = make_config(tmp_path)
+    fake = FakeConnector("snow", make_records("snow", GOALS))
+    fake.has_bulk_marks = False
+    scan(cfg, {"snow": fake})
+    assert fake.reads == len(FLAGGED)
+    assert one_comment_each(fake, FLAGGED) == {k: 1 for k in FLAGGED}
+
+
+def test_a_restored_state_backup_does_not_duplicate_later_comments(tmp_path):
+    import shutil
+    import sqlite3
+
+    from model import Record
+
+    cfg = make_config(tmp_path)
+    fake = FakeConnector("snow", make_records("snow", GOALS))
+    scan(cfg, {"snow": fake})
+    live = tmp_path / "state" / "s.sqlite"
+    backup = tmp_path / "backup.sqlite"
+    with sqlite3.connect(live) as src, sqlite3.connect(backup) as dst:
+        src.backup(dst)
+    latest = max(r.updated for r in fake.records.values())
+    fake.records["k9"] = Record(source="snow", key="k9", number="REC0009", url="", title="new", goal="cut MTTR",
+                                updated=latest + timedelta(minutes=1))
+    assert scan(cfg, {"snow": fake}).summary()["written"] == 1  # k9 coached after the backup
+    for p in live.parent.iterdir():
+        p.unlink()
+    shutil.copy(backup, live)  # an admin restores last week's backup
+    fake.reads = 0
+    result = scan(cfg, {"snow": fake}, full=True)
+    assert result.summary()["written"] == 0
+    assert one_comment_each(fake, FLAGGED | {"k9"}) == {k: 1 for k in FLAGGED | {"k9"}}
+    assert fake.reads == 1  # only k9's comments were read
+
+
+def test_lost_state_file_does_not_acknowledge_twice(tmp_path):
+    cfg = make_config(tmp_path, acknowledge_fixed=True)
+    fake = FakeConnector("snow", make_records("snow", GOALS))
+    scan(cfg, {"snow": fake})
+    fake.set_goal("k0", "grow revenue")
+    assert scan(cfg, {"snow": fake}).sources[0].acknowledged == 1
+    for p in (tmp_path / "state").iterdir():
+        p.unlink()
+    result = scan(cfg, {"snow": fake})
+    assert result.summary()["written"] == 0
+    assert len(fake.comments["k0"]) == 2  # the coaching and one thank-you

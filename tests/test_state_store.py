@@ -151,3 +151,27 @@ def test_many_threads_write_the_ledger(tmp_path):
         for t in threads:
             t.join()
         assert s.ledger_counts() == {"post:posted": 200}
+
+
+def test_known_since_is_the_last_finished_scan_or_the_newest_ledger_row(tmp_path):
+    t0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    with StateStore(tmp_path / "s.sqlite") as s:
+        assert s.known_since("snow") is None  # a new file knows nothing
+        done = s.begin_scan(["snow", "jira"], "v1", now=t0)
+        s.end_scan(done, "ok", {}, now=t0 + timedelta(minutes=5))
+        s.begin_scan(["snow"], "v1", now=t0 + timedelta(days=1))  # still running: not counted
+        assert s.known_since("snow") == t0 and s.known_since("jira") == t0
+        assert s.known_since("other") is None
+        s.ledger_begin("snow", "k1", "d" * 16, "csi-coach:" + "d" * 16, "post", now=t0 + timedelta(hours=2))
+        assert s.known_since("snow") == t0 + timedelta(hours=2)
+        assert s.known_since("jira") == t0
+
+
+def test_forget_drops_records_but_keeps_the_ledger(tmp_path):
+    now = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    with StateStore(tmp_path / "s.sqlite") as s:
+        s.remember([RecordUpdate("snow", k, k, "", "", None, now, error="boom") for k in ("a", "b")])
+        s.ledger_begin("snow", "a", "d" * 16, "csi-coach:" + "d" * 16, "post")
+        s.forget("snow", ["a"])
+        assert [r.key for r in s.failing_records("snow")] == ["b"]
+        assert len(s.ledger_for("snow", "a")) == 1
