@@ -33,18 +33,19 @@ import itertools
 import logging
 import threading
 import time
-from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Protocol
+from typing import Callable, Protocol
 
 from coach import Action, ActionKind, History, PastComment, decide
 from config import CommentPolicy
 from connectors.base import Connector
 from errors import AmbiguousWrite, CoachError, NotFound, TransientError
 from model import MARKER_RE, BotComment, BrokenRecord, Record, Verdict, marker_is_ack
+from scan_result import LIST_CAP, SourceResult, WriteBudget
 from state import LedgerRow, RecordUpdate, StateStore
+from watermark import Watermark
 
 log = logging.getLogger("csi_coach.scan")
 
@@ -59,8 +60,6 @@ WRITE_ATTEMPTS = 3
 # Bot comments newer than what the state file knows, minus this margin against
 # clock skew, are looked up in bulk at the start of a scan.
 KNOWN_MARGIN = timedelta(hours=1)
-# Lists kept for the report are capped so a 100,000-record scan stays small.
-LIST_CAP = 500
 CHECKPOINT_EVERY = 500  # records between state checkpoints (records + watermark)
 CHECKPOINT_SECONDS = 5.0
 # A pending write matches a comment on the ticket created no earlier than this before
@@ -72,77 +71,6 @@ SETTLE_WINDOW = timedelta(hours=12)
 class Renderer(Protocol):
     def comment(self, target: str, record: Record, verdict: Verdict, marker: str) -> str: ...
     def acknowledgement(self, target: str, record: Record, verdict: Verdict, marker: str) -> str: ...
-
-
-class WriteBudget:
-    """``max_writes_per_run`` shared by every source of one run (thread-safe)."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = max(0, limit)
-        self.used = 0
-        self._lock = threading.Lock()
-
-    @property
-    def exhausted(self) -> bool:
-        return self.used >= self.limit
-
-    def take(self) -> bool:
-        with self._lock:
-            if self.used >= self.limit:
-                return False
-            self.used += 1
-            return True
-
-
-@dataclass
-class SourceResult:
-    name: str
-    type: str = ""
-    status: str = "ok"  # ok | failed | interrupted
-    error: str = ""
-    full: bool = False
-    records: int = 0
-    flagged: int = 0
-    written: int = 0
-    posted: int = 0
-    updated: int = 0
-    acknowledged: int = 0
-    deferred: int = 0
-    failed: int = 0
-    skipped: int = 0
-    settled: int = 0
-    categories: Counter = field(default_factory=Counter)
-    failures: list[dict[str, Any]] = field(default_factory=list)
-    writes: list[dict[str, Any]] = field(default_factory=list)
-    watermark: str | None = None
-    seconds: float = 0.0
-
-    def counts(self) -> dict[str, Any]:
-        return {
-            "type": self.type,
-            "status": self.status,
-            "error": self.error,
-            "full": self.full,
-            "records": self.records,
-            "flagged": self.flagged,
-            "written": self.written,
-            "posted": self.posted,
-            "updated": self.updated,
-            "acknowledged": self.acknowledged,
-            "deferred": self.deferred,
-            "failed": self.failed,
-            "skipped": self.skipped,
-            "settled": self.settled,
-            "categories": dict(sorted(self.categories.items())),
-            "watermark": self.watermark,
-            "seconds": round(self.seconds, 3),
-        }
-
-    def note_failure(self, record_key: str, number: str, error: str) -> None:
-        self.failed += 1
-        log.warning("%s: record %s (%s) failed: %s", self.name, number or record_key, record_key, error)
-        if len(self.failures) < LIST_CAP:
-            self.failures.append({"key": record_key, "number": number, "error": error})
 
 
 @dataclass(frozen=True)
@@ -166,52 +94,6 @@ class Outcome:
 
 def _failed(task: WriteTask, error: str) -> Outcome:
     return Outcome(task.record, task.verdict, "failed", task, error)
-
-
-class Watermark:
-    """Tracks which fetched records are handled, to know how far the watermark may go.
-
-    Fetch yields oldest first and is inclusive (``updated >= since``), so the safe
-    new watermark is the earliest ``updated`` of any record not fully handled, or
-    the latest seen when all are.
-    """
-
-    def __init__(self, since: datetime | None) -> None:
-        self.since = since
-        self.latest: datetime | None = None
-        self._open: dict[int, datetime | None] = {}
-        # Pinned records only matter through the earliest one (or one without a place).
-        self._pin_min: datetime | None = None
-        self._pin_unplaced = False
-
-    def seen(self, updated: datetime | None) -> datetime | None:
-        """The position of the next item: its own time, or the last known for one without."""
-        if updated is not None and (self.latest is None or updated > self.latest):
-            self.latest = updated
-        return updated if updated is not None else (self.latest or self.since)
-
-    def open(self, token: int, position: datetime | None) -> None:
-        self._open[token] = position
-
-    def close(self, token: int) -> None:
-        self._open.pop(token, None)
-
-    def pin(self, position: datetime | None) -> None:
-        """A record that stays unhandled this scan (failed or deferred)."""
-        if position is None:
-            self._pin_unplaced = True
-        elif self._pin_min is None or position < self._pin_min:
-            self._pin_min = position
-
-    def value(self, old: datetime | None) -> datetime | None:
-        held = list(self._open.values())
-        if self._pin_unplaced or any(p is None for p in held):
-            return old  # cannot place it: keep where we were
-        if self._pin_min is not None:
-            held.append(self._pin_min)
-        if held:
-            return min(held)  # type: ignore[type-var]
-        return self.latest if self.latest is not None else old
 
 
 def _aware(value: datetime | None) -> datetime | None:

@@ -1,10 +1,10 @@
-"""pipeline.Watermark: the watermark never passes a record that is not fully handled."""
+"""watermark.Watermark: the watermark never passes a record that is not fully handled."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from pipeline import Watermark
+from watermark import Watermark
 
 T = datetime(2026, 2, 1, tzinfo=timezone.utc)
 OLD = T - timedelta(days=1)
