@@ -38,13 +38,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Protocol
 
-from coach import Action, ActionKind, History, PastComment, decide
+from coach import Action, ActionKind, History, decide
+from comment_trail import CommentTrail, history_from_ledger
 from config import CommentPolicy
 from connectors.base import Connector
 from errors import AmbiguousWrite, CoachError, NotFound, TransientError
-from model import MARKER_RE, BotComment, BrokenRecord, Record, Verdict, marker_is_ack
+from model import BrokenRecord, Record, Verdict
 from scan_result import LIST_CAP, SourceResult, WriteBudget
-from state import LedgerRow, RecordUpdate, StateStore
+from state import RecordUpdate, StateStore
 from watermark import Watermark
 
 log = logging.getLogger("csi_coach.scan")
@@ -57,15 +58,8 @@ REFETCH_CAP = 200
 # and the next scan settles it.
 SETTLE_DELAY = 2.0
 WRITE_ATTEMPTS = 3
-# Bot comments newer than what the state file knows, minus this margin against
-# clock skew, are looked up in bulk at the start of a scan.
-KNOWN_MARGIN = timedelta(hours=1)
 CHECKPOINT_EVERY = 500  # records between state checkpoints (records + watermark)
 CHECKPOINT_SECONDS = 5.0
-# A pending write matches a comment on the ticket created no earlier than this before
-# it (clock skew between bot and server); older ones with the same marker are earlier
-# coaching on the same finding, at least a cooldown ago.
-SETTLE_WINDOW = timedelta(hours=12)
 
 
 class Renderer(Protocol):
@@ -107,12 +101,6 @@ def policy_fingerprint(policy: CommentPolicy) -> str:
     record: a change to them needs a full pass, like a change to the rules."""
     parts = (policy.skip_states, policy.opt_out_labels, policy.coach_categories, policy.acknowledge_fixed)
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:8]
-
-
-def history_from_ledger(rows: list[LedgerRow]) -> History:
-    return History(
-        tuple(PastComment(r.digest, r.kind, r.comment_id, r.created) for r in rows if r.state == "posted")
-    )
 
 
 class SourceScan:
@@ -164,10 +152,7 @@ class SourceScan:
         self._prior_failures: dict[str, int] = {}
         self._refetch_keys: set[str] = set()
         self._gone: list[str] = []
-        # Keys of records carrying bot comments newer than this file knows (None:
-        # unknown, so every record this file has no ledger rows for is checked).
-        self._marked: set[str] | None = None
-        self._known_since: datetime | None = None
+        self.trail = CommentTrail(connector, store, dry_run=dry_run, now=now)
 
     # -- the scan ------------------------------------------------------------------
 
@@ -192,7 +177,7 @@ class SourceScan:
         log.info("%s: scan started (%s)", name, "full" if full else f"since {since.isoformat()}")
 
         self._settle_pending()
-        self._find_marked()
+        self.trail.load_marked()
         pool = None if self.dry_run else ThreadPoolExecutor(max_workers=max(1, self.policy.workers), thread_name_prefix=f"write-{name}")
         inflight: dict[Future, int] = {}
         last_checkpoint = time.monotonic()
@@ -261,7 +246,7 @@ class SourceScan:
                 self._unsettled.add(row.record_key)
                 continue
             try:
-                found = self._find_on_ticket(row)
+                found = self.trail.find(row)
             except CoachError as exc:
                 log.warning("%s: cannot settle pending write on %s yet: %s", self.c.name, row.record_key, exc)
                 self._unsettled.add(row.record_key)
@@ -273,21 +258,6 @@ class SourceScan:
                 self.store.ledger_discard(row.id)
                 log.info("%s: pending %s on %s had not landed; it will be written again", self.c.name, row.kind, row.record_key)
             self.result.settled += 1
-
-    def _find_marked(self) -> None:
-        """Ask the source once which records carry bot comments this file may not know."""
-        ask = getattr(self.c, "marked_keys", None)
-        if ask is None:
-            return
-        known = self.store.known_since(self.c.name)
-        since = known - KNOWN_MARGIN if known is not None else None
-        try:
-            self._marked = set(ask(since))
-        except CoachError as exc:
-            log.warning("%s: cannot list records carrying bot comments (%s); checking each record's comments before a first write", self.c.name, exc)
-            return
-        self._known_since = since
-        log.debug("%s: %d record(s) carry bot comments since %s", self.c.name, len(self._marked), since)
 
     def _refetch(self):
         """Records that failed in earlier scans and were not in this read: read each by key."""
@@ -316,25 +286,6 @@ class SourceScan:
                 self._gone.append(key)
                 continue
             yield item
-
-    def _find_on_ticket(self, row: LedgerRow) -> BotComment | None:
-        """The ticket's comment that a pending row stands for, if it is there."""
-        probe = Record(source=self.c.name, key=row.record_key, number=row.record_key, url="", title="")
-        comments = self.c.bot_comments(probe)
-        known = {r.comment_id for r in self.store.ledger_for(self.c.name, row.record_key) if r.state == "posted" and r.comment_id}
-        for comment in comments:
-            if comment.marker != row.marker:
-                continue
-            if row.kind == "update":
-                if comment.ref.comment_id == row.previous_id or not row.previous_id:
-                    return comment
-            elif comment.ref.comment_id and comment.ref.comment_id in known:
-                continue  # an earlier comment on the same finding (re-coached after cooldown)
-            elif comment.created is not None and row.created - _aware(comment.created) > SETTLE_WINDOW:
-                continue  # far older than the pending write: not the one it stands for
-            else:
-                return comment
-        return None
 
     # -- one record ----------------------------------------------------------------
 
@@ -396,7 +347,7 @@ class SourceScan:
         if any(row.state == "pending" for row in rows):
             self._fail(record.key, record.number, "an earlier write is not settled yet", position, tracker, verdict)
             return
-        if not self._ticket_may_know_more(record.key, rows):
+        if not self.trail.may_know_more(record.key, rows, trusted=self._baseline or record.key in self._known):
             outcome = self._plan(record, verdict, history_from_ledger(rows))
         elif (quiet := self._no_write_whatever_the_ticket_says(record, verdict)) is not None:
             outcome = quiet
@@ -411,16 +362,6 @@ class SourceScan:
             self._submit(pool, inflight, token, position, tracker, record, self._write, outcome.task)
             return
         self._finish(outcome, position, tracker)
-
-    def _ticket_may_know_more(self, key: str, rows: list[LedgerRow]) -> bool:
-        """Whether the ticket may hold bot comments the ledger does not know."""
-        if self._marked is None:  # no bulk answer: trust only a complete earlier pass
-            return not (rows or self._baseline or key in self._known)
-        if key not in self._marked:
-            return False
-        # Marked since the file's horizon: explained when the ledger wrote there since.
-        since = self._known_since
-        return not any(since is not None and r.created is not None and _aware(r.created) >= since for r in rows)
 
     def _no_write_whatever_the_ticket_says(self, record: Record, verdict: Verdict) -> "Outcome | None":
         """Spare the marker check when its answer cannot lead to a write."""
@@ -458,33 +399,13 @@ class SourceScan:
 
     def _check_and_write(self, record: Record, verdict: Verdict) -> "Outcome":
         try:
-            history = self._merged_history(record)
+            history = self.trail.merged(record)
         except Exception as exc:  # CoachError or a connector bug: this record only
             return Outcome(record, verdict, "failed", error=f"could not read earlier comments: {exc}")
         outcome = self._plan(record, verdict, history)
         if outcome.status == "planned" and not self.dry_run:
             return self._write(outcome.task)
         return outcome
-
-    def _merged_history(self, record: Record) -> History:
-        """The ledger's history plus the bot comments on the ticket it does not know."""
-        rows = self.store.ledger_for(self.c.name, record.key)
-        past = list(history_from_ledger(rows).comments)
-        known = {r.comment_id for r in rows if r.comment_id}
-        adopted = 0
-        for comment in self.c.bot_comments(record):
-            m = MARKER_RE.search(comment.marker) or MARKER_RE.search(comment.body)
-            if not m or (comment.ref.comment_id and comment.ref.comment_id in known):
-                continue
-            kind = "ack" if marker_is_ack(m.group(0)) else "post"
-            when = _aware(comment.created) or self.now()
-            past.append(PastComment(m.group(1), kind, comment.ref.comment_id, when))
-            adopted += 1
-            if not self.dry_run:
-                self.store.ledger_adopt(self.c.name, record.key, m.group(1), m.group(0), kind, comment.ref.comment_id, when)
-        if adopted:
-            log.info("%s: %s already carries %d bot comment(s) unknown to the state file", self.c.name, record.number, adopted)
-        return History(tuple(sorted(past, key=lambda p: p.at)))
 
     def _finish(self, outcome: "Outcome", position: datetime | None, tracker: Watermark) -> None:
         """Account for one record's outcome (main thread only)."""
@@ -617,7 +538,7 @@ class SourceScan:
             return _failed(task, f"write failed: {exc}; stopping before checking the ticket")
         rows = [r for r in self.store.ledger_for(self.c.name, task.record.key) if r.id == row_id]
         try:
-            found = self._find_on_ticket(rows[0]) if rows else None
+            found = self.trail.find(rows[0]) if rows else None
         except CoachError as read_exc:
             return _failed(task, f"write failed: {exc}; could not check the ticket: {read_exc}")
         if found is not None:
