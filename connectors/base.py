@@ -1,6 +1,6 @@
 """The interface every ticketing-system connector meets.
 
-``Connector``: fetch / get / bot_comments / post / update / close, a context
+``Connector``: fetch / get / bot_comments / marked_keys / post / update / close, a context
 manager. ``RecordLookup`` is ``get`` alone, for callers that must cope with a
 connector lacking it.
 
@@ -63,6 +63,18 @@ class Connector(Protocol):
 
     def bot_comments(self, record: Record) -> list[BotComment]:
         """The bot's own earlier comments on ``record``, oldest first."""
+        ...
+
+    def marked_keys(self, since: datetime | None) -> set[str]:
+        """Keys (``Record.key``, as ``fetch`` yields them) of records in this source's scope that
+        carry at least one comment with the bot marker (``model.MARKER_PREFIX`` "csi-coach:"),
+        created at or after ``since`` (None: ever). May over-report (a human quoting the marker,
+        records outside the admin's filter), never under-report what the server has indexed.
+
+        One bulk query, streamed page by page (only the key set is held), so the
+        pipeline reads ``bot_comments`` only of records that have some; errors
+        are raised from the ``errors`` tree as ``fetch`` raises them.
+        """
         ...
 
     def post(self, record: Record, body: str, marker: str) -> CommentRef:

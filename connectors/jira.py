@@ -17,7 +17,8 @@ time, and live only in the session's auth object.
 Requests per scan: ``serverInfo`` once when ``flavor = "auto"``, ``myself``
 once (bot account and time zone), one request per search page, one per write;
 comments are listed only when the coach asks for them (or the pipeline settles
-an ambiguous write). ``get(key)`` (explain --ticket) is one request. Search pages are keyset-paged on both flavors (see
+an ambiguous write); ``marked_keys`` is one more search (one request per page of
+issues whose comments carry the marker). ``get(key)`` (explain --ticket) is one request. Search pages are keyset-paged on both flavors (see
 ``jira_paging``): each restarts at the minute of the last issue read, so the
 bot's own comments, which move issues to the end of ``ORDER BY updated``,
 cannot make it skip any; an issue changed after it was read comes round again.
@@ -53,7 +54,7 @@ from .jira_comments import (
     to_bot_comment,
 )
 from .jira_errors import Action, from_exception, from_response
-from .jira_jql import build_jql, jql_time, user_zone
+from .jira_jql import MARKED_CLAUSE, build_jql, jql_time, user_zone
 from .jira_paging import Keyset
 from .jira_map import issue_to_record, parse_jira_time, requested_fields
 
@@ -242,7 +243,8 @@ class JiraConnector:
             raise TransientError(f"Jira source {self.name!r} answered issue {key} with a body that is not an issue")
         return issue_to_record(issue, source=self.name, base_url=self.base_url, fields=self.settings.fields)
 
-    def _cloud_pages(self, watermark: str | None, fields: str, zone: Any) -> Iterator[dict[str, Any]]:
+    def _cloud_pages(self, watermark: str | None, fields: str, zone: Any,
+                     extra: str = "") -> Iterator[dict[str, Any]]:
         """GET /rest/api/2/search/jql, keyset-paged like Data Center, nextPageToken within a minute.
 
         Atlassian does not document what nextPageToken points at (an offset or
@@ -259,7 +261,7 @@ class JiraConnector:
         token: str | None = None
         page = 0
         while True:
-            jql = build_jql(self.settings.jql, keys.floor)
+            jql = build_jql(self.settings.jql, keys.floor, extra)
             params: dict[str, Any] = {"jql": jql, "fields": fields, "maxResults": self.settings.page_size}
             if token:
                 params["nextPageToken"] = token
@@ -280,7 +282,8 @@ class JiraConnector:
                 raise TransientError(f"Jira source {self.name!r}: search returned the same nextPageToken twice")
             token = next_token
 
-    def _server_pages(self, watermark: str | None, fields: str, zone: Any) -> Iterator[dict[str, Any]]:
+    def _server_pages(self, watermark: str | None, fields: str, zone: Any,
+                      extra: str = "") -> Iterator[dict[str, Any]]:
         """GET /rest/api/2/search, keyset-paged (see ``jira_paging``): one request per page.
 
         Each next page restarts at ``updated >= "<minute of the last issue>"``
@@ -299,7 +302,7 @@ class JiraConnector:
         read = 0  # issues received from the current query
         writes_at_query = self._write_count()
         while True:
-            jql = build_jql(self.settings.jql, keys.floor)
+            jql = build_jql(self.settings.jql, keys.floor, extra)
             params = {"jql": jql, "fields": fields, "startAt": start, "maxResults": size}
             data = self._get("search", params, action)
             issues = data.get("issues") or []
@@ -366,6 +369,29 @@ class JiraConnector:
         found = [b for c in mine if (b := to_bot_comment(c, source=self.name, record_key=record.key))]
         found.sort(key=lambda b: (b.created is None, b.created or datetime.min, _numeric(b.ref.comment_id)))
         return found
+
+    def marked_keys(self, since: datetime | None) -> set[str]:
+        """Keys of the admin's issues with a comment containing "csi-coach", updated at or after
+        ``since`` (all when None): one search, one request per page.
+
+        JQL ``(<admin JQL>) AND comment ~ "\\"csi-coach\\"" AND updated >= "<since>"``,
+        keyset-paged exactly as ``fetch`` (so only the ``updated`` field is
+        requested; the key comes with every issue). A new comment bumps the
+        issue's ``updated``, so the watermark on ``updated`` keeps every issue
+        with a comment created since. The text index matches any author and the
+        phrase anywhere (over-reporting is harmless); a comment only seconds old
+        may not be indexed yet (Cloud's search is eventually consistent).
+        """
+        zone = user_zone(self.myself().get("timeZone"))
+        watermark = jql_time(since, zone) if since is not None else None
+        fields = self.settings.fields.updated
+        if self.flavor == "cloud":
+            pages = self._cloud_pages(watermark, fields, zone, MARKED_CLAUSE)
+        else:
+            pages = self._server_pages(watermark, fields, zone, MARKED_CLAUSE)
+        keys = {issue["key"] for issue in pages if isinstance(issue.get("key"), str) and issue["key"]}
+        log.info("jira source %s: %d issue(s) carry a comment with the bot marker", self.name, len(keys))
+        return keys
 
     def _issue_comments(self, key: str) -> Iterator[dict[str, Any]]:
         """GET /issue/{key}/comment page by page, with properties expanded where supported."""

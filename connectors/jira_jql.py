@@ -4,6 +4,8 @@ The query is always
 
     (<admin's JQL>) AND updated >= "<watermark>" ORDER BY updated ASC, key ASC
 
+and, for ``marked_keys``, with ``MARKED_CLAUSE`` after the admin's part.
+
 The admin's JQL is parenthesised so an ``OR`` inside it cannot swallow the
 watermark, and any ``ORDER BY`` of its own is dropped (ours gives the stable
 order that paging and the 10,000-result split rely on).
@@ -25,9 +27,18 @@ import re
 from datetime import datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from model import MARKER_PREFIX
+
 ORDER_CLAUSE = "ORDER BY updated ASC, key ASC"
 JQL_TIME_FORMAT = "%Y-%m-%d %H:%M"  # Jira's "yyyy-MM-dd HH:mm"
 UNKNOWN_ZONE_WIDENING = timedelta(hours=14)
+
+# Issues with a comment carrying the bot's marker. A phrase search (escaped inner quotes):
+# Jira's analyzer splits "csi-coach" at the hyphen into csi, coach, and a bare
+# `comment ~ "csi-coach"` would match both words anywhere in any comment. The colon
+# and digest are left out: ":" is reserved in Lucene query syntax, and the digest
+# differs per comment.
+MARKED_CLAUSE = 'comment ~ "\\"' + MARKER_PREFIX.rstrip(":") + '\\""'
 
 _ORDER_BY = re.compile(r"\border\s+by\b", re.IGNORECASE)
 
@@ -82,12 +93,14 @@ def jql_time(moment: datetime, zone: tzinfo | None) -> str:
     return local.strftime(JQL_TIME_FORMAT)
 
 
-def build_jql(admin_jql: str, watermark: str | None) -> str:
-    """The full query: admin's restriction, the watermark, the stable order."""
+def build_jql(admin_jql: str, watermark: str | None, extra: str = "") -> str:
+    """The full query: admin's restriction, an extra clause of ours, the watermark, the stable order."""
     clauses = []
     restriction = strip_order_by(admin_jql)
     if restriction:
         clauses.append(f"({restriction})")
+    if extra:
+        clauses.append(extra)
     if watermark:
         clauses.append(f'updated >= "{watermark}"')
     return " AND ".join(clauses) + " " + ORDER_CLAUSE
