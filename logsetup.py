@@ -39,15 +39,26 @@ PLAIN = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y
 _installed: list[logging.Handler] = []
 
 
-def configure(settings: LoggingSettings, *, log_file: Path | None = None, interactive: bool | None = None) -> None:
-    """(Re)install the bot's handlers on the ``csi_coach`` logger."""
+def configure(
+    settings: LoggingSettings,
+    *,
+    log_file: Path | None = None,
+    interactive: bool | None = None,
+    config_file: str | None = None,
+) -> None:
+    """(Re)install the bot's handlers on the ``csi_coach`` logger.
+
+    ``config_file`` is only named in errors. A log file that cannot be opened is a
+    ConfigError, raised before any handler changes.
+    """
     level = LEVELS.get(settings.level.lower())
     if level is None:
         raise ConfigError(
-            "unknown log level", key="logging.level", got=settings.level, has_got=True,
+            "unknown log level", file=config_file, key="logging.level", got=settings.level, has_got=True,
             expected=" | ".join(LEVELS),
         )
     formatter: logging.Formatter = JsonFormatter() if settings.format == "json" else PLAIN
+    file_handler = _open_file(log_file, config_file) if log_file is not None else None
     root = logging.getLogger("csi_coach")
     for handler in _installed:
         root.removeHandler(handler)
@@ -61,16 +72,26 @@ def configure(settings: LoggingSettings, *, log_file: Path | None = None, intera
     console.setLevel(max(level, logging.WARNING) if interactive else level)
     console.setFormatter(formatter)
     _installed.append(console)
-    if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(log_file, encoding="utf-8")
-        handler.setLevel(level)
-        handler.setFormatter(formatter)
-        _installed.append(handler)
+    if file_handler is not None:
+        file_handler.setLevel(level)
+        file_handler.setFormatter(formatter)
+        _installed.append(file_handler)
     for handler in _installed:
         root.addHandler(handler)
     for noisy in ("urllib3", "requests", "apscheduler"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def _open_file(log_file: Path, config_file: str | None) -> logging.FileHandler:
+    try:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        return logging.FileHandler(log_file, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot open the log file {log_file} for appending: {exc.strerror or exc}",
+            file=config_file, key="logging.file",
+            expected='a file this user can create or append to, or "" to log to standard error',
+        ) from None
 
 
 def reset() -> None:

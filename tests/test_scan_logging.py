@@ -42,3 +42,15 @@ def test_level_filters_and_terminal_console_shows_warnings_only(tmp_path, capsys
 def test_unknown_level_is_a_config_error():
     with pytest.raises(ConfigError, match="logging.level"):
         logsetup.configure(LoggingSettings(level="loud"))
+
+
+def test_a_log_file_that_cannot_be_opened_is_a_config_error_and_keeps_the_old_handlers(tmp_path):
+    (tmp_path / "a-folder.log").mkdir()  # opening a folder for appending fails for everyone, root too
+    logsetup.configure(LoggingSettings(level="info"), log_file=tmp_path / "ok.log", interactive=False)
+    with pytest.raises(ConfigError) as info:
+        logsetup.configure(LoggingSettings(level="info"), log_file=tmp_path / "a-folder.log",
+                           interactive=False, config_file="/etc/csi/config.toml")
+    text = str(info.value)
+    assert "/etc/csi/config.toml [logging.file]" in text and str(tmp_path / "a-folder.log") in text
+    logging.getLogger("csi_coach.scan").info("still logged")
+    assert "still logged" in (tmp_path / "ok.log").read_text()
