@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from errors import ConfigError
+
 if TYPE_CHECKING:
     from scan import ScanResult
 
@@ -21,6 +23,8 @@ CATEGORY_LABELS = {
     "no_goal": "no goal",
 }
 REPORT_TEMPLATE = "report.html.j2"
+REPORT_FILES = ("report.json", "report.html")
+FOLDER_EXPECTED = "a folder (created if missing) in which report.json and report.html can be written"
 
 
 def summary_text(result: "ScanResult", *, report_dir: str | None = None) -> str:
@@ -49,11 +53,41 @@ def summary_text(result: "ScanResult", *, report_dir: str | None = None) -> str:
                 lines.append(f"      {f['number'] or f['key']}: {f['error']}")
             if s.failed > 10:
                 lines.append(f"      ... and {s.failed - 10} more (see the log or the report)")
+        totals = result.estate.get(s.name)
+        if totals is not None:
+            if totals.repeated:
+                lines.append(f"    {len(totals.repeated)} record(s) have failed several scans in a row:")
+                for r in totals.repeated[:10]:
+                    lines.append(f"      {r['number'] or r['key']}: {r['failures']} scans, last error: {r['error']}")
+                if len(totals.repeated) > 10:
+                    lines.append(f"      ... and {len(totals.repeated) - 10} more (see the report)")
+            known = "known before this dry run" if result.dry_run else "known in total"
+            lines.append(f"    {known}: {totals.records} records, {totals.flagged} flagged, {totals.failing} failing")
     if not result.dry_run:
         lines.append(f"State: {result.state_path}")
     if report_dir:
         lines.append(f"Report: {Path(report_dir) / 'report.html'}")
     return "\n".join(lines) + "\n"
+
+
+def check_folder(folder: Path) -> None:
+    """Raise ConfigError unless report.json and report.html can be written into
+    ``folder``: checked before a scan so it never fails after comments were written.
+    Only stats and probes (an unnamed temporary file); creates nothing."""
+    from checks import writable_problem
+
+    shown = str(folder)
+    if folder.exists() and not folder.is_dir():
+        hint = " (--report takes a folder, not a file name)" if folder.suffix.lower() in (".html", ".json") else ""
+        raise ConfigError(f"is a file, not a folder{hint}", file=shown, key="--report", expected=FOLDER_EXPECTED)
+    if not folder.exists() and folder.suffix.lower() in (".html", ".json"):
+        raise ConfigError("looks like a file name, but --report takes a folder", file=shown, key="--report",
+                          expected=FOLDER_EXPECTED)
+    for name in REPORT_FILES:
+        problem = writable_problem(folder.absolute() / name, needs_folder=True)
+        if problem:
+            raise ConfigError(f"cannot write the report there: {problem}", file=shown, key="--report",
+                              expected=FOLDER_EXPECTED)
 
 
 def report_data(result: "ScanResult") -> dict[str, Any]:
@@ -64,29 +98,51 @@ def report_data(result: "ScanResult") -> dict[str, Any]:
     return data
 
 
+def _categories(counts: dict[str, int]) -> list[dict[str, Any]]:
+    return [
+        {"name": c, "label": CATEGORY_LABELS.get(c, c), "count": n}
+        for c, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+
+
+def html_context(result: "ScanResult", data: dict[str, Any] | None = None) -> dict[str, Any]:
+    data = data if data is not None else report_data(result)
+    sources = []
+    for s in result.sources:
+        totals = result.estate.get(s.name)
+        estate = None
+        if totals is not None:
+            estate = {
+                **totals.as_dict(),
+                "failing_in_a_row": list(totals.repeated),
+                "categories": _categories(totals.categories),
+                "judged": sum(totals.categories.values()),
+            }
+        sources.append({
+            **s.counts(),
+            "name": s.name,
+            "categories": _categories(dict(s.categories)),
+            "writes": s.writes,
+            "failures": s.failures,
+            "estate": estate,
+        })
+    return {"scan": data, "sources": sources, "category_labels": CATEGORY_LABELS}
+
+
+def render_html(result: "ScanResult", renderer: Any, data: dict[str, Any] | None = None) -> str:
+    return renderer.report(REPORT_TEMPLATE, html_context(result, data))
+
+
 def write_report(folder: Path, result: "ScanResult", renderer: Any) -> list[Path]:
-    """Write report.json and report.html into ``folder`` (created if missing)."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write report.json and report.html into ``folder`` (created if missing).
+
+    The HTML is rendered before anything is written, so a template error leaves
+    no half-written report behind."""
     data = report_data(result)
+    html = render_html(result, renderer, data)
+    folder.mkdir(parents=True, exist_ok=True)
     json_path = folder / "report.json"
     json_path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
-    context = {
-        "scan": data,
-        "sources": [
-            {
-                **s.counts(),
-                "name": s.name,
-                "categories": [
-                    {"name": c, "label": CATEGORY_LABELS.get(c, c), "count": n}
-                    for c, n in sorted(s.categories.items(), key=lambda kv: -kv[1])
-                ],
-                "writes": s.writes,
-                "failures": s.failures,
-            }
-            for s in result.sources
-        ],
-        "category_labels": CATEGORY_LABELS,
-    }
     html_path = folder / "report.html"
-    html_path.write_text(renderer.report(REPORT_TEMPLATE, context), encoding="utf-8")
+    html_path.write_text(html, encoding="utf-8")
     return [json_path, html_path]

@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -32,6 +33,44 @@ from state import StateStore
 log = logging.getLogger("csi_coach.scan")
 
 OVERLAP = timedelta(minutes=10)  # re-read the last minutes: clocks drift, commits land late
+# A record whose last reads failed this many scans in a row is listed as failing
+# repeatedly (from the state file), beside the records that failed this scan.
+REPEATED = 2
+LIST_CAP = 500  # entries per list in the summary and report, so huge estates stay small
+
+
+@dataclass(frozen=True)
+class SourceTotals:
+    """What the state file knows about one source after the scan: every record any
+    scan has read, not only the ones this scan read."""
+
+    records: int = 0
+    flagged: int = 0
+    categories: dict[str, int] = field(default_factory=dict)
+    failing: int = 0  # records whose latest read failed
+    repeated: tuple[dict[str, Any], ...] = ()  # failed REPEATED+ scans in a row, longest streak first
+
+    def as_dict(self) -> dict[str, Any]:
+        """The figures; the list of repeated failures is given beside them."""
+        return {
+            "records": self.records,
+            "flagged": self.flagged,
+            "categories": dict(sorted(self.categories.items())),
+            "failing": self.failing,
+        }
+
+
+def source_totals(store: StateStore, name: str) -> SourceTotals:
+    records, flagged = store.record_totals(name)
+    failing = store.failing_records(name)
+    repeated = sorted((r for r in failing if r.failures >= REPEATED), key=lambda r: (-r.failures, r.key))
+    return SourceTotals(
+        records=records, flagged=flagged, categories=store.category_counts(name), failing=len(failing),
+        repeated=tuple(
+            {"key": r.key, "number": r.number, "failures": r.failures, "error": r.last_error}
+            for r in repeated[:LIST_CAP]
+        ),
+    )
 
 
 @dataclass
@@ -44,6 +83,7 @@ class ScanResult:
     ruleset: str = ""
     state_path: str = ""
     interrupted: bool = False
+    estate: dict[str, SourceTotals] = field(default_factory=dict)  # from the state file, per source
 
     def total(self, name: str) -> int:
         return sum(getattr(s, name) for s in self.sources)
@@ -73,13 +113,28 @@ class ScanResult:
             "deferred": self.total("deferred"),
             "failed": self.total("failed"),
             "skipped": self.total("skipped"),
-            "sources": {s.name: s.counts() for s in self.sources},
+            "sources": {s.name: self._source_summary(s) for s in self.sources},
             "started": self.started.isoformat(timespec="seconds"),
             "ended": self.ended.isoformat(timespec="seconds") if self.ended else None,
             "scan_id": self.scan_id,
             "ruleset": self.ruleset,
             "state": self.state_path,
         }
+
+    def _source_summary(self, s: SourceResult) -> dict[str, Any]:
+        totals = self.estate.get(s.name)
+        return {
+            **s.counts(),
+            "failures": s.failures[:LIST_CAP],  # this scan: key, number, error
+            # from the state file: records failing scan after scan (key, number, failures, error)
+            "failing_in_a_row": list(totals.repeated) if totals else [],
+            "estate": totals.as_dict() if totals else None,
+        }
+
+    def stored_counts(self) -> dict[str, Any]:
+        """The counts kept in the state file's scans table (no record lists)."""
+        keep = ("records", "flagged", "written", "deferred", "failed", "skipped")
+        return {k: self.total(k) for k in keep} | {"sources": {s.name: s.counts() for s in self.sources}}
 
 
 # --- loading what a scan needs ------------------------------------------------------
@@ -110,7 +165,11 @@ def templates_fingerprint(config: Config) -> str:
     for folder in folders:
         for path in sorted(folder.rglob("*.j2")):
             digest.update(str(path.relative_to(folder)).encode())
-            digest.update(path.read_bytes())
+            try:
+                digest.update(path.read_bytes())
+            except OSError as exc:
+                raise ConfigError(f"cannot read the template: {exc.strerror or exc}", file=str(path),
+                                  expected="a readable template file") from None
     return digest.hexdigest()[:16]
 
 
@@ -173,7 +232,14 @@ def run_scan(
     path = state_path(config)
     result = ScanResult(dry_run=dry_run, ruleset=version, state_path=str(path))
 
-    lock = None if dry_run else ScanLock(path, wait=wait).acquire()
+    try:
+        lock = None if dry_run else ScanLock(path, wait=wait).acquire()
+    except OSError as exc:  # the state file's folder cannot be created or written
+        raise ConfigError(
+            f"cannot create the scan lock beside the state file {path}: {exc.strerror or exc}",
+            file=str(config.path), key="state.path", got=config.state.path, has_got=True,
+            expected="a file in a folder this user can create files in",
+        ) from None
     try:
         store = StateStore.open_readonly_or_empty(path) if dry_run else StateStore(path)
         with store:
@@ -192,14 +258,23 @@ def run_scan(
                         open_connector=open_connector, on_progress=on_progress, on_dry_write=on_dry_write,
                     )
                 )
+                _note_totals(result, store, settings.name)
             result.ended = datetime.now(timezone.utc)
             if not dry_run and result.scan_id is not None:
-                counts = {k: v for k, v in result.summary().items() if k in ("records", "flagged", "written", "deferred", "failed", "skipped", "sources")}
-                store.end_scan(result.scan_id, result.status, counts)
+                store.end_scan(result.scan_id, result.status, result.stored_counts())
     finally:
         if lock is not None:
             lock.release()
     return result
+
+
+def _note_totals(result: ScanResult, store: StateStore, name: str) -> None:
+    """Estate-wide figures for the report; a state file that cannot answer costs the
+    report its totals, never the scan."""
+    try:
+        result.estate[name] = source_totals(store, name)
+    except (CoachError, sqlite3.Error) as exc:
+        log.warning("%s: cannot read the totals from the state file: %s", name, exc)
 
 
 def _scan_source(settings, config, store, evaluate, renderer, fingerprint, budget, *, full, dry_run, stop,
@@ -290,7 +365,46 @@ class StopOnSignal:
 
 def setup_logging(config: Config, *, interactive: bool | None = None) -> None:
     log_file = config.resolve(config.logging.file) if config.logging.file.strip() else None
-    logsetup.configure(config.logging, log_file=log_file, interactive=interactive)
+    logsetup.configure(config.logging, log_file=log_file, interactive=interactive, config_file=str(config.path))
+
+
+def check_secrets(config: Config, source: str | None = None) -> None:
+    """Every variable the scanned sources name must be set before the first source is
+    read: found missing at the second source's turn, it would stop the scan after the
+    first one had written its comments."""
+    from config import ENV_KEYS
+
+    for settings in (config.source(source),) if source else config.sources:
+        for attr in ENV_KEYS:
+            if getattr(settings.auth, attr, ""):
+                settings.auth.secret(attr[: -len("_env")], file=str(config.path),
+                                     key=f"sources.{settings.name}.auth.{attr}")
+
+
+def check_report(folder: Path, config: Config) -> None:
+    """Before the scan: the folder can take the report and the report template renders."""
+    import report
+
+    report.check_folder(folder)
+    report.render_html(ScanResult(), make_renderer(config))
+
+
+def write_report(folder: Path, result: ScanResult, config: Config) -> str | None:
+    """Write the report after the scan; an error is logged and returned, never raised:
+    the scan happened and its state is kept whatever becomes of the report."""
+    import report
+
+    try:
+        paths = report.write_report(folder, result, make_renderer(config))
+    except OSError as exc:
+        error = f"cannot write the report to {folder}: {exc.strerror or exc}"
+    except ConfigError as exc:
+        error = f"cannot render the report: {exc}"
+    else:
+        log.info("report written to %s", ", ".join(str(p) for p in paths))
+        return None
+    log.error("%s (the scan itself finished and its state is saved)", error)
+    return error
 
 
 def cli(args) -> int:
@@ -299,29 +413,37 @@ def cli(args) -> int:
     config = load_config(args.config)
     interactive = sys.stderr.isatty()
     setup_logging(config, interactive=interactive)
+    source = getattr(args, "source", None)
+    dry_run = bool(getattr(args, "dry_run", False))
+    check_secrets(config, source)
+    report_dir = getattr(args, "report", None)
+    folder = Path(report_dir) if report_dir else None
+    if folder is not None:
+        check_report(folder, config)
     progress = ProgressLine(sys.stderr) if interactive else None
     stop = threading.Event()
     out = sys.stdout
     with StopOnSignal(stop):
-        result = run_scan(
-            config,
-            source=getattr(args, "source", None),
-            dry_run=bool(getattr(args, "dry_run", False)),
-            full=bool(getattr(args, "full", False)),
-            wait=bool(getattr(args, "wait", False)),
-            stop=stop,
-            on_progress=progress,
-            on_dry_write=print_dry_write(out),
-        )
-    if progress is not None:
-        progress.clear()
-    report_dir = getattr(args, "report", None)
-    if report_dir:
-        paths = report.write_report(Path(report_dir), result, make_renderer(config))
-        log.info("report written to %s", ", ".join(str(p) for p in paths))
+        try:
+            result = run_scan(
+                config, source=source, dry_run=dry_run,
+                full=bool(getattr(args, "full", False)), wait=bool(getattr(args, "wait", False)),
+                stop=stop, on_progress=progress, on_dry_write=print_dry_write(out),
+            )
+        except sqlite3.Error as exc:  # the state file broke under the scan (disk full, I/O error)
+            raise CoachError(f"state file {state_path(config)}: {exc}") from None
+        finally:
+            if progress is not None:
+                progress.clear()
+    report_error = write_report(folder, result, config) if folder is not None else None
     if getattr(args, "json", False):
-        out.write(json.dumps(result.summary(), sort_keys=True) + "\n")
+        summary = result.summary()
+        if folder is not None:
+            summary["report"] = {"folder": str(folder), "error": report_error}
+        out.write(json.dumps(summary, sort_keys=True) + "\n")
     else:
-        out.write(report.summary_text(result, report_dir=report_dir))
+        out.write(report.summary_text(result, report_dir=None if report_error else report_dir))
+        if report_error:
+            out.write(f"Report: not written: {report_error}\n")
     out.flush()
-    return result.exit_code
+    return max(result.exit_code, 1 if report_error else 0)

@@ -59,3 +59,103 @@ def test_unreachable_source_fails_the_source_not_the_command(tmp_path):
     assert summary["sources"]["snow"]["status"] == "failed"
     assert {"records", "flagged", "written", "deferred", "failed"} <= set(summary)
     assert "sekret-value" not in proc.stdout + proc.stderr
+
+
+# --- --report and logging.file that cannot work: said before the scan, not after ----
+
+ENV = {"CSI_TEST_USER": "u", "CSI_TEST_PASSWORD": "p"}
+
+
+def unwritable_folder(tmp_path) -> Path:
+    """A folder this user cannot create files in (root ignores modes: /sys refuses it too)."""
+    import tempfile
+
+    import pytest
+
+    if os.geteuid() != 0:
+        folder = tmp_path / "locked"
+        folder.mkdir()
+        folder.chmod(0o555)
+        return folder
+    try:
+        with tempfile.TemporaryFile(dir="/sys"):
+            pass
+    except OSError:
+        return Path("/sys")
+    pytest.skip("running as root and no folder refuses root here")
+
+
+def assert_config_error_before_scan(tmp_path, proc, *words):
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and "config error" in proc.stderr
+    for word in words:
+        assert word in proc.stderr, (word, proc.stderr)
+    assert not (tmp_path / "state" / "s.sqlite").exists()  # the scan never started
+
+
+def test_report_path_that_is_a_file_is_a_config_error_before_the_scan(tmp_path):
+    (tmp_path / "config.toml").write_text(CONFIG)
+    (tmp_path / "taken").write_text("not a folder")
+    proc = run(tmp_path, "--report", "taken", env=ENV)
+    assert_config_error_before_scan(tmp_path, proc, "--report", "taken", "is a file, not a folder",
+                                    "report.json and report.html")
+
+
+def test_report_under_a_file_or_in_an_unwritable_folder_is_a_config_error(tmp_path):
+    (tmp_path / "config.toml").write_text(CONFIG)
+    (tmp_path / "taken").write_text("not a folder")
+    proc = run(tmp_path, "--report", "taken/reports", env=ENV)
+    assert_config_error_before_scan(tmp_path, proc, "--report", "taken/reports", "cannot be created")
+    locked = unwritable_folder(tmp_path)
+    proc = run(tmp_path, "--report", str(locked / "reports"), env=ENV)
+    assert_config_error_before_scan(tmp_path, proc, "--report", str(locked / "reports"), "cannot create files")
+
+
+def test_report_that_fails_to_write_after_the_scan_keeps_the_state_and_exits_1(tmp_path):
+    import pytest
+
+    from demo import EXAMPLE, demo_config_text
+    from sandbox.cli import start_sandbox
+    from state import StateStore
+
+    if not Path("/dev/full").exists():
+        pytest.skip("needs /dev/full to fill the disk")
+    with start_sandbox("127.0.0.1", 0, 0, "cloud", 0, 1, None) as pair:  # no records: a clean scan
+        info = pair.info()
+        (tmp_path / "config.toml").write_text(demo_config_text(
+            EXAMPLE.read_text(), snow_url=info["servicenow"]["url"], jira_url=info["jira"]["url"],
+            state_file=tmp_path / "state" / "s.sqlite"))
+        ok = run(tmp_path, "--json", "--report", "good", env=info["env"])
+        assert ok.returncode == 0, ok.stderr  # the same scan with a writable report folder
+        (tmp_path / "full").mkdir()
+        (tmp_path / "full" / "report.html").symlink_to("/dev/full")  # writes fail: no space left
+        proc = run(tmp_path, "--json", "--report", "full", env=info["env"])
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "cannot write the report to full" in proc.stderr and "state is saved" in proc.stderr
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["status"] == "ok" and "No space left" in summary["report"]["error"]
+    with StateStore(tmp_path / "state" / "s.sqlite") as store:
+        assert [s.status for s in store.scans()] == ["ok", "ok"]  # both scans were recorded
+
+
+def test_unwritable_log_file_is_a_config_error_naming_the_file_and_key(tmp_path):
+    log_file = unwritable_folder(tmp_path) / "coach.log"
+    (tmp_path / "config.toml").write_text(CONFIG + f'[logging]\nfile = "{log_file}"\n')
+    proc = run(tmp_path, env=ENV)
+    assert_config_error_before_scan(tmp_path, proc, str(tmp_path / "config.toml"), "[logging.file]", str(log_file))
+
+
+def test_a_missing_secret_of_a_later_source_stops_the_scan_before_the_first_source(tmp_path):
+    second = CONFIG[CONFIG.index("[sources"):].replace("[sources.snow", "[sources.snow2").replace("CSI_TEST_", "CSI_TEST_TWO_")
+    (tmp_path / "config.toml").write_text(CONFIG + second)
+    proc = run(tmp_path, env=ENV)
+    assert_config_error_before_scan(tmp_path, proc, "CSI_TEST_TWO_USER", "sources.snow2.auth.username_env")
+
+
+def test_a_state_file_in_an_unwritable_folder_is_a_config_error_naming_state_path(tmp_path):
+    state = unwritable_folder(tmp_path) / "csi" / "s.sqlite"
+    (tmp_path / "config.toml").write_text(CONFIG.replace('path = "state/s.sqlite"', f'path = "{state}"'))
+    proc = run(tmp_path, env=ENV)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and "[state.path]" in proc.stderr and str(state.parent.parent) in proc.stderr

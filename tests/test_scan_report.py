@@ -27,3 +27,85 @@ def test_html_report_shows_the_scan_and_escapes_ticket_text(tmp_path):
     assert "Failed records (1)" in html and "refused &lt;b&gt;" in html
     data = json.loads((tmp_path / "r" / "report.json").read_text())
     assert data["failed"] == 1 and data["written"] == 3
+
+
+def _section(html: str, title: str, next_title: str | None) -> str:
+    start = html.index(f"<h2>{title}")
+    return html[start: html.index(f"<h2>{next_title}", start) if next_title else len(html)]
+
+
+def test_after_an_incremental_scan_the_report_shows_the_whole_estate_beside_this_scan(tmp_path):
+    from dataclasses import replace
+    from datetime import timedelta
+
+    cfg = make_config(tmp_path)
+    records = make_records("snow", GOALS)  # 6 records: 2 value, 3 process only, 1 no goal; 4 flagged
+    fake = FakeConnector("snow", records)
+    scan(cfg, {"snow": fake}, overlap=timedelta(0))
+    bumped = replace(records[1], updated=records[-1].updated + timedelta(hours=1))
+    fake.records[bumped.key] = bumped
+    second = scan(cfg, {"snow": fake}, overlap=timedelta(0))
+    # incremental: the changed record and the one at the watermark (read >= since)
+    assert second.summary()["records"] == 2
+
+    estate = second.summary()["sources"]["snow"]["estate"]
+    assert estate == {"records": 6, "flagged": 4, "failing": 0,
+                      "categories": {"no_goal": 1, "process_only": 3, "value": 2}}
+    report.write_report(tmp_path / "r", second, render.Renderer())
+    html = (tmp_path / "r" / "report.html").read_text()
+    everything = _section(html, "All records", "This scan")
+    this_scan = _section(html, "This scan", None)
+    assert "<b>6</b>records known" in everything and "<b>4</b>flagged" in everything
+    assert "<td>process metrics only</td><td>3</td>" in everything
+    assert "<b>2</b>records read" in this_scan and "<td>names a service-value goal</td><td>1</td>" in this_scan
+    assert "<td>process metrics only</td><td>1</td>" in this_scan
+    assert json.loads((tmp_path / "r" / "report.json").read_text())["sources"]["snow"]["estate"]["records"] == 6
+
+
+def test_records_failing_scan_after_scan_are_listed_with_their_streak(tmp_path):
+    cfg = make_config(tmp_path)
+    fake = FakeConnector("snow", make_records("snow", GOALS + ["this will explode", "explode again"]))
+    first = scan(cfg, {"snow": fake}, full=True)
+    s = first.summary()["sources"]["snow"]
+    assert {(f["key"], f["number"]) for f in s["failures"]} == {("k6", "REC0006"), ("k7", "REC0007")}
+    assert all("the engine choked" in f["error"] for f in s["failures"])
+    assert s["failing_in_a_row"] == []  # one failure is not yet a streak
+    fake.records["k7"] = make_records("snow", GOALS + ["", "grow revenue"])[7]  # k7 fixed
+    second = scan(cfg, {"snow": fake}, full=True)
+    s = second.summary()["sources"]["snow"]
+    assert [f["key"] for f in s["failures"]] == ["k6"]
+    assert [(r["key"], r["number"], r["failures"]) for r in s["failing_in_a_row"]] == [("k6", "REC0006", 2)]
+    assert "the engine choked" in s["failing_in_a_row"][0]["error"]
+    assert s["estate"]["failing"] == 1 and second.exit_code == 1
+
+    report.write_report(tmp_path / "r", second, render.Renderer())
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert "Failing scan after scan (1)" in _section(html, "All records", "This scan")
+    assert "<td>REC0006</td><td>2</td>" in html
+    assert "Failed records (1)" in _section(html, "This scan", None)
+    text = report.summary_text(second)
+    assert "1 record(s) have failed several scans in a row" in text and "REC0006: 2 scans" in text
+
+
+def test_a_dry_run_report_says_its_totals_are_from_before_it(tmp_path):
+    cfg = make_config(tmp_path)
+    fake = FakeConnector("snow", make_records("snow", GOALS))
+    scan(cfg, {"snow": fake})
+    dry = scan(cfg, {"snow": FakeConnector("snow", make_records("snow", GOALS + ["cut MTTR"]))}, dry_run=True, full=True)
+    assert dry.summary()["sources"]["snow"]["estate"]["records"] == 6  # the dry run remembered nothing
+    html = report.render_html(dry, render.Renderer())
+    assert "All records (before this dry run)" in html and "a dry run records nothing" in html
+
+
+def test_check_folder_refuses_a_file_and_a_file_name(tmp_path):
+    import pytest
+    from errors import ConfigError
+
+    (tmp_path / "taken").write_text("x")
+    for bad, why in [("taken", "is a file, not a folder"), ("taken/sub", "is a file, so the folder"),
+                     ("out.html", "takes a folder")]:
+        with pytest.raises(ConfigError, match="--report") as info:
+            report.check_folder(tmp_path / bad)
+        assert why in str(info.value) and "report.json and report.html" in str(info.value)
+    report.check_folder(tmp_path / "new" / "folder")  # missing folders are created later
+    assert not (tmp_path / "new").exists()  # ... and the check itself created nothing
