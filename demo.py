@@ -89,11 +89,8 @@ def cli(args: Any) -> int:
             f"  report          {report_dir / 'report.html'}  (and report.json)\n"
             f"  config used     {config_path}\n"
         )
-        out.write(
-            "\nRun the scan again and it writes nothing: every finding is coached once.\n"
-            "Next: `csi-coach sandbox` in one terminal, `csi-coach scan --config config.example.toml` in another,\n"
-            "then `csi-coach check-config` and `csi-coach explain --text \"...\"` to tune the rules.\n"
-        )
+        out.write("\nRun the scan again and it writes nothing: every finding is coached once.\n")
+        out.write(by_hand_hint(EXAMPLE))
         out.flush()
         if args.keep_running:
             out.write(
@@ -109,6 +106,26 @@ def cli(args: Any) -> int:
         return result.exit_code
     finally:
         pair.stop()
+
+
+def by_hand_hint(example: Path) -> str:
+    """How to do what the demo did, by hand. config.example.toml names the variables
+    holding the secrets; `csi-coach sandbox` prints their values in its JSON line."""
+    try:
+        config = example.relative_to(Path.cwd())
+    except ValueError:
+        config = example
+    return (
+        "\nTo do the same by hand, in one shell:\n"
+        "  csi-coach sandbox > sandbox.json &     # ServiceNow on 127.0.0.1:8801, Jira on :8802\n"
+        "  # sandbox.json is one JSON line; its \"env\" object holds the variables the example config\n"
+        "  # reads its secrets from (CSI_SNOW_USER, CSI_SNOW_PASSWORD, CSI_JIRA_EMAIL, CSI_JIRA_TOKEN, ...).\n"
+        "  # Export each of them once the line is there, e.g.:\n"
+        "  export $(python3 -c 'import json; print(*(f\"{k}={v}\" for k, v in json.load(open(\"sandbox.json\"))[\"env\"].items()))')\n"
+        f"  csi-coach scan --config {config}          # --dry-run to only print what it would write\n"
+        "  kill %1                                 # stop the sandbox\n"
+        "Then `csi-coach check-config` and `csi-coach explain --text \"...\"` to tune the rules.\n"
+    )
 
 
 def render_summary(result: Any, info: dict[str, Any], show: int) -> str:
@@ -137,6 +154,8 @@ def render_summary(result: Any, info: dict[str, Any], show: int) -> str:
         shown += 1
         lines.append("")
         lines.append(f"--- {source.name} {write['number']}: {write['title']}")
+        if source.type == "jira":
+            lines.append("  (Jira wiki markup, as stored: Jira shows *bold*, {{code}} and lists formatted)")
         lines.extend("  | " + line for line in body.rstrip().splitlines())
     if samples and not shown:
         lines.append("  (could not read them back from the sandbox)")

@@ -37,3 +37,51 @@ def test_demo_runs_a_real_scan_and_shows_comments_as_written(tmp_path):
     assert report["records"] == sum(s["records"] for s in report["sources"].values()) >= 40
     assert report["written"] > 0 and report["failed"] == 0
     assert (tmp_path / "csi-coach.sqlite").exists() and (tmp_path / "report" / "report.html").exists()
+
+
+def test_demo_shows_jira_comments_as_wiki_markup_with_a_note(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bot.py"), "demo", "--records", "20", "--state-dir", str(tmp_path), "--show", "4"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    blocks = proc.stdout.split("\n--- ")[1:]
+    jira = [b for b in blocks if b.startswith("jira ")]
+    assert jira, "the demo showed no Jira comment"
+    assert all(b.splitlines()[1].strip().startswith("(Jira wiki markup, as stored") for b in jira)
+    assert not any("wiki markup" in b for b in blocks if b.startswith("servicenow "))
+
+
+def test_the_by_hand_hint_exports_every_secret_the_example_config_reads(tmp_path, monkeypatch):
+    """Do what the hint says: its export line, run on the sandbox's JSON line, sets every
+    variable config.example.toml names, and the scan's secret check then passes."""
+    import re
+    import shlex
+
+    from config import load_config
+    from demo import by_hand_hint
+    from sandbox.cli import start_sandbox
+    from scan import check_secrets
+
+    hint = by_hand_hint(EXAMPLE)
+    assert '"env" object' in hint and "csi-coach sandbox > sandbox.json" in hint
+    assert re.search(r"csi-coach scan --config \S*config\.example\.toml", hint)
+    export = next(line.strip() for line in hint.splitlines() if line.strip().startswith("export $("))
+    inner = export[len("export $("):-1]
+    with start_sandbox("127.0.0.1", 0, 0, "cloud", 0, 1, None) as pair:
+        (tmp_path / "sandbox.json").write_text(json.dumps(pair.info()) + "\n")
+    words = subprocess.run(shlex.split(inner), cwd=tmp_path, capture_output=True, text=True, check=True).stdout.split()
+    exported = dict(w.split("=", 1) for w in words)
+    named = set(re.findall(r'(?m)^\s*\w+_env\s*=\s*"(\w+)"', EXAMPLE.read_text()))
+    assert named and named <= set(exported)
+    for name in named:
+        monkeypatch.delenv(name, raising=False)
+    config = load_config(EXAMPLE)
+    import pytest
+    from errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        check_secrets(config)  # without the exports: refused
+    for name, value in exported.items():
+        monkeypatch.setenv(name, value)
+    check_secrets(config)
