@@ -1,4 +1,4 @@
-"""The bot's configuration: typed settings and the TOML loader that fills them.
+"""The TOML loader: reads a config file into the typed settings of settings.py.
 
 The TOML shape (every option is shown, commented, in config.example.toml):
 
@@ -21,217 +21,28 @@ that hold them. ``Secret`` masks itself in repr/str so it cannot leak into a log
 
 from __future__ import annotations
 
-import difflib
-import os
 import re
-import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from errors import ConfigError
-from tomlpos import find_line
-
-
-class Secret:
-    """A credential read from the environment; never shows its value."""
-
-    __slots__ = ("env", "_value")
-
-    def __init__(self, env: str, value: str) -> None:
-        self.env = env
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return f"Secret(${self.env})"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other.env == self.env and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self.env)
-
-
-def secret_from_env(env_name: str, *, file: str | None = None, key: str | None = None) -> Secret:
-    """Read one secret from the environment; a missing variable is a ConfigError."""
-    value = os.environ.get(env_name)
-    if value is None or value == "":
-        raise ConfigError(
-            f"environment variable {env_name} is not set",
-            file=file,
-            key=key,
-            expected="the secret in that variable (the config names the variable, never the value)",
-        )
-    return Secret(env_name, value)
-
-
-@dataclass(frozen=True)
-class AuthSettings:
-    # servicenow: "basic" | "oauth_password" | "oauth_client_credentials" | "api_key"
-    # jira:       "basic" (Cloud: email + API token) | "pat" (Data Center: bearer token)
-    method: str
-    username_env: str = ""  # ServiceNow user / Jira Cloud e-mail
-    password_env: str = ""  # ServiceNow password
-    token_env: str = ""  # Jira API token or PAT
-    client_id_env: str = ""  # ServiceNow OAuth
-    client_secret_env: str = ""  # ServiceNow OAuth
-    api_key_env: str = ""  # ServiceNow x-sn-apikey
-    # The file these settings were read from (set by load_config), so that a missing
-    # variable, found only at connect time, still names the file to fix.
-    config_file: str = field(default="", compare=False)
-
-    def secret(self, attr: str, *, file: str | None = None, key: str | None = None) -> Secret:
-        """The secret behind ``<attr>_env``, e.g. ``secret("password")``.
-
-        A missing variable raises ConfigError naming ``file`` (default: the
-        config file these settings came from) and ``key``.
-        """
-        return secret_from_env(getattr(self, f"{attr}_env"), file=file or self.config_file or None, key=key)
-
-
-@dataclass(frozen=True)
-class FieldMap:
-    """Which vendor field fills which Record field. ``goal`` may join several."""
-
-    number: str
-    title: str
-    description: str
-    goal: tuple[str, ...]
-    service: str
-    owner: str
-    state: str
-    updated: str
-    labels: str = ""
-
-
-SERVICENOW_FIELDS = FieldMap(
-    number="number",
-    title="short_description",
-    description="description",
-    goal=("benefit",),
-    service="business_service",
-    owner="assigned_to",
-    state="state",
-    updated="sys_updated_on",
+from config_reader import ENV_KEYS, _env_example, _read_toml, _Reader
+from settings import (  # noqa: F401  (re-exported: config is where callers import settings from)
+    JIRA_FIELDS,
+    SERVICENOW_FIELDS,
+    AuthSettings,
+    CommentPolicy,
+    Config,
+    FieldMap,
+    JiraSettings,
+    LoggingSettings,
+    ScheduleSettings,
+    Secret,
+    ServiceNowSettings,
+    SourceSettings,
+    StateSettings,
+    secret_from_env,
 )
-
-JIRA_FIELDS = FieldMap(
-    number="key",
-    title="summary",
-    description="description",
-    goal=(),  # a custom field id, e.g. ("customfield_10050",); differs per site
-    service="components",
-    owner="assignee",
-    state="status",
-    updated="updated",
-    labels="labels",
-)
-
-
-@dataclass(frozen=True)
-class ServiceNowSettings:
-    name: str
-    url: str
-    auth: AuthSettings
-    table: str = "sn_cim_register"
-    query: str = ""  # the admin's encoded query, e.g. "active=true"
-    fields: FieldMap = SERVICENOW_FIELDS
-    journal_field: str = "work_notes"  # or "comments" (customer-visible)
-    page_size: int = 500
-    timeout_seconds: float = 30.0
-    verify_tls: bool = True
-    type: str = "servicenow"
-
-
-@dataclass(frozen=True)
-class JiraSettings:
-    name: str
-    url: str
-    auth: AuthSettings
-    flavor: str = "auto"  # "cloud" | "server" | "auto"
-    jql: str = ""  # the admin's JQL, e.g. 'project = CSI AND issuetype = Improvement'
-    fields: FieldMap = JIRA_FIELDS
-    page_size: int = 100
-    visibility_type: str = ""  # "" | "role" | "group"
-    visibility_value: str = ""
-    internal: bool = False  # Jira Service Management: mark comments internal
-    timeout_seconds: float = 30.0
-    verify_tls: bool = True
-    type: str = "jira"
-
-
-SourceSettings = ServiceNowSettings | JiraSettings
-
-
-@dataclass(frozen=True)
-class ScheduleSettings:
-    cron: str = "0 2 * * *"
-    timezone: str = "UTC"
-    misfire_grace_seconds: int = 3600
-    catch_up: bool = True  # scan at start-up when the last good scan is over one period old
-
-
-@dataclass(frozen=True)
-class CommentPolicy:
-    on_change: str = "edit"  # "edit" in place where possible, "new" entry, or "none"
-    cooldown_days: int = 30  # before coaching the same finding again
-    max_writes_per_run: int = 200  # the rest is deferred to the next run
-    workers: int = 4  # bounded write pool
-    skip_states: tuple[str, ...] = ("closed", "cancelled", "canceled", "done", "resolved")
-    opt_out_labels: tuple[str, ...] = ("csi-coach-skip",)
-    acknowledge_fixed: bool = False  # a short thank-you when the owner fixes the goal
-    coach_categories: tuple[str, ...] = ("process_only", "no_goal")
-
-
-@dataclass(frozen=True)
-class LoggingSettings:
-    level: str = "info"
-    format: str = "plain"  # "plain" | "json"
-    file: str = ""
-
-
-@dataclass(frozen=True)
-class StateSettings:
-    path: str = "state/csi-coach.sqlite"
-
-
-@dataclass(frozen=True)
-class Config:
-    path: Path  # the file it was read from; relative paths resolve beside it
-    rules: str = "default"
-    templates_dir: str = ""
-    state: StateSettings = StateSettings()
-    logging: LoggingSettings = LoggingSettings()
-    schedule: ScheduleSettings = ScheduleSettings()
-    comments: CommentPolicy = CommentPolicy()
-    sources: tuple[SourceSettings, ...] = ()
-
-    def resolve(self, relative: str) -> Path:
-        """A path from the config, taken relative to the config file's folder."""
-        p = Path(relative).expanduser()
-        return p if p.is_absolute() else (self.path.parent / p)
-
-    def rules_spec(self) -> str | Path:
-        """What to pass to ``rules.load_ruleset``: "default" or the absolute rules path."""
-        return "default" if self.rules == "default" else self.resolve(self.rules).absolute()
-
-    def templates_path(self) -> Path | None:
-        """The admin templates folder, or None for the shipped templates only."""
-        return self.resolve(self.templates_dir).absolute() if self.templates_dir.strip() else None
-
-    def source(self, name: str) -> SourceSettings:
-        for s in self.sources:
-            if s.name == name:
-                return s
-        names = ", ".join(s.name for s in self.sources) or "none"
-        raise ConfigError(f"no source named {name!r}", file=str(self.path), key="sources", expected=f"one of: {names}")
-
 
 # --------------------------------------------------------------------------- loader
 #
@@ -239,21 +50,10 @@ class Config:
 # cheaper than a silent default at 2 a.m. Every error names the file, the dotted
 # key path, the line, the bad value (never a secret) and what is valid.
 
-_MISSING = object()
 
-ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 SOURCE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 FIELD_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
 SN_TABLE_RE = re.compile(r"[a-z0-9_]{1,80}")
-
-# Keys that would hold a credential itself. The file may only *name* the variable.
-INLINE_SECRET_KEYS = frozenset(
-    {
-        "password", "passwd", "pass", "pwd", "token", "api_token", "apitoken", "api_key",
-        "apikey", "client_secret", "secret", "pat", "access_token", "refresh_token",
-        "bearer", "private_key", "credential", "credentials",
-    }
-)
 
 SOURCE_TYPES = ("servicenow", "jira")
 
@@ -270,7 +70,6 @@ AUTH_METHODS: dict[str, dict[str, tuple[str, ...]]] = {
         "pat": ("token_env",),  # Data Center: personal access token (Bearer)
     },
 }
-ENV_KEYS = ("username_env", "password_env", "token_env", "client_id_env", "client_secret_env", "api_key_env")
 
 TOP_KEYS = ("rules", "templates_dir", "state", "logging", "schedule", "comments", "sources")
 STATE_KEYS = ("path",)
@@ -286,218 +85,6 @@ SN_KEYS = ("type", "url", "auth", "table", "query", "fields", "journal_field", "
 JIRA_KEYS = ("type", "url", "auth", "flavor", "jql", "fields", "page_size", "visibility", "internal", "timeout_seconds", "verify_tls")
 FIELD_KEYS = ("number", "title", "description", "goal", "service", "owner", "state", "updated", "labels")
 PAGE_LIMITS = {"servicenow": 10000, "jira-cloud": 100, "jira-auto": 100, "jira-server": 1000}
-
-
-def _env_example(source: str, key: str) -> str:
-    stem = key[: -len("_env")] if key.endswith("_env") else key
-    return "CSI_" + re.sub(r"[^A-Z0-9]+", "_", f"{source}_{stem}".upper()).strip("_")
-
-
-class _Reader:
-    """Typed access to one parsed file, raising ConfigError with file/key/line."""
-
-    def __init__(self, file: Path, text: str) -> None:
-        self.file = str(file)
-        self.text = text
-
-    def line(self, key: str) -> int | None:
-        parts = [p for p in key.split(".") if p]
-        while parts:  # a missing or inline key: fall back to its nearest parent
-            n = find_line(self.text, parts)
-            if n is not None:
-                return n
-            parts = parts[:-1]
-        return None
-
-    def fail(self, key: str, message: str, *, expected: str | None = None, got: object = _MISSING) -> ConfigError:
-        return ConfigError(
-            message,
-            file=self.file,
-            key=key or None,
-            line=self.line(key) if key else None,
-            expected=expected,
-            got=None if got is _MISSING else got,
-            has_got=got is not _MISSING,
-        )
-
-    @staticmethod
-    def join(key: str, name: str) -> str:
-        return f"{key}.{name}" if key else name
-
-    def inline_secret(self, path: str, name: str, source: str = "") -> ConfigError:
-        env_key = {"pass": "password", "passwd": "password", "pwd": "password", "api_token": "token",
-                   "apitoken": "token", "pat": "token", "apikey": "api_key", "secret": "client_secret"}.get(name, name)
-        env_key = env_key + "_env" if env_key + "_env" in ENV_KEYS else "token_env"
-        return self.fail(
-            path,
-            f"a secret written in the config file is refused ({name!r}; its value is not shown). "
-            f"Put the secret in an environment variable and name that variable instead, e.g. "
-            f'{env_key} = "{_env_example(source or "source", env_key)}"',
-            expected="the name of an environment variable, never the secret itself",
-        )
-
-    def keys(self, table: dict, key: str, allowed: tuple[str, ...], *, source: str = "") -> None:
-        for name in table:
-            path = self.join(key, name)
-            if name.lower() in INLINE_SECRET_KEYS:
-                raise self.inline_secret(path, name.lower(), source)
-            if name not in allowed:
-                close = difflib.get_close_matches(name, allowed, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise self.fail(path, f"unknown key {name!r}{hint}", expected="one of: " + ", ".join(allowed))
-
-    def table(self, parent: dict, key: str, name: str, *, required: bool = False) -> dict:
-        path = self.join(key, name)
-        if name not in parent:
-            if required:
-                raise self.fail(path, f"the table [{path}] is required", expected=f"a [{path}] table")
-            return {}
-        value = parent[name]
-        if not isinstance(value, dict):
-            raise self.fail(path, f"{name!r} must be a table", got=value, expected=f"a [{path}] table")
-        return value
-
-    def string(self, t: dict, key: str, name: str, default: object = _MISSING, *,
-               choices: tuple[str, ...] = (), nonempty: bool = False, lower: bool = False, want: str = "") -> str:
-        path = self.join(key, name)
-        if name not in t:
-            if default is _MISSING:
-                want = want or ("one of: " + ", ".join(choices) if choices else "a string")
-                raise self.fail(path, f"{name!r} is required", expected=want)
-            return default  # type: ignore[return-value]
-        value = t[name]
-        if not isinstance(value, str):
-            raise self.fail(path, f"{name!r} must be a string", got=value, expected="a quoted string")
-        if lower:
-            value = value.strip().lower()
-        if choices and value not in choices:
-            raise self.fail(path, f"not a valid {name}", got=value, expected="one of: " + ", ".join(choices))
-        if nonempty and not value.strip():
-            raise self.fail(path, f"{name!r} must not be empty", got=value, expected="a non-empty string")
-        return value
-
-    def integer(self, t: dict, key: str, name: str, default: int, *, lo: int, hi: int) -> int:
-        path = self.join(key, name)
-        if name not in t:
-            return default
-        value = t[name]
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(path, f"{name!r} must be a whole number", got=value, expected=f"an integer from {lo} to {hi}")
-        if not lo <= value <= hi:
-            raise self.fail(path, f"{name!r} is out of range", got=value, expected=f"an integer from {lo} to {hi}")
-        return value
-
-    def number(self, t: dict, key: str, name: str, default: float, *, lo: float, hi: float) -> float:
-        path = self.join(key, name)
-        if name not in t:
-            return default
-        value = t[name]
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.fail(path, f"{name!r} must be a number", got=value, expected=f"a number from {lo:g} to {hi:g}")
-        if not lo <= value <= hi:
-            raise self.fail(path, f"{name!r} is out of range", got=value, expected=f"a number from {lo:g} to {hi:g}")
-        return float(value)
-
-    def boolean(self, t: dict, key: str, name: str, default: bool) -> bool:
-        path = self.join(key, name)
-        if name not in t:
-            return default
-        value = t[name]
-        if not isinstance(value, bool):
-            raise self.fail(path, f"{name!r} must be true or false", got=value, expected="true or false (unquoted)")
-        return value
-
-    def strings(self, t: dict, key: str, name: str, default: tuple[str, ...], *,
-                choices: tuple[str, ...] = (), lower: bool = False) -> tuple[str, ...]:
-        path = self.join(key, name)
-        if name not in t:
-            return default
-        value = t[name]
-        if not isinstance(value, list):
-            raise self.fail(path, f"{name!r} must be a list of strings", got=value, expected='a list such as ["a", "b"]')
-        out: list[str] = []
-        for i, item in enumerate(value):
-            if not isinstance(item, str) or not item.strip():
-                raise self.fail(f"{path}.{i}", f"item {i} of {name!r} must be a non-empty string", got=item,
-                                expected='a list of non-empty strings such as ["a", "b"]')
-            item = item.strip().lower() if lower else item.strip()
-            if choices and item not in choices:
-                raise self.fail(f"{path}.{i}", f"not a valid item of {name!r}", got=item, expected="items from: " + ", ".join(choices))
-            out.append(item)
-        return tuple(out)
-
-    def env_name(self, t: dict, key: str, name: str, source: str = "") -> str:
-        path = self.join(key, name)
-        value = t[name]
-        # The value is never echoed: an admin who pasted the secret here must not see it in a log.
-        looks_like_token = bool(re.search(r"[a-z]", value) and re.search(r"[A-Z]", value) and re.search(r"[0-9]", value)) \
-            if isinstance(value, str) else False
-        if not isinstance(value, str) or not ENV_NAME_RE.fullmatch(value) or len(value) > 64 or looks_like_token:
-            raise self.fail(
-                path,
-                f"{name!r} must be the NAME of an environment variable that holds the secret, not the secret "
-                "itself (the value is not shown, in case it is one). Put the secret in an environment "
-                "variable and write its name here",
-                expected=f'a variable name of letters, digits and underscores, e.g. "{_env_example(source or "source", name)}"',
-            )
-        return value
-
-    def url(self, t: dict, key: str, name: str = "url") -> str:
-        path = self.join(key, name)
-        value = self.string(t, key, name, nonempty=True, want="the base URL of the instance, e.g. https://example.service-now.com")
-        try:
-            parts = urlsplit(value.strip())
-            host = parts.hostname
-            _ = parts.port  # raises ValueError on a bad port
-        except ValueError:
-            raise self.fail(path, "not a valid URL", got=value, expected="an http:// or https:// base URL") from None
-        if parts.username is not None or parts.password is not None:
-            masked = f"{parts.scheme}://***@{host or ''}" + (f":{parts.port}" if parts.port else "")
-            raise self.fail(
-                path,
-                f"credentials written in the URL are refused ({masked}; not shown). Put them in environment "
-                f"variables and name those in [{key}.auth]",
-                expected="a base URL without user:password@",
-            )
-        if parts.scheme not in ("http", "https") or not host:
-            raise self.fail(path, "not a usable base URL", got=value, expected="an http:// or https:// URL with a host name")
-        if parts.query or parts.fragment:
-            raise self.fail(path, "the URL must not carry a query or fragment", got=value,
-                            expected="the instance's base URL, e.g. https://example.service-now.com")
-        return value.strip().rstrip("/")
-
-
-def _toml_error(file: Path, text: str, exc: tomllib.TOMLDecodeError) -> ConfigError:
-    message = str(exc)
-    m = re.search(r"\s*\(at line (\d+), column (\d+)\)\s*$", message)
-    line = None
-    if m:
-        line = int(m.group(1))
-        message = f"{message[: m.start()]} at column {m.group(2)}"
-    elif re.search(r"\(at end of document\)\s*$", message):
-        message = re.sub(r"\s*\(at end of document\)\s*$", " at the end of the file", message)
-        line = max(1, len(text.splitlines()))
-    return ConfigError(f"TOML syntax error: {message}", file=str(file), line=line,
-                       expected="valid TOML: key = value lines under [table] headers")
-
-
-def _read_toml(path: Path) -> tuple[str, dict]:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError("config file not found", file=str(path),
-                          expected="a TOML config file (copy config.example.toml to start, or pass --config PATH)") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read the config file: {exc.strerror}", file=str(path)) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise ConfigError("the file is not UTF-8 text", file=str(path), line=line, expected="a UTF-8 encoded TOML file") from None
-    try:
-        return text, tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise _toml_error(path, text, exc) from None
 
 
 def load_config(path: str | Path) -> Config:
