@@ -372,11 +372,11 @@ def check_secrets(config: Config, source: str | None = None) -> None:
     """Every variable the scanned sources name must be set before the first source is
     read: found missing at the second source's turn, it would stop the scan after the
     first one had written its comments."""
-    from config import ENV_KEYS
+    from dataclasses import fields
 
     for settings in (config.source(source),) if source else config.sources:
-        for attr in ENV_KEYS:
-            if getattr(settings.auth, attr, ""):
+        for attr in (f.name for f in fields(settings.auth) if f.name.endswith("_env")):
+            if getattr(settings.auth, attr):
                 settings.auth.secret(attr[: -len("_env")], file=str(config.path),
                                      key=f"sources.{settings.name}.auth.{attr}")
 
