@@ -25,6 +25,7 @@ from functools import lru_cache
 from typing import Any, Iterable
 
 from sandbox import seed as seedmod
+from sandbox.adf import to_wiki
 from sandbox.jql import Catalog, Query, position
 
 PROJECT_KEY = "CSI"
@@ -149,6 +150,8 @@ class Row:
             return self.category
         if name == "assignee":
             return (self.assignee, account_for(self.assignee).name, account_for(self.assignee).account_id)
+        if name == "comment":
+            return self.site.comment_text(self.index)
         if name in ("summary", "description", GOAL_FIELD, "text"):
             fields = self.site.text_fields(self.index)
             if name == "text":
@@ -320,6 +323,12 @@ class Site:
     def issue_comments(self, row: Row) -> list[Comment]:
         with self.lock:
             return [self.comments[cid] for cid in self.by_issue.get(row.index, [])]
+
+    def comment_text(self, index: int) -> str:
+        """The bodies of an issue's comments as one text, for JQL ``comment ~`` (ADF as wiki text)."""
+        with self.lock:
+            bodies = [self.comments[cid].body for cid in self.by_issue.get(index, ())]
+        return "\n\n".join(b if isinstance(b, str) else to_wiki(b) for b in bodies)
 
     def comment(self, comment_id: str, row: Row | None = None) -> Comment:
         with self.lock:

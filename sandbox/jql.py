@@ -5,8 +5,9 @@
     hits = sorted((v for v in views if query.matches(v)), key=query.sort_key)
 
 Clauses: project, issuetype (type), status, statusCategory, labels, component, assignee,
-key (issuekey), updated/created (updatedDate/createdDate), summary/description/text and
-the "Value goal" custom field (cf[10050]) with ~ / !~; operators = != < > <= >= ~ !~
+key (issuekey), updated/created (updatedDate/createdDate), summary/description/text,
+comment (all the issue's comment bodies) and the "Value goal" custom field (cf[10050])
+with ~ / !~ (words, or a "\\"phrase\\"" in inner quotes); operators = != < > <= >= ~ !~
 IN, NOT IN, IS [NOT] EMPTY|NULL; AND, OR, NOT, parentheses; ORDER BY f [ASC|DESC], ...
 Values: bare words, "quoted" or 'quoted' strings, and the functions now(), startOfDay(),
 endOfDay() and currentUser(). Dates: "yyyy-MM-dd HH:mm", "yyyy/MM/dd HH:mm", the date-only
@@ -87,6 +88,7 @@ _FIELDS = {
     "summary": FieldSpec("summary", "text"),
     "description": FieldSpec("description", "text", sortable=False),
     "text": FieldSpec("text", "text", sortable=False),
+    "comment": FieldSpec("comment", "text", sortable=False),  # the bodies of all the issue's comments
     "value goal": FieldSpec("customfield_10050", "text", sortable=False),
     "cf[10050]": FieldSpec("customfield_10050", "text", sortable=False),
 }
@@ -429,12 +431,12 @@ class _Parser:
                 return lambda v: False
             return _compare(name, op, moments)
         if spec.kind == "text":
-            words = [w for w in re.findall(r"\w+", values[0].text.lower())]
+            patterns = text_patterns(values[0].text)
             negate = op == "!~"
 
             def text_match(v: IssueView) -> bool:
                 hay = str(v.value(name) or "").lower()
-                found = all(re.search(r"\b" + re.escape(w), hay) for w in words)
+                found = all(p.search(hay) for p in patterns)
                 return found != negate
 
             return text_match
@@ -467,6 +469,26 @@ class _Parser:
             self.errors.append(f"Date value '{val.text}' for field '{label}' is invalid. {DATE_FORMATS_TEXT}")
             return None
         return when.timestamp()
+
+
+def text_patterns(value: str) -> list[re.Pattern[str]]:
+    """What a text search (~) asks for, as patterns over lower-cased text, all of which must match.
+
+    Words match at a word start anywhere (Jira stems, so "coach" finds "coaching"); a
+    phrase in inner double quotes (``summary ~ "\\"csi-coach\\""``) matches its words in
+    that order with only non-word characters between, as Jira's analyzer splits
+    "csi-coach" into two adjacent words.
+    """
+    patterns = []
+    for i, part in enumerate(value.lower().split('"')):
+        words = re.findall(r"\w+", part)
+        if not words:
+            continue
+        if i % 2:  # inside a pair of quotes: a phrase
+            patterns.append(re.compile(r"\b" + r"\W+".join(re.escape(w) for w in words)))
+        else:
+            patterns.extend(re.compile(r"\b" + re.escape(w)) for w in words)
+    return patterns
 
 
 def _is_empty(raw: Any) -> bool:

@@ -1,7 +1,9 @@
 """The ServiceNow sandbox's tables: seeded rows, queries, writes, journal, and JSON shapes.
 
 Tables served: sn_cim_register (the improvement initiatives, from sandbox.seed),
-sys_journal_field (one row per comment / work note written), sys_user and
+sys_journal_field (one row per comment / work note written by PATCH, PUT or POST:
+element_id = the record's sys_id, element = the field, name = the record's table,
+value, sys_created_on/by, as the platform keeps them), sys_user and
 cmdb_ci_service (what the reference fields point at). Values are stored the way the
 platform stores them (references as sys_ids, choices as values, dates as UTC
 "YYYY-MM-DD HH:MM:SS"); `serialize` renders a row for sysparm_display_value
