@@ -46,6 +46,39 @@ def test_guide_cases(rs, text, category):
     assert rules.evaluate_text(text, rs).category is category
 
 
+# Who experiences the change is found by structure, not by a list of trades: none of
+# these roles is in [vocab.consumer_role].
+ROLES_BY_STRUCTURE = [
+    "Every skipper who lands before 05:00 gets the morning price",  # noun before "who"
+    "Conveyancers get register updates within 5 working days",  # plural agent noun
+    "No detainee misses a review",  # "*ee"
+    "Detectives get CCTV footage the same day",  # "*ives"
+]
+
+
+@pytest.mark.parametrize("text", ROLES_BY_STRUCTURE)
+def test_a_role_missing_from_the_vocabulary_still_counts(rs, text):
+    for word in ("skipper", "conveyancer", "detainee", "detective"):
+        assert word not in rs.vocabs["consumer_role"]
+    assert rules.evaluate_text(text, rs).value_goal
+
+
+# A role word matches its stem's inflections, so roles whose stem is a common word stay
+# out of the vocabulary: these name no person and no value.
+NOT_PEOPLE = [
+    "Applications get processed in under 2 days",  # not "applicant"
+    "Reporting runs finish by 06:00 every day",  # not "reporter"
+    "Hosting moves to the new cluster by March",  # not "host"
+    "Objectives get agreed by Q2",  # "*ives" that is not a person
+    "The audit log shows who changed each record by June",  # a "who" question, not a person
+]
+
+
+@pytest.mark.parametrize("text", NOT_PEOPLE)
+def test_words_that_only_look_like_roles_name_no_value(rs, text):
+    assert not rules.evaluate_text(text, rs).value_goal
+
+
 def test_a_value_goal_anywhere_counts(rs):
     rec = Record(source="s", key="k", number="k", url="", title="Reduce P1 incidents on the portal",
                  description="Lots of incidents last quarter.", goal="Patients can book appointments online at any hour.")
