@@ -100,18 +100,21 @@ class RuleSet:
 class Context:
     """One evaluation of one record: field tokens and rule results, computed once."""
 
-    __slots__ = ("record", "ruleset", "_tokens", "_results", "_texts", "_index", "_evidence", "_plan", "_reversed")
+    __slots__ = ("record", "ruleset", "_tokens", "_results", "_texts", "_index", "_evidence", "_plan", "_reversed", "_whole", "_vocab_ev", "_by_field")
 
     def __init__(self, record: Record, ruleset: RuleSet) -> None:
         self.record = record
         self.ruleset = ruleset
         self._tokens: dict[str, tuple[Token, ...]] = {}
-        self._results: dict[tuple[str, frozenset | None], Match] = {}
+        self._whole: dict[str, Match] = {}  # rule id -> its match over the whole record
+        self._results: dict[tuple[str, frozenset], Match] = {}  # (rule id, field scope) -> match
         self._texts: dict[str, str] = {}
         self._index: dict[str, dict[str, list[Token]]] = {}
         self._evidence: dict[tuple[str, int], Evidence] = {}
         self._plan = ruleset._plan  # type: ignore[attr-defined]
         self._reversed: dict[str, str] = {}
+        self._by_field: dict[int, tuple[Match, dict]] = {}
+        self._vocab_ev: dict[tuple[str, str, bool], tuple[Evidence, ...]] = {}
 
     def text(self, name: str) -> str:
         t = self._texts.get(name)
@@ -143,6 +146,42 @@ class Context:
                         lst.append(t)
             self._index[name] = idx
         return idx
+
+    def vocab_evidence(self, name: str, vocab: str, negation: bool) -> tuple[Evidence, ...]:
+        """One vocabulary's terms in one field as evidence, in order (without the negated
+        ones when ``negation``): made once per record, shared by every rule reading it."""
+        key = (name, vocab, negation)
+        ev = self._vocab_ev.get(key)
+        if ev is None:
+            hits = self.vocab_tokens(name).get(vocab, ())
+            evidence = self.evidence
+            if negation:
+                ev = tuple([evidence(name, t) for t in hits if not t.negated])
+            else:
+                ev = tuple([evidence(name, t) for t in hits])
+            self._vocab_ev[key] = ev
+        return ev
+
+    def by_field(self, m: Match) -> dict[str, tuple[list[int], list[Evidence], int]]:
+        """A match's evidence per field, sorted by start, with the starts and the longest
+        span: "near" and "leads" bisect it for the blockers around one piece of evidence
+        instead of trying every blocker. Made once per match object."""
+        got = self._by_field.get(id(m))
+        if got is None:
+            groups: dict[str, list[Evidence]] = {}
+            for e in m.evidence:
+                lst = groups.get(e.field)
+                if lst is None:
+                    groups[e.field] = [e]
+                else:
+                    lst.append(e)
+            table = {}
+            for f, lst in groups.items():
+                lst.sort(key=_start)
+                table[f] = ([e.start for e in lst], lst, max([e.end - e.start for e in lst]))
+            # The match is kept beside its table: its id stays its own while the context lives.
+            got = self._by_field[id(m)] = (m, table)
+        return got[1]
 
     def reversed_text(self, name: str) -> str:
         """One field's text reversed, made once: "near" looks back from evidence with it."""
@@ -180,27 +219,36 @@ class Context:
 
     def result(self, rule_id: str, scope: frozenset | None = None) -> Match:
         """A rule's match, computed once per record (and per field scope asked for)."""
+        if scope is None:
+            # Whole-record answers have their own table keyed by the rule id alone: most
+            # questions are asked this way, and a str key hashes for free.
+            m = self._whole.get(rule_id)
+            if m is None:
+                condition, scoped = self._plan[rule_id]
+                if condition is None or (scoped is not None and not scoped.applies_to(self.record)):
+                    m = NO
+                else:
+                    m = condition.evaluate(self, None)
+                self._whole[rule_id] = m
+            return m
         key = (rule_id, scope)
         m = self._results.get(key)
         if m is None:
-            return self._compute(rule_id, scope, key)
-        return m
-
-    def _compute(self, rule_id: str, scope: frozenset | None, key) -> Match:
-        if scope is not None:
             # Known not to hold for the whole record (or holding without evidence, as a
             # "not" does)? Then the scoped answer is the same: do not recompute.
-            whole = self._results.get((rule_id, None))
-            if whole is not None and (not whole.holds or not whole.evidence):
-                self._results[key] = whole
-                return whole
-        condition, scoped = self._plan[rule_id]
-        if condition is None or (scoped is not None and not scoped.applies_to(self.record)):
-            m = NO
-        else:
-            m = condition.evaluate(self, scope)
-        self._results[key] = m
+            m = self._whole.get(rule_id)
+            if m is None or (m.holds and m.evidence):
+                condition, scoped = self._plan[rule_id]
+                if condition is None or (scoped is not None and not scoped.applies_to(self.record)):
+                    m = NO
+                else:
+                    m = condition.evaluate(self, scope)
+            self._results[key] = m
         return m
+
+
+def _start(e: Evidence) -> int:
+    return e.start
 
 
 def _sorted_evidence(evidence: tuple[Evidence, ...]) -> tuple[Evidence, ...]:

@@ -24,9 +24,17 @@ class AnyCondition:
 
     def evaluate(self, ctx, scope=None) -> Match:
         sub = narrow(self.fields, scope)
-        held = [m.evidence for m in (ctx.result(r, sub) for r in self.refs) if m.holds]
-        if sub is not None:
-            held = [ev for ev in (tuple(e for e in g if e.field in sub) for g in held) if ev]
+        result = ctx.result
+        held = []
+        for r in self.refs:
+            m = result(r, sub)
+            if m.holds:
+                if sub is None:
+                    held.append(m.evidence)
+                else:
+                    ev = tuple([e for e in m.evidence if e.field in sub])
+                    if ev:
+                        held.append(ev)
         if not held:
             return NO
         return Match(True, held[0] if len(held) == 1 else merge_evidence(*held))

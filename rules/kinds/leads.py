@@ -17,6 +17,7 @@ consumer followed by a process noun ("passenger Wi-Fi tickets") is only a label.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 
 from rules import params as P
@@ -76,7 +77,8 @@ class LeadsCondition:
         if not m.holds:
             return NO
         opener = _OPENERS[self.same]
-        blockers = ctx.result(self.unless, sub).evidence if self.unless else ()
+        # Blockers by field, sorted: each piece of evidence looks only at those after it.
+        blockers = ctx.by_field(ctx.result(self.unless, sub)) if self.unless else None
         found = []
         for e in m.evidence:
             if sub is not None and e.field not in sub:
@@ -94,18 +96,31 @@ class LeadsCondition:
             words = lead.lower().split()
             if len(words) > self.within or any(w.strip("\"'()") in self.barriers for w in words):
                 continue
-            if any(self._blocks(text, e, u) for u in blockers):
+            if blockers and self._blocked(text, e, blockers):
                 continue
             found.append(e)
         return Match(True, tuple(found)) if found else NO
 
-    def _blocks(self, text, e, u) -> bool:
-        if u.field != e.field or u.end <= e.start:
+    def _blocked(self, text, e, blockers) -> bool:
+        """A blocker overlaps ``e`` or follows it closely in the same short clause."""
+        got = blockers.get(e.field)
+        if got is None:
             return False
-        if u.start < e.end:
-            return True
-        gap = text[e.end : u.start]
-        return not _SHORT.search(gap) and len(gap.split()) <= self.unless_within
+        starts, us, longest = got
+        for i in range(bisect_left(starts, e.start - longest), len(us)):
+            u = us[i]
+            if u.end <= e.start:
+                continue
+            if u.start < e.end:
+                return True
+            gap = text[e.end : u.start]
+            words = len(gap.split())
+            if words > self.unless_within:
+                # Later blockers start later still: their gaps hold at least as many words.
+                return False
+            if not _SHORT.search(gap):
+                return True
+        return False
 
 
 def build(b: BuildContext) -> LeadsCondition:

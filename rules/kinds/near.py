@@ -82,13 +82,21 @@ class NearCondition:
         return (self.a, self.b) + tuple(r for r in (self.unless, self.unless_clause) if r)
 
     def _spoiled(self, text, e, blockers) -> bool:
-        for u in blockers:
-            if u.field != e.field:
-                continue
+        got = blockers.get(e.field)
+        if got is None:
+            return False
+        starts, us, longest = got
+        reach = self.unless_within * 40
+        # Blockers farther than ``reach`` characters are skipped below: bisect past them.
+        stop = e.end + reach
+        for i in range(bisect_left(starts, e.start - reach - longest), len(us)):
+            u = us[i]
+            if u.start > stop:
+                break
             lo, hi = (u.end, e.start) if u.end <= e.start else (e.end, u.start)
             if hi < lo:
                 return True  # overlapping: the same words
-            if hi - lo > self.unless_within * 40:
+            if hi - lo > reach:
                 continue
             if not _CLAUSE.search(text, lo, hi) and len(text[lo:hi].split()) <= self.unless_within:
                 return True
@@ -103,40 +111,38 @@ class NearCondition:
         if not mb.holds:
             return NO
         breaker = _BREAKS[self.same]
-        blockers = ctx.result(self.unless, sub).evidence if self.unless else ()
-        clause_blockers = ctx.result(self.unless_clause, sub).evidence if self.unless_clause else ()
-        b_by_field: dict[str, list] = {}
-        for eb in mb.evidence:
-            if sub is None or eb.field in sub:
-                b_by_field.setdefault(eb.field, []).append(eb)
-        for lst in b_by_field.values():
-            lst.sort(key=_start)
+        # Blockers by field, sorted: each piece of evidence looks only at those near it.
+        blockers = ctx.by_field(ctx.result(self.unless, sub)) if self.unless else None
+        clause_blockers = ctx.by_field(ctx.result(self.unless_clause, sub)) if self.unless_clause else None
+        b_by_field = ctx.by_field(mb)  # sorted by start, shared by every rule reading b
         # A cheap bound first: "within" words cannot span more than this many characters
         # (words over 40 letters aside), so far-apart evidence is never sliced and counted.
         w = self.within
         reach = (w + 1) * 40
         a_first, b_first = self.order == "a-first", self.order == "b-first"
         pairs = []
-        starts: dict[str, tuple[list[int], int]] = {}
         for ea in ma.evidence:
-            bs = b_by_field.get(ea.field)
-            if not bs:
+            got = b_by_field.get(ea.field)
+            if got is None or (sub is not None and ea.field not in sub):
                 continue
+            bstarts, bs, longest = got
             text = ctx.text(ea.field)
-            got = starts.get(ea.field)
-            if got is None:
-                got = starts[ea.field] = ([e.start for e in bs], max(e.end - e.start for e in bs))
-            bstarts, longest = got
             spoiled = None
             lo = bisect_left(bstarts, ea.start - reach - 200)
             last = ea.end + reach
+            # The order rules out the b's on one side: skip them by bisection too.
+            if a_first:
+                lo = max(lo, bisect_left(bstarts, ea.start))
+            elif b_first:
+                last = min(last, ea.start)
             if w:
                 # Narrow the b's to those the word count below can let through (it skips
                 # a pair with > w words and >= w+1 spaces between): same pairs, fewer tries.
                 before, after = _word_bounds(text, ctx.reversed_text(ea.field), ea.start, ea.end, w)
                 lo = max(lo, bisect_right(bstarts, before - longest))
                 last = min(last, after - 1)
-            for eb in bs[lo:]:
+            for k in range(lo, len(bs)):
+                eb = bs[k]
                 if eb.start > last:
                     break
                 if (a_first and ea.start > eb.start) or (b_first and eb.start > ea.start):
@@ -209,9 +215,16 @@ def _word_bounds(text: str, rev: str, start: int, end: int, w: int) -> tuple[flo
 
 def _in_clause(text, first, second, blockers) -> bool:
     """A blocker in the same short clause as the pair (at most ~20 words away)."""
-    for u in blockers:
-        if u.field != first.field:
-            continue
+    got = blockers.get(first.field)
+    if got is None:
+        return False
+    starts, us, longest = got
+    # Blockers more than 160 characters from the pair are skipped below: bisect past them.
+    stop = second.end + 160
+    for i in range(bisect_left(starts, first.start - 160 - longest), len(us)):
+        u = us[i]
+        if u.start > stop:
+            break
         lo, hi = (u.end, first.start) if u.end <= first.start else (second.end, u.start) if u.start >= second.end else (0, 0)
         if hi <= lo:
             return True  # inside or overlapping the pair

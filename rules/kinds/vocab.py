@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from model import Evidence
 from rules import params as P
-from rules.kinds.base import NO, BuildContext, Match, in_scope
+from rules.kinds.base import NO, BuildContext, Match
 
 PARAMS = {
     "vocab": P.Param(P._nonempty_str_list, "a vocabulary name or a list of them", required=True),
@@ -32,23 +32,24 @@ class VocabCondition:
     refs: tuple[str, ...] = ()
 
     def evaluate(self, ctx, scope=None) -> Match:
-        found: list[Evidence] = []
-        for f in in_scope(self.fields, scope):
-            idx = ctx.vocab_tokens(f)
-            if len(self.vocabs) == 1:
-                hits = idx.get(self.vocabs[0])
-                if not hits:
-                    continue
-            else:
-                merged = {t.start: t for v in self.vocabs for t in idx.get(v, ())}
-                if not merged:
-                    continue
-                hits = [merged[k] for k in sorted(merged)]
-            ev = ctx.evidence
-            if self.negation:
-                found.extend(ev(f, t) for t in hits if not t.negated)
-            else:
-                found.extend(ev(f, t) for t in hits)
+        fields = self.fields if scope is None else [f for f in self.fields if f in scope]
+        vocab_evidence = ctx.vocab_evidence
+        neg = self.negation
+        if len(self.vocabs) == 1:
+            v = self.vocabs[0]
+            if len(fields) == 1:
+                ev = vocab_evidence(fields[0], v, neg)
+                return Match(True, ev) if ev else NO
+            found: list[Evidence] = []
+            for f in fields:
+                found.extend(vocab_evidence(f, v, neg))
+            return Match(True, tuple(found)) if found else NO
+        found = []
+        for f in fields:
+            # A term in several of the vocabularies is one occurrence: one per start.
+            merged = {e.start: e for v in self.vocabs for e in vocab_evidence(f, v, neg)}
+            if merged:
+                found.extend([merged[k] for k in sorted(merged)])
         return Match(True, tuple(found)) if found else NO
 
 
