@@ -33,12 +33,14 @@ ORDER_CLAUSE = "ORDER BY updated ASC, key ASC"
 JQL_TIME_FORMAT = "%Y-%m-%d %H:%M"  # Jira's "yyyy-MM-dd HH:mm"
 UNKNOWN_ZONE_WIDENING = timedelta(hours=14)
 
-# Issues with a comment carrying the bot's marker. A phrase search (escaped inner quotes):
-# Jira's analyzer splits "csi-coach" at the hyphen into csi, coach, and a bare
-# `comment ~ "csi-coach"` would match both words anywhere in any comment. The colon
-# and digest are left out: ":" is reserved in Lucene query syntax, and the digest
-# differs per comment.
-MARKED_CLAUSE = 'comment ~ "\\"' + MARKER_PREFIX.rstrip(":") + '\\""'
+# Issues with a comment carrying the bot's marker "csi-coach:<digest>". Only the
+# word "csi" is searched: every analyzer splits at the hyphen, so "csi" is always a
+# word of its own, whereas "coach" may not be: under Unicode word breaking (UAX #29)
+# a colon between letters joins them, so "coach:ab12..." can be one word and the
+# phrase "csi coach" would miss the markers whose digest starts with a letter.
+# Over-reporting (people writing "CSI") only costs a comment read before a write;
+# under-reporting would cost a duplicate comment.
+MARKED_CLAUSE = 'comment ~ "' + MARKER_PREFIX.split("-")[0] + '"'
 
 _ORDER_BY = re.compile(r"\border\s+by\b", re.IGNORECASE)
 

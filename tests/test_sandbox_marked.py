@@ -171,7 +171,10 @@ def test_jira_keys_of_issues_with_bot_comments_since(flavor):
             for key in ("CSI-3", "CSI-7", "CSI-12"):
                 jira.post(issue(key), f"h4. Coaching\n\n{{color:#97a0af}}{MARKER}{{color}}", MARKER)
                 offset[0] += 120  # a minute apart each: keyset restarts between the pages of one
+            # people writing "CSI" are over-reported (a comment read before a write, no harm)
             assert post(sandbox.url, "/rest/api/2/issue/CSI-5/comment", {"body": "csi and coach, apart"},
+                        auth=BASIC).status_code == 201
+            assert post(sandbox.url, "/rest/api/2/issue/CSI-6/comment", {"body": "a coaching note"},
                         auth=BASIC).status_code == 201
             if flavor == "cloud":  # an ADF body (REST v3) is searched as its text
                 doc = {"type": "doc", "version": 1, "content": [
@@ -179,8 +182,8 @@ def test_jira_keys_of_issues_with_bot_comments_since(flavor):
                 assert post(sandbox.url, "/rest/api/3/issue/CSI-9/comment", {"body": doc}).status_code == 201
             cloud_extra = {"CSI-9"} if flavor == "cloud" else set()
 
-            assert jira.marked_keys(None) == {"CSI-1", "CSI-3", "CSI-7", "CSI-12"} | cloud_extra
-            assert jira.marked_keys(since) == {"CSI-3", "CSI-7", "CSI-12"} | cloud_extra
+            assert jira.marked_keys(None) == {"CSI-1", "CSI-3", "CSI-5", "CSI-7", "CSI-12"} | cloud_extra
+            assert jira.marked_keys(since) == {"CSI-3", "CSI-5", "CSI-7", "CSI-12"} | cloud_extra
             assert jira.marked_keys(datetime.fromtimestamp(base + 7200, timezone.utc)) == set()
 
 
@@ -196,3 +199,12 @@ def test_jira_marked_search_answers_in_the_schema():
         assert [i["key"] for i in body["issues"]] == ["CSI-2"] and body["isLast"] is True
         bad = get(sandbox.url, "/rest/api/2/search/jql", {"jql": "project = CSI ORDER BY comment"})
         assert bad.status_code == 400 and "does not support sorting" in bad.text
+
+
+def test_the_connectors_clause_finds_every_marker_whatever_its_digest_starts_with():
+    from connectors.jira_jql import MARKED_CLAUSE
+
+    for digest in ("0123456789abcdef", "abcdef0123456789", "ffffffffffffffff"):
+        assert matches(MARKED_CLAUSE, View(f"{{color:#97a0af}}csi-coach:{digest}{{color}}"))
+        assert matches(MARKED_CLAUSE, View(f"Thanks!\n\ncsi-coach:{digest}-ack"))
+    assert not matches(MARKED_CLAUSE, View("a comment about the coach"))
