@@ -25,7 +25,8 @@ _SEP_SPLIT = re.compile(_SEP_RE)
 _WORD = re.compile(r"\w+")
 _PART = re.compile(r"[^\s\-\u2010-\u2014/]+")
 # A clause ends at these; a negation never reaches across one.
-_CLAUSE_END = re.compile(r"(?<!\d)[.:](?!\d)|[;!?\n\u2013\u2014(]|\bbut\b|\bso\b|\bbecause\b", re.IGNORECASE)
+# The lookahead names the characters a match can start with: same matches, found faster.
+_CLAUSE_END = re.compile(r"(?=[.:;!?\n\u2013\u2014(bsBS])(?:(?<!\d)[.:](?!\d)|[;!?\n\u2013\u2014(]|\bbut\b|\bso\b|\bbecause\b)", re.IGNORECASE)
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'"})
 
 _TAIL = "\x01"  # "\w*" after a word's stem prefix

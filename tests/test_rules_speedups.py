@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
@@ -87,3 +88,34 @@ def test_near_word_bounds_are_the_first_far_positions():
         x = next((p for p in range(end, len(text) + 1) if _far(text[end:p], w)), inf)
         y = next((p for p in range(start, -1, -1) if _far(text[p:start], w)), -inf)
         assert near._word_bounds(text, text[::-1], start, end, w) == (y, x), (text, start, end, w)
+
+
+def _unguarded(rx):
+    # "(?=[first chars])(?:BODY)" -> BODY, the pattern as it was before the lookahead.
+    pattern = rx.pattern
+    assert pattern.startswith("(?=[") and pattern.endswith(")"), pattern
+    body = pattern[pattern.index("])(?:") + len("])(?:") : -1]
+    return re.compile(body, rx.flags)
+
+
+@pytest.mark.parametrize("name", ["leads.clause", "leads.sentence", "leads.short", "near.clause", "near.sentence",
+                                  "near.unless", "scanner.clause_end"])
+def test_clause_patterns_with_a_first_char_lookahead_match_the_same(name):
+    from rules import scanner
+    from rules.kinds import leads
+
+    rx = {"leads.clause": leads._OPENERS["clause"], "leads.sentence": leads._OPENERS["sentence"], "leads.short": leads._SHORT,
+          "near.clause": near._BREAKS["clause"], "near.sentence": near._BREAKS["sentence"], "near.unless": near._CLAUSE,
+          "scanner.clause_end": scanner._CLAUSE_END}[name]
+    plain = _unguarded(rx)
+    rng = random.Random(name)
+    pieces = ("so", "So", "SO", "that", "And", "when", "where", "whereas", "which", "then", "because", "but", "BUT", "while",
+              ".", ",", ":", ";", "!", "?", "1", "2.", "\u017fo", "a", "b", "s", " ", "\n", "(", ")", "*", "#", "\u2013",
+              "\u2014", "band", "sob", "\u212a", "_")
+    for _ in range(5000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 14)))
+        lo = rng.randint(0, len(text))
+        hi = rng.randint(lo, len(text))
+        assert [m.span() for m in rx.finditer(text)] == [m.span() for m in plain.finditer(text)], text
+        a, b = rx.search(text, lo, hi), plain.search(text, lo, hi)
+        assert (a and a.span()) == (b and b.span()), (text, lo, hi)
