@@ -2,10 +2,11 @@
 
 The sandbox's comment POST sleeps past the client's timeout and only then saves
 the comment (a slow Jira under load). The connector must send one POST and
-raise AmbiguousWrite; the scan keeps the ledger row pending and the next scan
-finds the comment by its marker: one comment on the issue, the row posted with
-that comment's id. A second scan that finds nothing (the POST was lost) writes
-it once.
+raise AmbiguousWrite; the scan waits, looks for the marker, and finds it: one
+comment on the issue, the row posted with that comment's id. When the POST was
+lost, the look finds nothing and the comment is written once more. When the
+scan gives up before it knows (its writes used up), the ledger row stays pending
+and the next scan settles it.
 """
 
 from __future__ import annotations
@@ -100,14 +101,33 @@ def slow_posts(sandbox: JiraSandbox, *, save: bool):
     return done
 
 
-def test_a_comment_saved_after_the_client_timed_out_is_settled_not_duplicated(tmp_path):
+def test_a_comment_saved_after_the_client_timed_out_is_found_not_duplicated(tmp_path):
+    with JiraSandbox(flavor="cloud", records=4, seed=1).start() as sandbox:
+        assert sandbox.wait_ready(60)
+        config = make_config(tmp_path, sandbox.url)
+        saved = slow_posts(sandbox, save=True)
+
+        first = scan(config)  # looks SETTLE_DELAY (2 s) after the timeout: saved by then
+        assert saved.is_set()
+        comments = bot_comments(config)
+        assert posts(sandbox) == 1  # never written again
+    assert len(comments) == 1
+    assert first.summary()["written"] == 1 and first.summary()["failed"] == 0
+    assert [(r.state, r.comment_id) for r in ledger(tmp_path)] == [("posted", comments[0].ref.comment_id)]
+
+
+def test_a_pending_write_the_scan_gave_up_on_is_settled_next_scan(tmp_path, monkeypatch):
+    import pipeline
+
+    monkeypatch.setattr(pipeline, "WRITE_ATTEMPTS", 1)
+    monkeypatch.setattr(pipeline, "SETTLE_DELAY", 0.0)
     with JiraSandbox(flavor="cloud", records=4, seed=1).start() as sandbox:
         assert sandbox.wait_ready(60)
         config = make_config(tmp_path, sandbox.url)
         saved = slow_posts(sandbox, save=True)
 
         first = scan(config)
-        assert posts(sandbox) == 1  # the connector did not write again
+        assert posts(sandbox) == 1
         assert first.summary()["written"] == 0 and first.summary()["failed"] == 1
         assert [r.state for r in ledger(tmp_path)] == ["pending"]
 
@@ -121,20 +141,16 @@ def test_a_comment_saved_after_the_client_timed_out_is_settled_not_duplicated(tm
     assert second.summary()["written"] == 0 and second.summary()["failed"] == 0
 
 
-def test_a_comment_lost_after_the_client_timed_out_is_written_once_next_scan(tmp_path):
+def test_a_comment_lost_after_the_client_timed_out_is_written_once_more(tmp_path):
     with JiraSandbox(flavor="cloud", records=4, seed=1).start() as sandbox:
         assert sandbox.wait_ready(60)
         config = make_config(tmp_path, sandbox.url)
         lost = slow_posts(sandbox, save=False)
 
-        scan(config)
-        assert posts(sandbox) == 1
-        assert [r.state for r in ledger(tmp_path)] == ["pending"]
-
-        assert lost.wait(30)
-        second = scan(config)
+        first = scan(config)
+        assert lost.is_set()
         comments = bot_comments(config)
-        assert posts(sandbox) == 2  # the lost one, then one write after settling found nothing
+        assert posts(sandbox) == 2  # the lost one, then one write after the look found nothing
     assert len(comments) == 1
-    assert second.summary()["written"] == 1
+    assert first.summary()["written"] == 1 and first.summary()["failed"] == 0
     assert [(r.state, r.comment_id) for r in ledger(tmp_path)] == [("posted", comments[0].ref.comment_id)]
