@@ -25,8 +25,9 @@ log = logging.getLogger("csi_coach.scan")
 # coaching on the same finding, at least a cooldown ago.
 SETTLE_WINDOW = timedelta(hours=12)
 # Bot comments newer than what the state file knows, minus this margin against
-# clock skew, are looked up in bulk at the start of a scan.
-KNOWN_MARGIN = timedelta(hours=1)
+# clock skew between the bot and the server, are looked up in bulk at the start
+# of a scan.
+KNOWN_MARGIN = timedelta(minutes=10)
 
 
 def _aware(value: datetime | None) -> datetime | None:

@@ -469,16 +469,17 @@ class StateStore:
     def known_since(self, source: str) -> datetime | None:
         """From when on the tickets may hold bot comments this file does not know.
 
-        The later of the start of the last finished scan of ``source`` and the newest
-        ledger row: a restored backup answers with its own, old time; a new file None.
+        The later of the end of the last finished scan of ``source`` and the newest
+        ledger row (a scan killed mid-way never finished, but its writes are in the
+        ledger): a restored backup answers with its own, old time; a new file None.
         """
-        started = self._query(
-            "SELECT MAX(started) FROM scans WHERE status != 'running' "
+        ended = self._query(
+            "SELECT MAX(ended) FROM scans WHERE status != 'running' "
             "AND EXISTS (SELECT 1 FROM json_each(scans.sources) WHERE value = ?)",
             (source,),
         )[0][0]
         created = self._query("SELECT MAX(created) FROM ledger WHERE source = ?", (source,))[0][0]
-        times = [t for t in (_dt(started), _dt(created)) if t is not None]
+        times = [t for t in (_dt(ended), _dt(created)) if t is not None]
         return max(times) if times else None
 
     def category_counts(self, source: str) -> dict[str, int]:

@@ -157,8 +157,8 @@ def test_known_since_is_the_last_finished_scan_or_the_newest_ledger_row(tmp_path
     t0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
     with StateStore(tmp_path / "s.sqlite") as s:
         assert s.known_since("snow") is None  # a new file knows nothing
-        done = s.begin_scan(["snow", "jira"], "v1", now=t0)
-        s.end_scan(done, "ok", {}, now=t0 + timedelta(minutes=5))
+        done = s.begin_scan(["snow", "jira"], "v1", now=t0 - timedelta(minutes=5))
+        s.end_scan(done, "ok", {}, now=t0)
         s.begin_scan(["snow"], "v1", now=t0 + timedelta(days=1))  # still running: not counted
         assert s.known_since("snow") == t0 and s.known_since("jira") == t0
         assert s.known_since("other") is None
