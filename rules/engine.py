@@ -100,7 +100,7 @@ class RuleSet:
 class Context:
     """One evaluation of one record: field tokens and rule results, computed once."""
 
-    __slots__ = ("record", "ruleset", "_tokens", "_results", "_texts", "_index", "_evidence", "_plan", "_reversed", "_whole", "_vocab_ev", "_by_field")
+    __slots__ = ("record", "ruleset", "_tokens", "_results", "_texts", "_index", "_evidence", "_plan", "_reversed", "_whole", "_vocab_ev", "_by_field", "pieces")
 
     def __init__(self, record: Record, ruleset: RuleSet) -> None:
         self.record = record
@@ -115,6 +115,9 @@ class Context:
         self._reversed: dict[str, str] = {}
         self._by_field: dict[int, tuple[Match, dict]] = {}
         self._vocab_ev: dict[tuple[str, str, bool], tuple[Evidence, ...]] = {}
+        # What a kind finds in one field, kept by the kind under its own key, so a rule
+        # asked for several field scopes does that field's work once.
+        self.pieces: dict = {}
 
     def text(self, name: str) -> str:
         t = self._texts.get(name)

@@ -12,11 +12,13 @@ r"""kind = "regex": a regular expression in the scoped fields.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable, Optional
 
 from model import Evidence
 from rules import params as P
 from rules.kinds.base import NO, BuildContext, Match, in_scope, make_evidence
+from rules.literals import gate
 
 PARAMS = {
     "pattern": P.REGEX,
@@ -35,34 +37,57 @@ class RegexCondition:
     max_evidence: int = 0
     refs: tuple[str, ...] = ()
     vocabs: tuple[str, ...] = ()
+    # False for text the regex cannot match (a literal it needs is missing): see literals.
+    gate: Optional[Callable[[str], bool]] = field(default=None, compare=False, repr=False)
 
     def evaluate(self, ctx, scope=None) -> Match:
+        fields = in_scope(self.fields, scope)
+        pieces = ctx.pieces
+        if len(fields) == 1:
+            key = (id(self), fields[0])
+            ev = pieces.get(key)
+            if ev is None:
+                ev = pieces[key] = self._field(ctx, fields[0])
+            return Match(True, ev) if ev else NO
         found: list[Evidence] = []
-        finditer = self.regex.finditer
-        for f in in_scope(self.fields, scope):
-            text = ctx.text(f)
-            if not text:
-                continue
-            if not self.negation and not self.max_evidence:
-                # The common case, without the per-match checks below.
-                for m in finditer(text):
-                    s, e = m.span()
-                    if e != s:
-                        found.append(make_evidence(f, m.group(), s, e))
-                continue
-            for m in finditer(text):
-                s, e = m.span()
-                if e == s:
-                    continue
-                if self.negation and ctx.negated_at(f, s):
-                    continue
-                found.append(make_evidence(f, m.group(), s, e))
-                if len(found) == self.max_evidence:
-                    return Match(True, tuple(found))
+        for f in fields:
+            # Each field's matches are found once per record, whatever scope asks.
+            key = (id(self), f)
+            ev = pieces.get(key)
+            if ev is None:
+                ev = pieces[key] = self._field(ctx, f)
+            found.extend(ev)
+            if self.max_evidence and len(found) >= self.max_evidence:
+                return Match(True, tuple(found[: self.max_evidence]))
         return Match(True, tuple(found)) if found else NO
+
+    def _field(self, ctx, f: str) -> tuple[Evidence, ...]:
+        """The matches in one field, in order (the first ``max_evidence`` when set)."""
+        text = ctx.text(f)
+        if not text or (self.gate is not None and not self.gate(text)):
+            return ()
+        found: list[Evidence] = []
+        if not self.negation and not self.max_evidence:
+            # The common case, without the per-match checks below.
+            for m in self.regex.finditer(text):
+                s, e = m.span()
+                if e != s:
+                    found.append(make_evidence(f, m.group(), s, e))
+            return tuple(found)
+        for m in self.regex.finditer(text):
+            s, e = m.span()
+            if e == s:
+                continue
+            if self.negation and ctx.negated_at(f, s):
+                continue
+            found.append(make_evidence(f, m.group(), s, e))
+            if len(found) == self.max_evidence:
+                break
+        return tuple(found)
 
 
 def build(b: BuildContext) -> RegexCondition:
     p = b.params
     flags = re.IGNORECASE if p["ignore_case"] else 0
-    return RegexCondition(re.compile(p["pattern"], flags), tuple(p["fields"]), p["negation"], p["max_evidence"])
+    regex = re.compile(p["pattern"], flags)
+    return RegexCondition(regex, tuple(p["fields"]), p["negation"], p["max_evidence"], gate=gate(regex))
