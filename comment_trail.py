@@ -14,7 +14,6 @@ from typing import Callable
 
 from coach import History, PastComment
 from connectors.base import Connector
-from errors import CoachError
 from model import MARKER_RE, BotComment, Record, marker_is_ack
 from state import LedgerRow, StateStore
 
@@ -56,6 +55,7 @@ class CommentTrail:
         # unknown, so every record this file has no ledger rows for is checked).
         self.marked: set[str] | None = None
         self.known_since: datetime | None = None
+        self.ask_failed = False  # the source could not say: read before every write
 
     def load_marked(self) -> None:
         """Ask the source once which records carry bot comments this file may not know."""
@@ -66,8 +66,10 @@ class CommentTrail:
         since = known - KNOWN_MARGIN if known is not None else None
         try:
             self.marked = set(ask(since))
-        except CoachError as exc:
-            log.warning("%s: cannot list records carrying bot comments (%s); checking each record's comments before a first write", self.c.name, exc)
+        except Exception as exc:  # CoachError, or a connector bug: be careful instead
+            self.ask_failed = True
+            log.warning("%s: cannot list records carrying bot comments (%s); reading each record's comments "
+                        "before writing on it", self.c.name, exc)
             return
         self.known_since = since
         log.debug("%s: %d record(s) carry bot comments since %s", self.c.name, len(self.marked), since)
@@ -92,24 +94,32 @@ class CommentTrail:
         return None
 
     def may_know_more(self, key: str, rows: list[LedgerRow], *, trusted: bool) -> bool:
-        """Whether the ticket may hold bot comments the ledger does not know."""
-        if self.marked is None:  # no bulk answer: trust only a complete earlier pass
+        """Whether the ticket may hold bot comments the ledger does not know.
+
+        A record marked since the file's horizon is read even when the ledger wrote
+        there lately: that row explains one comment, not the ones a restored file lost.
+        """
+        if self.ask_failed:
+            return True
+        if self.marked is None:  # a connector without the bulk question
             return not (rows or trusted)
-        if key not in self.marked:
-            return False
-        # Marked since the file's horizon: explained when the ledger wrote there since.
-        since = self.known_since
-        return not any(since is not None and r.created is not None and _aware(r.created) >= since for r in rows)
+        return key in self.marked
 
     def merged(self, record: Record) -> History:
         """The ledger's history plus the bot comments on the ticket it does not know."""
         rows = self.store.ledger_for(self.c.name, record.key)
         past = list(history_from_ledger(rows).comments)
-        known = {r.comment_id for r in rows if r.comment_id}
+        unmatched = [r for r in rows if r.state == "posted"]
         adopted = 0
         for comment in self.c.bot_comments(record):
             m = MARKER_RE.search(comment.marker) or MARKER_RE.search(comment.body)
-            if not m or (comment.ref.comment_id and comment.ref.comment_id in known):
+            if not m:
+                continue
+            row = _ledger_match(unmatched, comment, m.group(0))
+            if row is not None:
+                unmatched.remove(row)
+                if not row.comment_id and comment.ref.comment_id and not self.dry_run:
+                    self.store.ledger_posted(row.id, comment.ref.comment_id)  # learn its id
                 continue
             kind = "ack" if marker_is_ack(m.group(0)) else "post"
             when = _aware(comment.created) or self.now()
@@ -120,3 +130,20 @@ class CommentTrail:
         if adopted:
             log.info("%s: %s already carries %d bot comment(s) unknown to the state file", self.c.name, record.number, adopted)
         return History(tuple(sorted(past, key=lambda p: p.at)))
+
+
+def _ledger_match(rows: list[LedgerRow], comment: BotComment, marker: str) -> LedgerRow | None:
+    """The ledger row standing for a comment on the ticket: the same comment id, or (a
+    system that gives no id for a write, like a ServiceNow journal) the same marker
+    written within SETTLE_WINDOW of the comment's time."""
+    cid = comment.ref.comment_id
+    for row in rows:
+        if cid and row.comment_id == cid:
+            return row
+    created = _aware(comment.created)
+    for row in rows:
+        if row.comment_id or row.marker != marker:
+            continue
+        if created is None or row.created is None or abs(_aware(row.created) - created) <= SETTLE_WINDOW:
+            return row
+    return None

@@ -78,7 +78,7 @@ LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 SCHEDULE_KEYS = ("cron", "timezone", "misfire_grace_seconds", "catch_up")
 COMMENT_KEYS = (
     "on_change", "cooldown_days", "max_writes_per_run", "workers", "skip_states",
-    "opt_out_labels", "acknowledge_fixed", "coach_categories",
+    "opt_out_labels", "acknowledge_fixed", "coach_categories", "settle_after_seconds",
 )
 COACHABLE = ("process_only", "no_goal")
 SN_KEYS = ("type", "url", "auth", "table", "query", "fields", "journal_field", "page_size", "timeout_seconds", "verify_tls")
@@ -196,6 +196,7 @@ def _comments(r: _Reader, t: dict) -> CommentPolicy:
         cooldown_days=r.integer(t, k, "cooldown_days", d.cooldown_days, lo=0, hi=3650),
         max_writes_per_run=r.integer(t, k, "max_writes_per_run", d.max_writes_per_run, lo=0, hi=1_000_000),
         workers=r.integer(t, k, "workers", d.workers, lo=1, hi=32),
+        settle_after_seconds=r.integer(t, k, "settle_after_seconds", d.settle_after_seconds, lo=0, hi=3600),
         skip_states=r.strings(t, k, "skip_states", d.skip_states, lower=True),
         opt_out_labels=r.strings(t, k, "opt_out_labels", d.opt_out_labels),
         acknowledge_fixed=r.boolean(t, k, "acknowledge_fixed", d.acknowledge_fixed),

@@ -36,13 +36,13 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
 from coach import Action, ActionKind, History, decide
 from comment_trail import CommentTrail, history_from_ledger
 from config import CommentPolicy
 from connectors.base import Connector
-from errors import AmbiguousWrite, CoachError, NotFound, TransientError
+from errors import AmbiguousWrite, CoachError, NotFound
 from model import BrokenRecord, Record, Verdict
 from scan_result import LIST_CAP, SourceResult, WriteBudget
 from state import RecordUpdate, StateStore
@@ -53,11 +53,9 @@ log = logging.getLogger("csi_coach.scan")
 # Records that failed before and are not in this scan's read are read again by key,
 # at most this many per scan (the rest next scan; they stay listed as failing).
 REFETCH_CAP = 200
-# A write whose answer was lost is looked for on the ticket after this wait, and
-# written again if absent, up to WRITE_ATTEMPTS writes in all; then it stays pending
-# and the next scan settles it.
-SETTLE_DELAY = 2.0
-WRITE_ATTEMPTS = 3
+# A record read again by key has no place in the read order: it never holds the
+# watermark (it stays listed as failing, so it is read by key again if need be).
+NO_HOLD: Any = object()
 CHECKPOINT_EVERY = 500  # records between state checkpoints (records + watermark)
 CHECKPOINT_SECONDS = 5.0
 
@@ -81,9 +79,11 @@ class Outcome:
 
     record: Record
     verdict: Verdict
-    status: str  # done | skipped | deferred | planned | written | failed
+    status: str  # done | skipped | deferred | planned | written | unsure | failed
     task: WriteTask | None = None
     error: str = ""
+    row_id: int = 0  # unsure: the pending ledger row of the write that got no answer
+    at: float = 0.0  # unsure: when (time.monotonic)
 
 
 def _failed(task: WriteTask, error: str) -> Outcome:
@@ -124,7 +124,6 @@ class SourceScan:
         on_progress: Callable[[SourceResult], None] | None = None,
         on_dry_write: Callable[[WriteTask], None] | None = None,
         source_type: str = "",
-        settle_delay: float | None = None,
     ) -> None:
         self.c = connector
         self.store = store
@@ -132,7 +131,6 @@ class SourceScan:
         self.renderer = renderer
         self.policy = policy
         self.fingerprint = f"{fingerprint}:{policy_fingerprint(policy)}"
-        self.settle_delay = SETTLE_DELAY if settle_delay is None else settle_delay
         self.budget = budget
         self.force_full = full
         self.dry_run = dry_run
@@ -152,6 +150,9 @@ class SourceScan:
         self._prior_failures: dict[str, int] = {}
         self._refetch_keys: set[str] = set()
         self._gone: list[str] = []
+        # Writes that got no answer, settled at the end of the scan: (outcome, token, position).
+        self._unsure: list[tuple[Outcome, int, Any]] = []
+        self._unsure_keys: set[str] = set()
         self.trail = CommentTrail(connector, store, dry_run=dry_run, now=now)
 
     # -- the scan ------------------------------------------------------------------
@@ -166,8 +167,10 @@ class SourceScan:
         since = None if full else _aware(stored.watermark) - self.overlap  # type: ignore[operator]
         self.result.full = full
         self._baseline = stored.baseline
-        self._prior_failures = {r.key: r.failures for r in self.store.failing_records(name)}
+        failing = sorted(self.store.failing_records(name), key=lambda r: r.last_seen)
+        self._prior_failures = {r.key: r.failures for r in failing}
         self._refetch_keys = set(self._prior_failures)
+        self._refetch_order = [r.key for r in failing]
         # Asked once per record: kept in memory so the read loop rarely touches SQLite
         # (each call releases the GIL, and getting it back behind busy writer threads
         # costs milliseconds).
@@ -179,7 +182,7 @@ class SourceScan:
         self._settle_pending()
         self.trail.load_marked()
         pool = None if self.dry_run else ThreadPoolExecutor(max_workers=max(1, self.policy.workers), thread_name_prefix=f"write-{name}")
-        inflight: dict[Future, int] = {}
+        inflight: dict[Future, tuple[int, Any]] = {}
         last_checkpoint = time.monotonic()
         token = 0
         try:
@@ -208,6 +211,7 @@ class SourceScan:
                 log.error("%s: reading records failed: %s", name, exc)
             while inflight:
                 self._drain(inflight, tracker, block=True)
+            self._settle_unsure(pool, inflight, tracker)
         finally:
             if pool is not None:
                 pool.shutdown(wait=True)
@@ -247,7 +251,7 @@ class SourceScan:
                 continue
             try:
                 found = self.trail.find(row)
-            except CoachError as exc:
+            except Exception as exc:  # CoachError, or a connector bug: this row only
                 log.warning("%s: cannot settle pending write on %s yet: %s", self.c.name, row.record_key, exc)
                 self._unsettled.add(row.record_key)
                 continue
@@ -260,8 +264,9 @@ class SourceScan:
             self.result.settled += 1
 
     def _refetch(self):
-        """Records that failed in earlier scans and were not in this read: read each by key."""
-        keys = sorted(self._refetch_keys)
+        """Records that failed in earlier scans and were not in this read: read each by key,
+        the longest-waiting first, still in the source's scope."""
+        keys = [k for k in self._refetch_order if k in self._refetch_keys]
         if not keys or self.stop.is_set():
             return
         if len(keys) > REFETCH_CAP:
@@ -269,20 +274,23 @@ class SourceScan:
         if not self.dry_run and self.budget.exhausted:
             log.info("%s: write budget used up; failing records are retried next scan", self.c.name)
             return
+        read = getattr(self.c, "get_in_scope", self.c.get)
         log.info("%s: reading %d record(s) that failed before again", self.c.name, min(len(keys), REFETCH_CAP))
         for key in keys[:REFETCH_CAP]:
-            if self.stop.is_set():
+            if self.stop.is_set() or (not self.dry_run and self.budget.exhausted):
                 return
             if key not in self._refetch_keys:  # read meanwhile
                 continue
             try:
-                item = self.c.get(key)
-            except CoachError as exc:
+                item = read(key)
+            except Exception as exc:  # CoachError, or a connector bug: this record only
                 self.result.records += 1
-                self._fail(key, "", f"could not read it again: {exc}", None, None)
+                self._fail(key, "", f"could not read it again: {exc}")
                 continue
-            if item is None:
-                log.info("%s: %s no longer exists; it is no longer tracked", self.c.name, key)
+            if item is None or item.key != key:
+                # Gone, out of scope, or (Jira) moved to a new key, which the read in
+                # scope order yields under that key.
+                log.info("%s: %s is gone or out of scope; it is no longer tracked", self.c.name, key)
                 self._gone.append(key)
                 continue
             yield item
@@ -293,13 +301,13 @@ class SourceScan:
              *, refetched: bool = False) -> None:
         r = self.result
         self._refetch_keys.discard(item.key)
-        # A record read again by key has no place in the read order: it holds the
-        # watermark no further back than where the read got to.
-        position = tracker.latest or tracker.since if refetched else tracker.seen(
+        position = NO_HOLD if refetched else tracker.seen(
             None if isinstance(item, BrokenRecord) else _aware(item.updated))
+        if item.key in self._unsure_keys:
+            return  # read again after its own write: settled at the end of the scan
         if isinstance(item, BrokenRecord):
             r.records += 1
-            self._fail(item.key, item.number, f"bad data: {item.reason}", position, tracker)
+            self._fail(item.key, item.number, f"bad data: {item.reason}")
             return
         record = item
         content = self._content(record)
@@ -323,7 +331,7 @@ class SourceScan:
         try:
             verdict = self.evaluate(record)
         except Exception as exc:  # one odd record never stops the scan
-            self._fail(record.key, record.number, f"could not evaluate: {exc!r}", position, tracker)
+            self._fail(record.key, record.number, f"could not evaluate: {exc!r}")
             return
         r.categories[verdict.category.value] += 1
         if verdict.flagged:
@@ -341,11 +349,11 @@ class SourceScan:
 
     def _decide_and_write(self, record: Record, verdict: Verdict, token: int, position, tracker, pool, inflight) -> None:
         if record.key in self._unsettled:
-            self._fail(record.key, record.number, "an earlier write is not settled yet", position, tracker, verdict)
+            self._fail(record.key, record.number, "an earlier write is not settled yet")
             return
         rows = self.store.ledger_for(self.c.name, record.key) if record.key in self._ledger_keys else []
         if any(row.state == "pending" for row in rows):
-            self._fail(record.key, record.number, "an earlier write is not settled yet", position, tracker, verdict)
+            self._fail(record.key, record.number, "an earlier write is not settled yet")
             return
         if not self.trail.may_know_more(record.key, rows, trusted=self._baseline or record.key in self._known):
             outcome = self._plan(record, verdict, history_from_ledger(rows))
@@ -374,10 +382,11 @@ class SourceScan:
         return None
 
     def _submit(self, pool, inflight, token, position, tracker, record, fn, *args) -> None:
-        tracker.open(token, position)
+        if position is not NO_HOLD:
+            tracker.open(token, position)
         self._inflight_keys.add(record.key)
         self._ledger_keys.add(record.key)  # it may gain ledger rows now
-        inflight[pool.submit(fn, *args)] = token
+        inflight[pool.submit(fn, *args)] = (token, position)
 
     def _plan(self, record: Record, verdict: Verdict, history: History) -> "Outcome":
         """Decide, take from the write budget and render; no remote calls."""
@@ -416,7 +425,8 @@ class SourceScan:
             self._done(record, verdict)
         elif outcome.status == "deferred":
             r.deferred += 1
-            tracker.pin(position)
+            if position is not NO_HOLD:
+                tracker.pin(position)
             log.debug("%s: %s deferred: max_writes_per_run reached", self.c.name, record.number)
         elif outcome.status in ("written", "planned"):  # "planned" only reaches here in a dry run
             assert outcome.task is not None
@@ -429,7 +439,7 @@ class SourceScan:
                 self._handled[record.key] = (self._content(record), verdict.digest(), verdict.category.value, verdict.flagged)
             self._done(record, verdict)
         else:
-            self._fail(record.key, record.number, outcome.error, position, tracker, verdict)
+            self._fail(record.key, record.number, outcome.error)
 
     def _content(self, record: Record) -> str:
         """A hash of everything the rules and the decision read, and of the rules themselves."""
@@ -451,19 +461,12 @@ class SourceScan:
             )
         )
 
-    def _fail(
-        self,
-        key: str,
-        number: str,
-        error: str,
-        position: datetime | None,
-        tracker: Watermark | None,
-        verdict: Verdict | None = None,
-    ) -> None:
+    def _fail(self, key: str, number: str, error: str) -> None:
+        """Count and list a failed record; it holds no watermark back, because the next
+        scans read it again by key for as long as it keeps failing."""
         self.result.note_failure(key, number, error)
-        if not key and tracker is not None:
-            tracker.pin(position)  # cannot be read again by key: read it again in order
-        self._updates.append(RecordUpdate(self.c.name, key, number, "", "", None, self.now(), error=error))
+        if key:  # one with no key cannot be read again or written to: reported, not kept
+            self._updates.append(RecordUpdate(self.c.name, key, number, "", "", None, self.now(), error=error))
 
     def _count_write(self, task: WriteTask) -> None:
         r = self.result
@@ -492,77 +495,97 @@ class SourceScan:
 
     # -- writing (worker threads) --------------------------------------------------
 
-    def _write(self, task: WriteTask) -> "Outcome":
-        for attempt in range(1, WRITE_ATTEMPTS + 1):
-            a = task.action
-            row_id = self.store.ledger_begin(
-                self.c.name, task.record.key, a.digest, a.marker, a.ledger_kind,
-                previous_id=a.previous.comment_id if a.previous else "",
-            )
-            try:
-                if a.kind is ActionKind.UPDATE:
-                    assert a.previous is not None
-                    self.c.update(a.previous, task.body, a.marker)
-                    comment_id = a.previous.comment_id
-                else:
-                    comment_id = self.c.post(task.record, task.body, a.marker).comment_id
-            except NotFound as exc:
-                self.store.ledger_discard(row_id)  # refused: it certainly did not land
-                if a.kind is not ActionKind.UPDATE:
-                    return _failed(task, f"write failed: {exc}")
-                # Someone deleted the comment the bot would edit: coach afresh.
-                log.info("%s: the earlier comment on %s is gone; writing a new one", self.c.name, task.record.number)
-                task = replace(task, action=replace(a, kind=ActionKind.POST, previous=None,
-                                                    reason="finding changed; the earlier comment was deleted"))
-                continue
-            except TransientError as exc:
-                # It may have landed (a 5xx after the write, a reset after sending): look.
-                outcome = self._confirm(task, row_id, exc, last=attempt == WRITE_ATTEMPTS)
-                if outcome is not None:
-                    return outcome
-                log.info("%s: the write on %s did not land (%s); writing it again", self.c.name, task.record.number, exc)
-                continue
-            except CoachError as exc:
-                self.store.ledger_discard(row_id)  # refused: it certainly did not land
+    def _write(self, task: WriteTask, *, last_try: bool = False) -> "Outcome":
+        a = task.action
+        row_id = self.store.ledger_begin(
+            self.c.name, task.record.key, a.digest, a.marker, a.ledger_kind,
+            previous_id=a.previous.comment_id if a.previous else "",
+        )
+        try:
+            if a.kind is ActionKind.UPDATE:
+                assert a.previous is not None
+                self.c.update(a.previous, task.body, a.marker)
+                comment_id = a.previous.comment_id
+            else:
+                comment_id = self.c.post(task.record, task.body, a.marker).comment_id
+        except NotFound as exc:
+            self.store.ledger_discard(row_id)  # refused: it certainly did not land
+            if a.kind is not ActionKind.UPDATE:
                 return _failed(task, f"write failed: {exc}")
-            except Exception as exc:  # a connector bug: outcome unknown, settle next scan
-                return _failed(task, f"write failed: unexpected error: {exc!r}")
-            self.store.ledger_posted(row_id, comment_id)
-            return Outcome(task.record, task.verdict, "written", task)
-        return _failed(task, f"write failed {WRITE_ATTEMPTS} times")
+            # Someone deleted the comment the bot would edit: coach afresh.
+            log.info("%s: the earlier comment on %s is gone; writing a new one", self.c.name, task.record.number)
+            fresh = replace(a, kind=ActionKind.POST, previous=None, reason="finding changed; the earlier comment was deleted")
+            return self._write(replace(task, action=fresh), last_try=last_try)
+        except AmbiguousWrite as exc:
+            # It may land yet (a slow commit behind a gateway's 504): the row stays
+            # pending, and the ticket is asked at the end of the scan, or next scan.
+            if last_try:
+                return _failed(task, f"write failed: {exc}")
+            return Outcome(task.record, task.verdict, "unsure", task, str(exc), row_id, time.monotonic())
+        except CoachError as exc:
+            # Refused, or not sent after the transport's own retries: not there.
+            self.store.ledger_discard(row_id)
+            return _failed(task, f"write failed: {exc}")
+        except Exception as exc:  # a connector bug: outcome unknown, settle next scan
+            return _failed(task, f"write failed: unexpected error: {exc!r}")
+        self.store.ledger_posted(row_id, comment_id)
+        return Outcome(task.record, task.verdict, "written", task)
 
-    def _confirm(self, task: WriteTask, row_id: int, exc: TransientError, *, last: bool) -> "Outcome | None":
-        """Settle a write whose answer was lost; None when it did not land and may be tried again."""
-        ambiguous = isinstance(exc, AmbiguousWrite)
-        if ambiguous and self.stop.wait(self.settle_delay):
-            return _failed(task, f"write failed: {exc}; stopping before checking the ticket")
-        rows = [r for r in self.store.ledger_for(self.c.name, task.record.key) if r.id == row_id]
+    def _settle_unsure(self, pool, inflight, tracker: Watermark) -> None:
+        """Ask the tickets about the writes that got no answer, once they are old enough
+        for a slow server to have saved them; write again the ones that are not there."""
+        if not self._unsure:
+            return
+        wait = max(0.0, max(o.at for o, _, _ in self._unsure) + self.policy.settle_after_seconds - time.monotonic())
+        log.info("%s: %d write(s) got no answer; looking for them on the tickets%s", self.c.name,
+                 len(self._unsure), f" in {wait:.0f} s" if wait >= 1 else "")
+        unsure, self._unsure = self._unsure, []
+        if self.stop.wait(wait):
+            for outcome, token, position in unsure:
+                self._close(token, position, tracker, _failed(outcome.task, f"{outcome.error}; stopped before checking the ticket"))
+            return
+        for outcome, token, position in unsure:
+            if pool is None:
+                self._close(token, position, tracker, self._recheck(outcome))
+            else:
+                inflight[pool.submit(self._recheck, outcome)] = (token, position)
+        while inflight:
+            self._drain(inflight, tracker, block=True)
+
+    def _recheck(self, outcome: "Outcome") -> "Outcome":
+        task = outcome.task
+        assert task is not None
+        rows = [r for r in self.store.ledger_for(self.c.name, task.record.key) if r.id == outcome.row_id]
         try:
             found = self.trail.find(rows[0]) if rows else None
-        except CoachError as read_exc:
-            return _failed(task, f"write failed: {exc}; could not check the ticket: {read_exc}")
+        except Exception as exc:  # CoachError, or a connector bug: settled next scan
+            return _failed(task, f"{outcome.error}; could not check the ticket: {exc}")
         if found is not None:
-            self.store.ledger_posted(row_id, found.ref.comment_id)
+            self.store.ledger_posted(outcome.row_id, found.ref.comment_id)
             return Outcome(task.record, task.verdict, "written", task)
-        if ambiguous and last:
-            return _failed(task, f"write failed: {exc}")  # stays pending: the next scan settles it
-        self.store.ledger_discard(row_id)
-        if not ambiguous:
-            # The server answered after the transport's own retries: not there, not now.
-            return _failed(task, f"write failed: {exc}")
-        return None
+        self.store.ledger_discard(outcome.row_id)
+        log.info("%s: the write on %s did not land (%s); writing it again", self.c.name, task.record.number, outcome.error)
+        return self._write(task, last_try=True)
 
-    def _drain(self, inflight: dict[Future, int], tracker: Watermark, *, block: bool) -> None:
+    def _drain(self, inflight: dict[Future, tuple[int, Any]], tracker: Watermark, *, block: bool) -> None:
         if not inflight:
             return
         done, _ = wait(list(inflight), timeout=None if block else 0, return_when=FIRST_COMPLETED)
         for future in done:
-            token = inflight.pop(future)
+            token, position = inflight.pop(future)
             outcome: Outcome = future.result()
-            position = tracker._open.get(token)
-            tracker.close(token)
             self._inflight_keys.discard(outcome.record.key)
-            self._finish(outcome, position, tracker)
+            if outcome.status == "unsure":
+                # Still in hand: it keeps holding the watermark until settled.
+                self._unsure.append((outcome, token, position))
+                self._unsure_keys.add(outcome.record.key)
+                continue
+            self._close(token, position, tracker, outcome)
+
+    def _close(self, token: int, position: Any, tracker: Watermark, outcome: "Outcome") -> None:
+        tracker.close(token)
+        self._unsure_keys.discard(outcome.record.key)
+        self._finish(outcome, position, tracker)
 
 
 def _verb(kind: ActionKind) -> str:

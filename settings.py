@@ -164,6 +164,9 @@ class CommentPolicy:
     cooldown_days: int = 30  # before coaching the same finding again
     max_writes_per_run: int = 200  # the rest is deferred to the next run
     workers: int = 4  # bounded write pool
+    # A write whose answer was lost is looked for on the ticket this long after it,
+    # then written again if absent (once); longer than the server may take to save.
+    settle_after_seconds: int = 60
     skip_states: tuple[str, ...] = ("closed", "cancelled", "canceled", "done", "resolved")
     opt_out_labels: tuple[str, ...] = ("csi-coach-skip",)
     acknowledge_fixed: bool = False  # a short thank-you when the owner fixes the goal

@@ -77,6 +77,7 @@ class FakeConnector:
         self.fail_write: dict[str, Exception] = {}  # key -> error raised instead of writing
         self.fail_times: dict[str, int] = {}  # key -> how many writes fail (default: all)
         self.land_then_fail: dict[str, Exception] = {}  # key -> error raised after the write landed
+        self.land_later: dict[str, float] = {}  # key -> seconds after the AmbiguousWrite it lands (slow commit)
         self.broken: set[str] = set()
         self.fail_fetch_after: int | None = None
         self.fail_read: set[str] = set()
@@ -146,6 +147,13 @@ class FakeConnector:
     def post(self, record, body, marker):
         if (exc := self._failing(record.key)) is not None:
             raise exc
+        if record.key in self.land_later:
+            delay = self.land_later.pop(record.key)
+            threading.Timer(delay, self._land, (record, body, marker)).start()
+            raise AmbiguousWrite("gateway timeout (504) while the server went on")
+        return self._land(record, body, marker)
+
+    def _land(self, record, body, marker):
         with self._lock:
             cid = f"c{next(self._ids)}"
             self.comments.setdefault(record.key, []).append(

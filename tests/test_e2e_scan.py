@@ -195,7 +195,8 @@ def test_faults_never_duplicate_or_lose_a_comment_within_two_scans(tmp_path):
     pair = start(30, seed=12, faults=faults)
     try:
         info = pair.info()
-        config = write_config(tmp_path, info)
+        # the sandbox's faults never save late: a short wait before looking will do
+        config = write_config(tmp_path, info, settle_after_seconds=2)
         first_code, first, err1 = scan_cli(config, info)
         second_code, second, err2 = scan_cli(config, info)
         assert first.get("records", 0) > 0, err1

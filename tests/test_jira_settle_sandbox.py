@@ -2,11 +2,11 @@
 
 The sandbox's comment POST sleeps past the client's timeout and only then saves
 the comment (a slow Jira under load). The connector must send one POST and
-raise AmbiguousWrite; the scan waits, looks for the marker, and finds it: one
-comment on the issue, the row posted with that comment's id. When the POST was
-lost, the look finds nothing and the comment is written once more. When the
-scan gives up before it knows (its writes used up), the ledger row stays pending
-and the next scan settles it.
+raise AmbiguousWrite; at the end of the scan, ``settle_after_seconds`` after it,
+the scan looks for the marker and finds it: one comment on the issue, the row
+posted with that comment's id. When the POST was lost, the look finds nothing
+and the comment is written once more. When the scan is stopped before it looks,
+the ledger row stays pending and the next scan settles it.
 """
 
 from __future__ import annotations
@@ -46,6 +46,9 @@ def evaluate(record: Record) -> Verdict:
     return Verdict(Category.VALUE, measurable=True)
 
 
+SETTLE_AFTER = 3  # seconds: longer than SERVER_DELAY, as an admin would set it
+
+
 def make_config(tmp_path, url: str) -> Config:
     jira = JiraSettings(
         name="jira", url=url, flavor="cloud", jql="project = CSI", page_size=50, timeout_seconds=CLIENT_TIMEOUT,
@@ -53,16 +56,17 @@ def make_config(tmp_path, url: str) -> Config:
         fields=replace(JIRA_FIELDS, goal=("customfield_10050",)),
     )
     return Config(path=tmp_path / "config.toml", state=StateSettings(path="state/s.sqlite"),
-                  comments=CommentPolicy(workers=1), sources=(jira,))
+                  comments=CommentPolicy(workers=1, settle_after_seconds=SETTLE_AFTER), sources=(jira,))
 
 
-def scan(config: Config):
+def scan(config: Config, stop: threading.Event | None = None):
     from connectors.transport import RetryPolicy
 
     def open_jira(settings, limiters):
         return JiraConnector.open(settings, limiters=limiters, policy=RetryPolicy(backoff_base=0.01))
 
-    return run_scan(config, evaluate=evaluate, renderer=FakeRenderer(), open_connector=open_jira, fingerprint="fp")
+    return run_scan(config, evaluate=evaluate, renderer=FakeRenderer(), open_connector=open_jira, fingerprint="fp",
+                    stop=stop)
 
 
 def posts(sandbox: JiraSandbox) -> int:
@@ -107,7 +111,9 @@ def test_a_comment_saved_after_the_client_timed_out_is_found_not_duplicated(tmp_
         config = make_config(tmp_path, sandbox.url)
         saved = slow_posts(sandbox, save=True)
 
-        first = scan(config)  # looks SETTLE_DELAY (2 s) after the timeout: saved by then
+        started = time.monotonic()
+        first = scan(config)  # looks SETTLE_AFTER seconds after the timeout: saved by then
+        assert time.monotonic() - started >= SETTLE_AFTER
         assert saved.is_set()
         comments = bot_comments(config)
         assert posts(sandbox) == 1  # never written again
@@ -116,17 +122,15 @@ def test_a_comment_saved_after_the_client_timed_out_is_found_not_duplicated(tmp_
     assert [(r.state, r.comment_id) for r in ledger(tmp_path)] == [("posted", comments[0].ref.comment_id)]
 
 
-def test_a_pending_write_the_scan_gave_up_on_is_settled_next_scan(tmp_path, monkeypatch):
-    import pipeline
-
-    monkeypatch.setattr(pipeline, "WRITE_ATTEMPTS", 1)
-    monkeypatch.setattr(pipeline, "SETTLE_DELAY", 0.0)
+def test_a_scan_stopped_before_it_looks_leaves_the_write_for_the_next_scan(tmp_path):
     with JiraSandbox(flavor="cloud", records=4, seed=1).start() as sandbox:
         assert sandbox.wait_ready(60)
         config = make_config(tmp_path, sandbox.url)
         saved = slow_posts(sandbox, save=True)
 
-        first = scan(config)
+        stop = threading.Event()
+        threading.Timer(CLIENT_TIMEOUT + 1.0, stop.set).start()  # SIGTERM while it waits to look
+        first = scan(config, stop)
         assert posts(sandbox) == 1
         assert first.summary()["written"] == 0 and first.summary()["failed"] == 1
         assert [r.state for r in ledger(tmp_path)] == ["pending"]
