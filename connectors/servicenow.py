@@ -38,6 +38,8 @@ Vendor facts relied on (ServiceNow Table API docs and KB0534905):
 from __future__ import annotations
 
 import logging
+import re
+import threading
 import time
 from datetime import datetime, timezone
 from types import TracebackType
@@ -132,7 +134,14 @@ class ServiceNowConnector:
         self.table = settings.table
         self.session = session
         self.auth: SnAuth = auth_from_settings(settings, session, clock=clock)
-        self.requests = 0  # HTTP requests made through this connector (OAuth token calls not included)
+        self._sent = 0
+        self._sent_lock = threading.Lock()  # pages, journal reads and writes run in worker threads
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests made through this connector (OAuth token calls not included)."""
+        with self._sent_lock:
+            return self._sent
 
     @classmethod
     def open(cls, settings: ServiceNowSettings, *, limiters: Any, policy: RetryPolicy | None = None,
@@ -163,7 +172,8 @@ class ServiceNowConnector:
         head = f"ServiceNow source {self.name!r} could not {action}"
         renewed = False
         while True:
-            self.requests += 1
+            with self._sent_lock:
+                self._sent += 1
             try:
                 resp = self.session.request(method, url, params=params, json=json, headers=headers,
                                             auth=self.auth, timeout=self.settings.timeout_seconds)
