@@ -1,7 +1,7 @@
 """The interface every ticketing-system connector meets.
 
-``Connector``: fetch / get / bot_comments / marked_keys / post / update / close, a context
-manager. ``RecordLookup`` is ``get`` alone, for callers that must cope with a
+``Connector``: fetch / get / get_in_scope / bot_comments / marked_keys / post / update /
+close, a context manager. ``RecordLookup`` is ``get`` alone, for callers that must cope with a
 connector lacking it.
 
 A connector does I/O and nothing else: it turns the vendor's records into
@@ -58,6 +58,18 @@ class Connector(Protocol):
 
         Reads that one record (one request, same fields and mapping as ``fetch``),
         whatever the source's query/JQL filter; never scans the source.
+        """
+        ...
+
+    def get_in_scope(self, key: str) -> Record | BrokenRecord | None:
+        """The record with system key ``key`` (``Record.key`` as ``fetch`` yields it) only if it is
+        still in this source's scope (the admin's ServiceNow ``query`` / Jira ``jql``), mapped as
+        ``fetch`` would yield it; None when it is gone, hidden from the bot or out of scope.
+
+        One request. The scan re-reads records that failed in earlier scans with it,
+        so a record moved out of scope is neither judged nor coached. The record's
+        key may differ from ``key`` where the vendor follows a renamed record (a Jira
+        issue moved to another project answers its old key under its new one).
         """
         ...
 

@@ -7,7 +7,8 @@ How the registry opens it (``connectors/__init__.py``)::
 
 Requests per scan: one per page of records, one PATCH per write, and the
 OAuth token request when OAuth is used. ``get(key)`` (explain --ticket) is one
-request, by sys_id or number. ``marked_keys`` is one journal request per page
+request, by sys_id or number; ``get_in_scope(key)`` (a record re-read by key
+in a scan) is one request, by sys_id within the admin's query. ``marked_keys`` is one journal request per page
 of bot entries (which records carry one). Other journal reads happen only when
 the coach asks for the bot's earlier comments, or the pipeline settles an
 ambiguous write.
@@ -96,6 +97,17 @@ def build_query(admin_query: str, updated_field: str, since: str | None) -> str:
     query = "^NQ".join(parts)
     order = f"ORDERBY{updated_field}^ORDERBYsys_id"
     return f"{query}^{order}" if query else order
+
+
+def scope_query(admin_query: str, condition: str) -> str:
+    """``condition`` AND the admin's filter, as one encoded query.
+
+    ``^OR`` binds only the two conditions around it, so ``cond^<admin>`` keeps
+    ``cond`` on every OR of the admin's; ``^NQ`` starts a whole new query,
+    so the condition is put at the head of each ``^NQ`` part.
+    """
+    parts = [p.strip().lstrip("^") for p in admin_query.split("^NQ")] if admin_query.strip() else [""]
+    return "^NQ".join(f"{condition}^{p}" if p else condition for p in parts)
 
 
 def field_value(item: Mapping[str, Any], name: str) -> str:
@@ -308,6 +320,29 @@ class ServiceNowConnector:
         fields = self.requested_fields()
         query = f"sys_id={key}^OR{self.settings.fields.number}={key}"
         action = f"read {key} from {self.table}"
+        resp = self._request("GET", f"/api/now/table/{self.table}", params=self._read_params(fields, query, 1, 0),
+                             action=action, empty_404=True)
+        page = self._result(resp, action)
+        if not page:
+            return None
+        if isinstance(page[0], Mapping):
+            self._warn_missing(page[0], fields)
+        return self._to_record(page[0])
+
+    def get_in_scope(self, key: str) -> Record | BrokenRecord | None:
+        """The record with sys_id ``key`` only if the admin's ``query`` still selects it, as ``fetch``
+        would yield it; None when it is gone, hidden by a read ACL or out of scope. One request.
+
+        ``GET /api/now/table/<table>`` with ``sysparm_query=sys_id=<key>^<admin query>``
+        (the sys_id at the head of every ``^NQ`` part, see ``scope_query``),
+        limit 1, the same fields and display values as ``fetch``.
+        """
+        key = key.strip()
+        if not key or "^" in key or any(ord(ch) < 32 for ch in key):
+            return None  # as in get: such a key would query something else
+        fields = self.requested_fields()
+        query = scope_query(self.settings.query, f"sys_id={key}")
+        action = f"read {key} from {self.table} within the source's query"
         resp = self._request("GET", f"/api/now/table/{self.table}", params=self._read_params(fields, query, 1, 0),
                              action=action, empty_404=True)
         page = self._result(resp, action)
