@@ -18,7 +18,8 @@ Requests per scan: ``serverInfo`` once when ``flavor = "auto"``, ``myself``
 once (bot account and time zone), one request per search page, one per write;
 comments are listed only when the coach asks for them (or the pipeline settles
 an ambiguous write); ``marked_keys`` is one more search (one request per page of
-issues whose comments carry the marker). ``get(key)`` (explain --ticket) is one request. Search pages are keyset-paged on both flavors (see
+issues whose comments carry the marker). ``get(key)`` (explain --ticket) is one request,
+and so is ``get_in_scope(key)`` (a search for that key within the admin's JQL). Search pages are keyset-paged on both flavors (see
 ``jira_paging``): each restarts at the minute of the last issue read, so the
 bot's own comments, which move issues to the end of ``ORDER BY updated``,
 cannot make it skip any; an issue changed after it was read comes round again.
@@ -43,7 +44,7 @@ import requests
 from jira import JIRA, JIRAError
 
 from config import JiraSettings
-from errors import AmbiguousWrite, CoachError, ConfigError, NotFound, PermissionDenied, TransientError
+from errors import AmbiguousWrite, BadRequest, CoachError, ConfigError, NotFound, PermissionDenied, TransientError
 from model import BotComment, BrokenRecord, CommentRef, Record
 
 from .jira_comments import (
@@ -54,7 +55,7 @@ from .jira_comments import (
     to_bot_comment,
 )
 from .jira_errors import Action, from_exception, from_response
-from .jira_jql import MARKED_CLAUSE, build_jql, jql_time, user_zone
+from .jira_jql import MARKED_CLAUSE, build_jql, jql_time, scope_jql, user_zone
 from .jira_paging import Keyset
 from .jira_map import issue_to_record, parse_jira_time, requested_fields
 
@@ -242,6 +243,42 @@ class JiraConnector:
         if not isinstance(issue, Mapping):
             raise TransientError(f"Jira source {self.name!r} answered issue {key} with a body that is not an issue")
         return issue_to_record(issue, source=self.name, base_url=self.base_url, fields=self.settings.fields)
+
+    def get_in_scope(self, key: str) -> Record | BrokenRecord | None:
+        """The issue ``key`` only if the admin's JQL still selects it, as ``fetch`` would yield it;
+        None when it is gone, hidden from the bot or out of scope. One search request.
+
+        JQL ``key = "<key>" AND (<admin JQL without ORDER BY>)``, fetch's fields,
+        maxResults 1, on the flavor's search endpoint (Cloud ``search/jql``, Data
+        Center ``search``). Jira resolves a moved issue's old key in JQL and answers
+        the issue under its new key, which the record keeps. For an unknown key Data
+        Center answers 400 "An issue with key 'X' does not exist for field 'key'."
+        (Cloud's search/jql an empty page): both are None; any other 400 (the
+        admin's JQL) is raised as ``fetch`` raises it.
+        """
+        key = key.strip()
+        if not key or any(ch in key for ch in '"\\') or any(ord(ch) < 32 for ch in key):
+            return None  # no issue key contains these; they would end the JQL string
+        fields = ",".join(requested_fields(self.settings.fields))
+        jql = scope_jql(self.settings.jql, key)
+        if self.flavor == "cloud":
+            endpoint, params = "search/jql", {"jql": jql, "fields": fields, "maxResults": 1}
+        else:
+            endpoint, params = "search", {"jql": jql, "fields": fields, "startAt": 0, "maxResults": 1}
+        action = Action(f"search issue {key} within the source's JQL (GET /rest/api/2/{endpoint})", "Browse projects")
+        try:
+            data = self._get(endpoint, params, action)
+        except BadRequest as exc:
+            if _names_unknown_key(exc.message, key):
+                return None
+            raise
+        issues = data.get("issues") if isinstance(data, Mapping) else None
+        if not issues:
+            return None
+        if not isinstance(issues[0], Mapping):
+            raise TransientError(f"Jira source {self.name!r} answered the search for {key} with a body that is "
+                                 "not an issue")
+        return issue_to_record(issues[0], source=self.name, base_url=self.base_url, fields=self.settings.fields)
 
     def _cloud_pages(self, watermark: str | None, fields: str, zone: Any,
                      extra: str = "") -> Iterator[dict[str, Any]]:
@@ -500,6 +537,13 @@ def _failure_kind(message: str) -> str:
     """"ReadTimeout" out of the transport's "... may or may not have taken effect (ReadTimeout after sending)"."""
     found = re.search(r"\((\w+) after sending\)", message)
     return found.group(1) if found else "connection lost"
+
+
+def _names_unknown_key(message: str, key: str) -> bool:
+    """Jira's 400 for a JQL key that names no issue: "An issue with key 'X' does not exist for
+    field 'key'." (or "The issue key 'X' for field 'key' is invalid."), quoting our key."""
+    text = message.lower()
+    return f"'{key.lower()}'" in text and "field 'key'" in text
 
 
 def _numeric(value: str) -> int:

@@ -106,3 +106,10 @@ def build_jql(admin_jql: str, watermark: str | None, extra: str = "") -> str:
     if watermark:
         clauses.append(f'updated >= "{watermark}"')
     return " AND ".join(clauses) + " " + ORDER_CLAUSE
+
+
+def scope_jql(admin_jql: str, key: str) -> str:
+    """One issue by key, within the admin's restriction: ``key = "<key>" AND (<admin JQL>)``."""
+    restriction = strip_order_by(admin_jql)
+    clause = f'key = "{key}"'
+    return f"{clause} AND ({restriction})" if restriction else clause

@@ -33,6 +33,7 @@ import math
 import re
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
@@ -279,7 +280,10 @@ class JiraSandbox(SandboxServer):
 
     def _query(self, params: dict[str, Any], user: Account):
         text = str(params.get("jql") or "")
-        return parse(text, self.site.catalog(user.display_name), zone=self.zone,
+        catalog = self.site.catalog(user.display_name)
+        if self.flavor != "cloud":  # Data Center: 400 for a key literal naming no issue
+            catalog = replace(catalog, issue_exists=self.site.has_issue)
+        return parse(text, catalog, zone=self.zone,
                      now=datetime.fromtimestamp(self.clock(), timezone.utc))
 
     def _search_jql(self, params: dict[str, Any], shape: Shape, user: Account) -> Response:

@@ -289,6 +289,13 @@ class Site:
             raise ApiError(404, ["Issue does not exist or you do not have permission to see it."])
         return self.rows[index]
 
+    def has_issue(self, key_or_id: str) -> bool:
+        try:
+            self.row(key_or_id)
+        except ApiError:
+            return False
+        return True
+
     def _seed_record(self, index: int) -> seedmod.SeedRecord:
         return seedmod.record_at("jira", index, self.seed, self.anchor)
 

@@ -14,8 +14,8 @@ endOfDay() and currentUser(). Dates: "yyyy-MM-dd HH:mm", "yyyy/MM/dd HH:mm", the
 forms and periods like -1d, -4w 2d, read in the searching user's time zone as Jira does.
 
 Like Jira: `!=` and NOT IN never match an empty field; an unknown field, a value that
-does not exist (project, issuetype, status), or an operator a field does not support
-is a JqlError carrying Jira's own errorMessages wording; syntax errors name the line
+does not exist (project, issuetype, status; on Data Center an issue key too), or an
+operator a field does not support is a JqlError carrying Jira's own errorMessages wording; syntax errors name the line
 and character.
 """
 
@@ -57,6 +57,8 @@ class Catalog:
     statuses: tuple[str, ...]
     status_categories: tuple[str, ...]
     current_user: str = ""
+    # Data Center refuses a key literal that names no issue (400); Cloud's search/jql does not
+    issue_exists: Callable[[str], bool] | None = None
 
 
 # ---- fields --------------------------------------------------------------------------
@@ -442,6 +444,11 @@ class _Parser:
             return text_match
         if spec.kind == "key":
             keys = [val.text.upper() for val in values]
+            exists = self.catalog.issue_exists
+            if exists is not None and op not in ("<", ">", "<=", ">="):
+                for val in values:
+                    if not exists(val.text):
+                        self.errors.append(f"An issue with key '{val.text}' does not exist for field '{label}'.")
             if op in ("<", ">", "<=", ">="):
                 return _compare(name, op, [_key_order(keys[0])], transform=_key_order)
             return _membership(name, op, keys, upper=True)
