@@ -110,6 +110,19 @@ def scope_query(admin_query: str, condition: str) -> str:
     return "^NQ".join(f"{condition}^{p}" if p else condition for p in parts)
 
 
+_LINK = re.compile(r"<[^>]*>([^<]*)")
+_REL = re.compile(r"""\brel\s*=\s*"?([^";,]+)"?""")
+
+
+def link_relations(header: str) -> set[str]:
+    """The rel values of an HTTP Link header (URLs may hold unencoded commas, so no split on ",")."""
+    rels: set[str] = set()
+    for params in _LINK.findall(header):
+        for m in _REL.finditer(params):
+            rels.update(m.group(1).lower().split())
+    return rels
+
+
 def field_value(item: Mapping[str, Any], name: str) -> str:
     """The stored value of a field (``value`` of a display_value=all pair)."""
     v = item.get(name)
@@ -260,38 +273,78 @@ class ServiceNowConnector:
                     params_for: Callable[[str, int], dict[str, str]], *, action: str,
                     stats: dict[str, int]) -> Iterator[Any]:
         """The rows of ``base_query`` with ``stamp`` at or after ``since``, ordered by ``stamp`` then
-        sys_id, one page in memory.
+        sys_id, each once, one page in memory.
 
         Pages are read by seeking: each page's query starts at the last
         ``stamp`` value seen, with ``sysparm_offset`` counting only the rows
         already read at that very second. A row updated mid-scan moves to the
         end without shifting the others past a page boundary, as plain offset
         paging would (and so skipping one). Same number of requests.
+
+        Read ACLs are applied after the query and the limit, so a page may hold
+        fewer rows than the limit (even none) while more follow, and the offset
+        counts rows before the ACLs. So a page's length never ends the paging
+        (``_more`` asks the response), a page that reaches no later second steps
+        on by the whole limit, and a restart may read again rows of its second
+        that hidden rows made the offset undercount: those are skipped by sys_id.
         """
         size = self.settings.page_size
         seek = sn_time(since) if since is not None else None
         offset = 0
+        counted = False
+        tail, at_tail = seek, set()  # the last second read, and the sys_ids read at it
         while True:
             params = params_for(build_query(base_query, stamp, seek), offset)
+            if counted:
+                params.pop("sysparm_no_count", None)
             resp = self._request("GET", f"/api/now/table/{table}", params=params, action=action, empty_404=True)
             page = self._result(resp, action)
             stats["pages"] = stats.get("pages", 0) + 1
             log.debug("servicenow source %s: page %d, %d row(s), query %s offset %d",
                       self.name, stats["pages"], len(page), params["sysparm_query"], offset)
-            last = seek
             for item in page:
-                yield item
                 value = field_value(item, stamp) if isinstance(item, Mapping) else ""
                 if parse_sn_time(value) is None:
-                    value = last or ""
-                if value and value != last:
-                    last, offset = value, 0
-                offset += 1
-            if len(page) < size:
+                    value = tail or ""
+                row_id = field_value(item, "sys_id") if isinstance(item, Mapping) else ""
+                if value != tail:
+                    tail, at_tail = value, set()
+                elif row_id and row_id in at_tail:
+                    continue  # read already; an undercounted restart offset brought it again
+                at_tail.add(row_id or str(len(at_tail)))
+                yield item
+            more, counted = self._more(resp, len(page), offset, size, counted)
+            if not more:
                 return
-            if last != seek:
-                seek = last
-            # else: a whole page shares one second; offset keeps counting within it
+            if tail != seek:
+                seek, offset = tail, len(at_tail)
+            else:  # the page reached no later second (one second throughout, or all hidden)
+                offset += size
+
+    def _more(self, resp: requests.Response, returned: int, offset: int, size: int,
+              counted: bool) -> tuple[bool, bool]:
+        """Whether rows follow the page read at ``offset``, and whether to ask for a count next.
+
+        ACLs hide rows after the limit, so a short page proves nothing. What the
+        instance read before the ACLs is in its headers: ``X-Total-Count`` when
+        counted, else the ``Link`` header (rel="next" while the window it read was
+        full). With neither (suppressed or stripped by a proxy), a full page goes
+        on and a short one is followed by one counted request (no
+        ``sysparm_no_count``), whose ``X-Total-Count`` decides.
+        """
+        total = resp.headers.get("X-Total-Count", "").strip()
+        if total.isdigit():
+            return offset + size < int(total), counted
+        link = resp.headers.get("Link")
+        if link:
+            return "next" in link_relations(link), counted
+        if returned >= size:
+            return True, counted
+        if counted:
+            return False, counted  # counted and still no header: nothing more to go on
+        log.info("servicenow source %s: a short page came without paging headers; asking once with a count",
+                 self.name)
+        return True, True
 
     @staticmethod
     def _read_params(fields: list[str], query: str, limit: int, offset: int) -> dict[str, str]:

@@ -18,6 +18,8 @@ Served (also under /api/now/v1/ and /api/now/v2/):
   POST  /oauth_token.do                     password / client_credentials / refresh_token grants
   GET   /_sandbox/stats                     request counts (no auth, no faults)
 Tables: sn_cim_register, sys_journal_field (read-only over REST), sys_user, cmdb_ci_service.
+Read ACLs: ``hidden=lambda table, row: ...`` removes rows from a list page after the query
+and the limit, as the platform does; offsets, X-Total-Count and Link still count them.
 Errors use the platform's body {"error": {"message", "detail"}, "status": "failure"};
 401 carries WWW-Authenticate: Basic realm="Service-now"; past the hourly rate limit, 429.
 """
@@ -56,8 +58,13 @@ class ServiceNowSandbox(SandboxServer):
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, records: int = 200, seed: int = 1,
                  faults: Faults | None = None, *, rate_limit: int = 100_000, token_ttl: int = 1800,
-                 credentials: Credentials | None = None, clock: Callable[[], datetime] | None = None) -> None:
+                 credentials: Credentials | None = None, clock: Callable[[], datetime] | None = None,
+                 hidden: Callable[[str, dict], bool] | None = None) -> None:
         super().__init__(host, port, faults)
+        # hidden(table, row) -> True: a read ACL denies the row. As on the platform it is removed
+        # after the query and the limit: the page comes back short, sysparm_offset, X-Total-Count
+        # and the Link header still count it.
+        self.hidden = hidden
         self.credentials = credentials or Credentials()
         self.store = Store(records=records, seed=seed, bot_user=self.credentials.username, clock=clock)
         self.auth = Authenticator(self.credentials, token_ttl=token_ttl)
@@ -146,7 +153,8 @@ class ServiceNowSandbox(SandboxServer):
         rows = self.store.query(table, req.query.get("sysparm_query", ""))
         page = rows[offset: offset + limit]
         args = self._render_args(req)
-        body = {"result": [self.store.serialize(table, row, **args) for row in page]}
+        shown = [row for row in page if not (self.hidden and self.hidden(table.name, row))]
+        body = {"result": [self.store.serialize(table, row, **args) for row in shown]}
         headers: list[tuple[str, str]] = []
         counted = req.query.get("sysparm_no_count", "false").lower() != "true"
         if counted:

@@ -16,6 +16,7 @@ from connectors.transport import Limiters, RetryPolicy
 from errors import AuthError, BadRequest, PermissionDenied, RateLimited, TransientError
 from model import Record
 from test_servicenow_support import (
+    LAST,
     API_KEY,
     CLIENT_ID,
     CLIENT_SECRET,
@@ -107,7 +108,7 @@ def test_get_500_and_reset_are_retried_then_succeed(rsps, monkeypatch):
     c, _ = connector(monkeypatch)
     rsps.add(responses.GET, TABLE_URL, status=500)
     rsps.add(responses.GET, TABLE_URL, body=requests.ConnectionError("Connection reset by peer"))
-    rsps.add(responses.GET, TABLE_URL, json=page([record_item(1, "2026-03-01 10:00:00")]))
+    rsps.add(responses.GET, TABLE_URL, json=page([record_item(1, "2026-03-01 10:00:00")]), headers=LAST)
     assert len(list(c.fetch(None))) == 1
     assert len(rsps.calls) == 3
 
@@ -169,7 +170,7 @@ def test_oauth_token_is_reused_then_refreshed_before_expiry(rsps, monkeypatch):
     rsps.add(responses.POST, TOKEN_URL, json=token(1, expires_in=1800))
     rsps.add(responses.POST, TOKEN_URL, json=token(2, expires_in=1800))
     for _ in range(3):
-        rsps.add(responses.GET, TABLE_URL, json=page([]))
+        rsps.add(responses.GET, TABLE_URL, json=page([]), headers=LAST)
     list(c.fetch(None))
     clock.advance(1800 - REFRESH_MARGIN - 10)  # still valid with margin: reused
     list(c.fetch(None))
@@ -187,7 +188,7 @@ def test_oauth_refreshes_once_on_401_then_succeeds(rsps, monkeypatch):
     rsps.add(responses.POST, TOKEN_URL, json=token(1, refresh=False))
     rsps.add(responses.GET, TABLE_URL, status=401, json=load("error_401.json"))  # revoked server-side
     rsps.add(responses.POST, TOKEN_URL, json=token(2, refresh=False))
-    rsps.add(responses.GET, TABLE_URL, json=page([]))
+    rsps.add(responses.GET, TABLE_URL, json=page([]), headers=LAST)
     list(c.fetch(None))
     assert rsps.calls[3].request.headers["Authorization"] == "Bearer OAUTH-ACCESS-2-Pp4"
     assert len(rsps.calls) == 4

@@ -18,6 +18,7 @@ from dataclasses import replace
 from errors import ConfigError, NotFound
 from model import BrokenRecord, Record
 from test_servicenow_support import (
+    LAST,
     INSTANCE,
     TABLE_URL,
     connector,
@@ -91,7 +92,7 @@ def test_paging_across_three_pages_requests_pages_only(rsps, monkeypatch):
     items = [record_item(i, t) for i, t in enumerate(times)]
     rsps.add(responses.GET, TABLE_URL, json=page(items[0:2]))
     rsps.add(responses.GET, TABLE_URL, json=page(items[2:4]))
-    rsps.add(responses.GET, TABLE_URL, json=page(items[4:5]))
+    rsps.add(responses.GET, TABLE_URL, json=page(items[4:5]), headers=LAST)
     got = list(c.fetch(None))
     assert [r.number for r in got] == [f"CIM{i:07d}" for i in range(5)]
     assert len(rsps.calls) == 3  # the minimum: one request per page, nothing else
@@ -109,7 +110,7 @@ def test_exact_multiple_of_page_size_ends_on_an_empty_page(rsps, monkeypatch):
     items = [record_item(i, t) for i, t in enumerate(stamps(4))]
     rsps.add(responses.GET, TABLE_URL, json=page(items[0:2]))
     rsps.add(responses.GET, TABLE_URL, json=page(items[2:4]))
-    rsps.add(responses.GET, TABLE_URL, json=page([]))
+    rsps.add(responses.GET, TABLE_URL, json=page([]), headers=LAST)
     assert len(list(c.fetch(None))) == 4
     assert len(rsps.calls) == 3
 
@@ -223,7 +224,7 @@ def test_unmappable_items_become_broken_records_and_the_scan_goes_on(rsps, monke
     no_id = record_item(3, "2026-03-01 10:00:02")
     del no_id["sys_id"]
     good = record_item(4, "2026-03-01 10:00:03")
-    rsps.add(responses.GET, TABLE_URL, json=page([bad_time, no_id, "junk", good]))
+    rsps.add(responses.GET, TABLE_URL, json=page([bad_time, no_id, "junk", good]), headers=LAST)
     got = list(c.fetch(None))
     assert [type(x) for x in got] == [BrokenRecord, BrokenRecord, BrokenRecord, Record]
     assert got[0].key == f"{2:032x}" and "sys_updated_on" in got[0].reason
@@ -243,7 +244,7 @@ def test_fetch_streams_one_page_at_a_time(rsps, monkeypatch):
     c, _ = connector(monkeypatch, page_size=2)
     items = [record_item(i, t) for i, t in enumerate(stamps(3))]
     rsps.add(responses.GET, TABLE_URL, json=page(items[0:2]))
-    rsps.add(responses.GET, TABLE_URL, json=page(items[2:]))
+    rsps.add(responses.GET, TABLE_URL, json=page(items[2:]), headers=LAST)
     it = c.fetch(None)
     next(it)
     assert len(rsps.calls) == 1  # the second page is not read until needed

@@ -7,7 +7,7 @@ import responses
 
 from connectors.base import Connector, RecordLookup
 from model import BrokenRecord, Record
-from test_servicenow_support import TABLE_URL, connector, page, params_of, record_item
+from test_servicenow_support import LAST, TABLE_URL, connector, page, params_of, record_item
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def test_get_by_number_is_one_request_with_the_fetch_fields(rsps, monkeypatch):
 def test_get_maps_the_record_exactly_as_fetch_does(rsps, monkeypatch):
     c, _ = connector(monkeypatch, query="active=true")
     item = record_item(3, "2026-03-01 10:00:00", benefit="Branch staff open accounts in one visit")
-    rsps.add(responses.GET, TABLE_URL, json=page([item]))
+    rsps.add(responses.GET, TABLE_URL, json=page([item]), headers=LAST)
     rsps.add(responses.GET, TABLE_URL, json=page([item]))
     fetched = list(c.fetch(None))
     got = c.get(f"{3:032x}")

@@ -13,7 +13,7 @@ from urllib3.exceptions import ProtocolError
 
 from connectors.transport import RetryPolicy
 from errors import AuthError, PermissionDenied, TransientError
-from test_servicenow_support import JOURNAL_URL, connector, load, page, params_of
+from test_servicenow_support import JOURNAL_URL, LAST, connector, load, page, params_of
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def key(record: int) -> str:
 
 def test_query_string_is_exact_without_since(rsps, monkeypatch):
     c, _ = connector(monkeypatch, query="active=true")  # the admin's query does not apply to journal rows
-    rsps.add(responses.GET, JOURNAL_URL, json=page([row(1, "2026-03-01 10:00:00")]))
+    rsps.add(responses.GET, JOURNAL_URL, json=page([row(1, "2026-03-01 10:00:00")]), headers=LAST)
     assert c.marked_keys(None) == {key(1)}
     assert params_of(rsps.calls[0].request.url) == {
         "sysparm_query": "name=sn_cim_register^element=work_notes^valueLIKEcsi-coach:"
@@ -64,7 +64,7 @@ def test_three_pages_seek_by_created_and_collect_distinct_keys(rsps, monkeypatch
             row(4, "2026-03-01 10:05:00")]
     rsps.add(responses.GET, JOURNAL_URL, json=page(rows[0:2]))
     rsps.add(responses.GET, JOURNAL_URL, json=page(rows[2:4]))
-    rsps.add(responses.GET, JOURNAL_URL, json=page(rows[4:5]))
+    rsps.add(responses.GET, JOURNAL_URL, json=page(rows[4:5]), headers=LAST)
     assert c.marked_keys(None) == {key(1), key(2), key(3), key(4)}
     q = [params_of(call.request.url) for call in rsps.calls]
     assert len(q) == 3  # one request per page, nothing else
@@ -80,7 +80,7 @@ def test_three_pages_seek_by_created_and_collect_distinct_keys(rsps, monkeypatch
 def test_since_is_the_first_seek_and_later_pages_move_on(rsps, monkeypatch):
     c, _ = connector(monkeypatch, page_size=1)
     rsps.add(responses.GET, JOURNAL_URL, json=page([row(5, "2026-04-01 00:00:09")]))
-    rsps.add(responses.GET, JOURNAL_URL, json=page([]))
+    rsps.add(responses.GET, JOURNAL_URL, json=page([]), headers=LAST)
     assert c.marked_keys(datetime(2026, 4, 1, tzinfo=timezone.utc)) == {key(5)}
     first, second = (params_of(call.request.url)["sysparm_query"] for call in rsps.calls)
     assert "^sys_created_on>=2026-04-01 00:00:00^" in first

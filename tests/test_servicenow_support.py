@@ -120,5 +120,11 @@ def params_of(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query, keep_blank_values=True).items()}
 
 
+# The Link header ServiceNow sends with a page (sysparm_no_count=true: no X-Total-Count).
+# Rows hidden by read ACLs leave a page short, so only rel="next" says more follow.
+LAST = {"Link": f'<{TABLE_URL}?sysparm_offset=0>;rel="first"'}
+NEXT = {"Link": f'<{TABLE_URL}?sysparm_offset=0>;rel="first",<{TABLE_URL}?sysparm_offset=2>;rel="next"'}
+
+
 def page(items: list[dict[str, Any]]) -> dict[str, Any]:
     return {"result": items}
