@@ -88,6 +88,16 @@ class RuleSet:
             for r in self.rules
         }
         object.__setattr__(self, "_plan", plan)
+        # Rules worth asking for a window of a field (see rules.window): those whose
+        # work grows with the evidence checked (near, leads, and "any" over them).
+        narrow: set[str] = set()
+        for rid in self.order:
+            r = self._by_id.get(rid)  # type: ignore[attr-defined]
+            if r is None or not hasattr(r.condition, "evaluate_window"):
+                continue
+            if r.kind in ("near", "leads") or (r.kind == "any" and any(x in narrow for x in r.condition.refs)):
+                narrow.add(rid)
+        object.__setattr__(self, "windowed", frozenset(narrow))
 
     def rule(self, rule_id: str) -> Rule:
         return self._by_id[rule_id]  # type: ignore[attr-defined]
@@ -100,7 +110,7 @@ class RuleSet:
 class Context:
     """One evaluation of one record: field tokens and rule results, computed once."""
 
-    __slots__ = ("record", "ruleset", "_tokens", "_results", "_texts", "_index", "_evidence", "_plan", "_reversed", "_whole", "_vocab_ev", "_by_field", "pieces")
+    __slots__ = ("record", "ruleset", "_tokens", "_results", "_texts", "_index", "_evidence", "_plan", "_reversed", "_whole", "_vocab_ev", "_by_field", "pieces", "_windowed")
 
     def __init__(self, record: Record, ruleset: RuleSet) -> None:
         self.record = record
@@ -118,6 +128,7 @@ class Context:
         # What a kind finds in one field, kept by the kind under its own key, so a rule
         # asked for several field scopes does that field's work once.
         self.pieces: dict = {}
+        self._windowed: dict[tuple, Match] = {}  # (rule id, field scope, window) -> match
 
     def text(self, name: str) -> str:
         t = self._texts.get(name)
@@ -247,6 +258,30 @@ class Context:
                 else:
                     m = condition.evaluate(self, scope)
             self._results[key] = m
+        return m
+
+
+    def result_in(self, rule_id: str, scope: frozenset, window: tuple) -> Match:
+        """A rule's evidence in a window of the one field in ``scope`` (see rules.window):
+        every piece of its full evidence that overlaps the window, maybe more. A full
+        answer already known is given as it is; kinds that cannot narrow answer in full."""
+        m = self._results.get((rule_id, scope))
+        if m is not None:
+            return m
+        if rule_id not in self.ruleset.windowed:  # type: ignore[attr-defined]
+            return self.result(rule_id, scope)
+        m = self._whole.get(rule_id)
+        if m is not None and not (m.holds and m.evidence):
+            return m
+        key = (rule_id, scope, window)
+        m = self._windowed.get(key)
+        if m is None:
+            condition, scoped = self._plan[rule_id]
+            if condition is None or (scoped is not None and not scoped.applies_to(self.record)):
+                m = NO
+            else:
+                m = condition.evaluate_window(self, scope, window)
+            self._windowed[key] = m
         return m
 
 

@@ -40,6 +40,24 @@ class AnyCondition:
         return Match(True, held[0] if len(held) == 1 else merge_evidence(*held))
 
 
+    def evaluate_window(self, ctx, scope, window) -> Match:
+        """Evidence in a window of one field (see rules.window): each rule's, merged."""
+        sub = narrow(self.fields, scope)
+        if sub != scope:
+            return self.evaluate(ctx, scope)  # another field set: answer in full
+        result_in = ctx.result_in
+        held = []
+        for r in self.refs:
+            m = result_in(r, sub, window)
+            if m.holds:
+                ev = tuple([e for e in m.evidence if e.field in sub])
+                if ev:
+                    held.append(ev)
+        if not held:
+            return NO
+        return Match(True, held[0] if len(held) == 1 else merge_evidence(*held))
+
+
 def build(b: BuildContext) -> AnyCondition:
     f = b.params["fields"]
     return AnyCondition(tuple(b.params["rules"]), frozenset(f) if f else None)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from rules import params as P
 from rules.kinds.base import NO, BuildContext, Match, narrow
+from rules.window import keep
 
 # What opens a clause: punctuation, list bullets, and the words that start a subordinate clause.
 # Each clause pattern starts with a lookahead for the characters a match can start with:
@@ -78,11 +79,25 @@ class LeadsCondition:
         m = ctx.result(self.rule, sub)
         if not m.holds:
             return NO
-        opener = _OPENERS[self.same]
+        return self._leading(ctx, sub, m.evidence)
+
+    def evaluate_window(self, ctx, scope, window) -> Match:
+        """The rule's evidence in ``window`` that leads its clause (see rules.window)."""
+        sub = narrow(self.fields, scope)
+        if sub != scope:
+            return self.evaluate(ctx, scope)
+        m = ctx.result_in(self.rule, sub, window)
+        if not m.holds:
+            return NO
+        ev = keep(m.evidence, window)
+        return self._leading(ctx, sub, ev) if ev else NO
+
+    def _leading(self, ctx, sub, evidence) -> Match:
         # Blockers by field, sorted: each piece of evidence looks only at those after it.
         blockers = ctx.by_field(ctx.result(self.unless, sub)) if self.unless else None
+        opener = _OPENERS[self.same]
         found = []
-        for e in m.evidence:
+        for e in evidence:
             if sub is not None and e.field not in sub:
                 continue
             text = ctx.text(e.field)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from rules import params as P
 from rules.kinds.base import NO, BuildContext, Match, merge_evidence, narrow
+from rules.window import around, keep, make
 
 _BREAKS = {
     # "16:00" and "99.9" are not clause ends.
@@ -109,9 +110,70 @@ class NearCondition:
         ma = ctx.result(self.a, sub)
         if not ma.holds:
             return NO
+        if self.b in ctx.ruleset.windowed and sub is not None and len(sub) == 1:
+            # b is costly to check everywhere: ask for its evidence only where a partner
+            # of a's evidence can be (rules.window).
+            (f,) = sub
+            mb = ctx.result_in(self.b, sub, make(self._partner_spans(ctx, f, ma.evidence)))
+        else:
+            mb = ctx.result(self.b, sub)
+        if not mb.holds:
+            return NO
+        return self._pairs(ctx, sub, ma.evidence, mb)
+
+    def evaluate_window(self, ctx, scope, window) -> Match:
+        """The pairs with a piece in ``window`` (see rules.window): a and b in full, but
+        only a's evidence in the window or within reach of b's there is paired, with the
+        same checks as a full evaluation."""
+        sub = narrow(self.fields, scope)
+        windowed = ctx.ruleset.windowed
+        if sub != scope or self.a in windowed or self.b in windowed:
+            return self.evaluate(ctx, scope)
+        ma = ctx.result(self.a, sub)
+        if not ma.holds:
+            return NO
         mb = ctx.result(self.b, sub)
         if not mb.holds:
             return NO
+        # a's evidence in the window, or within reach of b's evidence there.
+        a_ev = keep(ma.evidence, make(list(window) + self._reach_spans(ctx, scope, keep(mb.evidence, window))))
+        if not a_ev:
+            return NO
+        return self._pairs(ctx, sub, a_ev, mb)
+
+    def _reach_spans(self, ctx, scope, evidence) -> list[tuple[int, int]]:
+        """Around each piece, where a partner can be: within ``within`` words and 40
+        characters a word (see _word_bounds); evidence outside is never paired with it."""
+        w = self.within
+        reach = (w + 1) * 40 + 1
+        if not w:
+            return around(evidence, reach)
+        spans = []
+        for e in evidence:
+            before, after = _bounds(ctx, e.field, e.start, e.end, w)
+            spans.append((max(e.start - reach, before), min(e.end + reach, after)))
+        return spans
+
+    def _partner_spans(self, ctx, f, a_evidence) -> list[tuple[int, int]]:
+        """Where b's evidence paired with each piece of a's can be: within reach, on
+        the side the order allows, and before the first break after a (a break between
+        them ends the pair, whatever lies beyond)."""
+        text = ctx.text(f)
+        breaker = _BREAKS[self.same]
+        spans = []
+        for ea, (lo, hi) in zip(a_evidence, self._reach_spans(ctx, f, a_evidence)):
+            if self.order == "a-first":
+                lo = max(lo, ea.start)
+            if self.order == "b-first":
+                hi = min(hi, ea.start + 1)
+            elif breaker is not None:
+                m = breaker.search(text, ea.end)
+                if m is not None and m.end() < hi:
+                    hi = m.end()
+            spans.append((lo, hi))
+        return spans
+
+    def _pairs(self, ctx, sub, a_evidence, mb) -> Match:
         breaker = _BREAKS[self.same]
         # Blockers by field, sorted: each piece of evidence looks only at those near it.
         blockers = ctx.by_field(ctx.result(self.unless, sub)) if self.unless else None
@@ -123,7 +185,7 @@ class NearCondition:
         reach = (w + 1) * 40
         a_first, b_first = self.order == "a-first", self.order == "b-first"
         pairs = []
-        for ea in ma.evidence:
+        for ea in a_evidence:
             got = b_by_field.get(ea.field)
             if got is None or (sub is not None and ea.field not in sub):
                 continue
@@ -140,7 +202,7 @@ class NearCondition:
             if w:
                 # Narrow the b's to those the word count below can let through (it skips
                 # a pair with > w words and >= w+1 spaces between): same pairs, fewer tries.
-                before, after = _word_bounds(text, ctx.reversed_text(ea.field), ea.start, ea.end, w)
+                before, after = _bounds(ctx, ea.field, ea.start, ea.end, w)
                 lo = max(lo, bisect_right(bstarts, before - longest))
                 last = min(last, after - 1)
             for k in range(lo, len(bs)):
@@ -185,6 +247,15 @@ def _bound_patterns(w: int):
 
 
 _PATTERNS: dict[int, tuple] = {}
+
+
+def _bounds(ctx, f: str, start: int, end: int, w: int) -> tuple[float, float]:
+    """_word_bounds of one piece of evidence, found once per record (windows and pairs ask)."""
+    key = (f, start, end, w)
+    got = ctx.pieces.get(key)
+    if got is None:
+        got = ctx.pieces[key] = _word_bounds(ctx.text(f), ctx.reversed_text(f), start, end, w)
+    return got
 
 
 def _word_bounds(text: str, rev: str, start: int, end: int, w: int) -> tuple[float, float]:
