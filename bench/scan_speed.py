@@ -28,10 +28,10 @@ def main() -> None:
         with sandbox(args.records, seed=9, latency_ms=args.latency_ms) as info:
             cfg = config_for(info, max_writes_per_run=1_000_000, workers=args.workers)
             first, t_first = timed_scan(cfg, source=system)
-            _, t_again = timed_scan(cfg, source=system)
-            s = first.sources[0]
+            again, t_again = timed_scan(cfg, source=system)
+            s, s2 = first.sources[0], again.sources[0]
             rows.append((system, "csi-coach first scan", t_first, s.records, s.written))
-            rows.append((system, "csi-coach re-scan", t_again, s.records, 0))
+            rows.append((system, "csi-coach re-scan", t_again, s2.records, s2.written))
         if args.skip_naive:
             continue
         with sandbox(args.records, seed=9, latency_ms=args.latency_ms) as info:
