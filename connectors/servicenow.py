@@ -464,15 +464,17 @@ class ServiceNowConnector:
         action = f"read the {field} of {record.number or record.key} ({JOURNAL_TABLE})"
         out: list[BotComment] = []
         offset = 0
+        counted = False
         while True:
             params = {
                 "sysparm_query": query,
                 "sysparm_fields": "sys_id,value,sys_created_on",
                 "sysparm_exclude_reference_link": "true",
-                "sysparm_no_count": "true",
                 "sysparm_limit": str(JOURNAL_PAGE),
                 "sysparm_offset": str(offset),
             }
+            if not counted:
+                params["sysparm_no_count"] = "true"
             resp = self._request("GET", f"/api/now/table/{JOURNAL_TABLE}", params=params, action=action,
                                  empty_404=True)
             rows = self._result(resp, action)
@@ -490,9 +492,11 @@ class ServiceNowConnector:
                     created=parse_sn_time(field_value(row, "sys_created_on")),
                     editable=False,
                 ))
-            if len(rows) < JOURNAL_PAGE:
+            # ACLs may shorten a page while entries follow: the headers decide, as in fetch.
+            more, counted = self._more(resp, len(rows), offset, JOURNAL_PAGE, counted)
+            if not more:
                 return out
-            offset += len(rows)
+            offset += JOURNAL_PAGE
 
     def marked_keys(self, since: datetime | None) -> set[str]:
         """sys_ids of the records with a journal entry carrying the marker prefix, created at or

@@ -13,6 +13,7 @@ from urllib3.exceptions import ProtocolError
 from errors import AmbiguousWrite, NotFound, PermissionDenied, TransientError
 from model import CommentRef, Record
 from test_servicenow_support import (
+    LAST,
     INSTANCE,
     JOURNAL_URL,
     TABLE_URL,
@@ -154,7 +155,7 @@ class SlowInstance:
         self.committing.clear()
 
     def journal_page(self, request):
-        return 200, {"Content-Type": "application/json"}, json.dumps(page(self.journal))
+        return 200, {"Content-Type": "application/json", **LAST}, json.dumps(page(self.journal))
 
 
 @pytest.mark.parametrize("earlier_entry", [False, True], ids=["first coaching", "re-coaching after cooldown"])
@@ -219,8 +220,9 @@ def test_patch_on_a_deleted_record_is_not_found(rsps, monkeypatch):
 
 def test_bot_comments_reads_the_journal_by_marker(rsps, monkeypatch):
     c, _ = connector(monkeypatch)
-    rsps.add(responses.GET, JOURNAL_URL, json=load("journal_entries.json"))
+    rsps.add(responses.GET, JOURNAL_URL, json=load("journal_entries.json"), headers=LAST)
     found = c.bot_comments(RECORD)
+    assert len(rsps.calls) == 1  # the Link header says there is no next page
     assert [b.marker for b in found] == ["csi-coach:0123456789abcdef", "csi-coach:fedcba9876543210"]
     assert found[0].ref == CommentRef("snow", SYS_ID, "a1b2c3d4e5f60718293a4b5c6d7e8f90")
     assert found[0].created == datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
@@ -235,8 +237,18 @@ def test_bot_comments_pages_past_one_hundred(rsps, monkeypatch):
     first = page([{"sys_id": f"{i:032x}", "value": f"n {i} csi-coach:{i:016x}", "sys_created_on": "2026-03-02 08:00:00"}
                   for i in range(100)])
     rsps.add(responses.GET, JOURNAL_URL, json=first)
-    rsps.add(responses.GET, JOURNAL_URL, json=journal_with("last csi-coach:abcdefabcdefabcd"))
+    rsps.add(responses.GET, JOURNAL_URL, json=journal_with("last csi-coach:abcdefabcdefabcd"), headers=LAST)
     assert len(c.bot_comments(RECORD)) == 101
+    assert params_of(rsps.calls[1].request.url)["sysparm_offset"] == "100"
+
+
+def test_bot_comments_go_on_past_a_page_shortened_by_acls(rsps, monkeypatch):
+    # ServiceNow hides rows after the limit: a short page with rel="next" is not the last
+    c, _ = connector(monkeypatch)
+    nxt = {"Link": '<x?sysparm_offset=0>;rel="first",<x?sysparm_offset=100>;rel="next"'}
+    rsps.add(responses.GET, JOURNAL_URL, json=journal_with("first csi-coach:0123456789abcdef"), headers=nxt)
+    rsps.add(responses.GET, JOURNAL_URL, json=journal_with("second csi-coach:abcdefabcdefabcd"), headers=LAST)
+    assert [b.marker for b in c.bot_comments(RECORD)] == ["csi-coach:0123456789abcdef", "csi-coach:abcdefabcdefabcd"]
     assert params_of(rsps.calls[1].request.url)["sysparm_offset"] == "100"
 
 
