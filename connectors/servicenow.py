@@ -370,17 +370,7 @@ class ServiceNowConnector:
         # something else, and no sys_id or number contains them.
         if not key or "^" in key or any(ord(ch) < 32 for ch in key):
             return None
-        fields = self.requested_fields()
-        query = f"sys_id={key}^OR{self.settings.fields.number}={key}"
-        action = f"read {key} from {self.table}"
-        resp = self._request("GET", f"/api/now/table/{self.table}", params=self._read_params(fields, query, 1, 0),
-                             action=action, empty_404=True)
-        page = self._result(resp, action)
-        if not page:
-            return None
-        if isinstance(page[0], Mapping):
-            self._warn_missing(page[0], fields)
-        return self._to_record(page[0])
+        return self._read_one(f"sys_id={key}^OR{self.settings.fields.number}={key}", f"read {key} from {self.table}")
 
     def get_in_scope(self, key: str) -> Record | BrokenRecord | None:
         """The record with sys_id ``key`` only if the admin's ``query`` still selects it, as ``fetch``
@@ -393,9 +383,12 @@ class ServiceNowConnector:
         key = key.strip()
         if not key or "^" in key or any(ord(ch) < 32 for ch in key):
             return None  # as in get: such a key would query something else
+        return self._read_one(scope_query(self.settings.query, f"sys_id={key}"),
+                              f"read {key} from {self.table} within the source's query")
+
+    def _read_one(self, query: str, action: str) -> Record | BrokenRecord | None:
+        """The first record the encoded query selects, read as fetch reads it: one request."""
         fields = self.requested_fields()
-        query = scope_query(self.settings.query, f"sys_id={key}")
-        action = f"read {key} from {self.table} within the source's query"
         resp = self._request("GET", f"/api/now/table/{self.table}", params=self._read_params(fields, query, 1, 0),
                              action=action, empty_404=True)
         page = self._result(resp, action)
