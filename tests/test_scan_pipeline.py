@@ -650,14 +650,13 @@ def test_lost_state_file_does_not_acknowledge_twice(tmp_path):
     assert len(fake.comments["k0"]) == 2  # the coaching and one thank-you
 
 
-def test_a_restored_backup_never_thanks_twice(tmp_path):
-    # the backup's last scan wrote on k0 minutes before the backup; the thank-you
-    # came after it, and the restored file has never heard of it
+def thank_then_restore_the_backup(tmp_path, fake):
+    """Coach, back the state file up, thank k0's owner, then restore the backup: the
+    restored file has never heard of the thank-you."""
     import shutil
     import sqlite3
 
     cfg = make_config(tmp_path, acknowledge_fixed=True)
-    fake = FakeConnector("snow", make_records("snow", GOALS))
     scan(cfg, {"snow": fake})
     live = tmp_path / "state" / "s.sqlite"
     backup = tmp_path / "backup.sqlite"
@@ -669,36 +668,27 @@ def test_a_restored_backup_never_thanks_twice(tmp_path):
         p.unlink()
     shutil.copy(backup, live)
     fake.set_goal("k0", "grow more revenue")  # an owner edit: k0 is judged again
-    result = scan(cfg, {"snow": fake})
-    assert result.summary()["written"] == 0
+    return cfg
+
+
+def test_a_restored_backup_never_thanks_twice(tmp_path):
+    # the backup's last scan wrote on k0 minutes before the backup was taken
+    fake = FakeConnector("snow", make_records("snow", GOALS))
+    cfg = thank_then_restore_the_backup(tmp_path, fake)
+    assert scan(cfg, {"snow": fake}).summary()["written"] == 0
     assert len(fake.comments["k0"]) == 2  # the coaching and one thank-you
 
 
 def test_when_the_source_cannot_list_marked_records_every_write_is_checked_first(tmp_path):
-    import shutil
-    import sqlite3
-
-    cfg = make_config(tmp_path, acknowledge_fixed=True)
     fake = FakeConnector("snow", make_records("snow", GOALS))
-    scan(cfg, {"snow": fake})
-    live = tmp_path / "state" / "s.sqlite"
-    backup = tmp_path / "backup.sqlite"
-    with sqlite3.connect(live) as src, sqlite3.connect(backup) as dst:
-        src.backup(dst)
-    fake.set_goal("k0", "grow revenue")
-    scan(cfg, {"snow": fake})
-    for p in live.parent.iterdir():
-        p.unlink()
-    shutil.copy(backup, live)
+    cfg = thank_then_restore_the_backup(tmp_path, fake)
 
     def refuse(since):
         raise TransientError("search unavailable", status=503)
 
     fake.has_bulk_marks = False
     fake.marked_keys = refuse
-    fake.set_goal("k0", "grow more revenue")
-    result = scan(cfg, {"snow": fake})
-    assert result.summary()["written"] == 0
+    assert scan(cfg, {"snow": fake}).summary()["written"] == 0
     assert len(fake.comments["k0"]) == 2
 
 
