@@ -98,6 +98,10 @@ class RuleSet:
             if r.kind in ("near", "leads") or (r.kind == "any" and any(x in narrow for x in r.condition.refs)):
                 narrow.add(rid)
         object.__setattr__(self, "windowed", frozenset(narrow))
+        # Rules whose answer for a field scope holds exactly when it has evidence in those
+        # fields ("not", "requires" and "all" can hold without any).
+        tied = {r.id for r in self.rules if r.kind in ("vocab", "regex", "near", "leads", "field", "any")}
+        object.__setattr__(self, "tied", frozenset(tied))
 
     def rule(self, rule_id: str) -> Rule:
         return self._by_id[rule_id]  # type: ignore[attr-defined]
@@ -110,7 +114,7 @@ class RuleSet:
 class Context:
     """One evaluation of one record: field tokens and rule results, computed once."""
 
-    __slots__ = ("record", "ruleset", "_tokens", "_results", "_texts", "_index", "_evidence", "_plan", "_reversed", "_whole", "_vocab_ev", "_by_field", "pieces", "_windowed")
+    __slots__ = ("record", "ruleset", "_tokens", "_results", "_texts", "_index", "_evidence", "_plan", "_reversed", "_whole", "_vocab_ev", "_by_field", "pieces", "_windowed", "_holds")
 
     def __init__(self, record: Record, ruleset: RuleSet) -> None:
         self.record = record
@@ -129,6 +133,7 @@ class Context:
         # asked for several field scopes does that field's work once.
         self.pieces: dict = {}
         self._windowed: dict[tuple, Match] = {}  # (rule id, field scope, window) -> match
+        self._holds: dict[tuple, bool] = {}  # (rule id, field scope) -> holds, when asked alone
 
     def text(self, name: str) -> str:
         t = self._texts.get(name)
@@ -261,6 +266,26 @@ class Context:
         return m
 
 
+    def holds(self, rule_id: str, scope: frozenset | None = None) -> bool:
+        """Whether a rule holds (with evidence in ``scope``'s fields when scoped), for
+        callers that need no evidence ("not", "requires", the category): "any" stops at
+        the first rule that holds, "near" at the first pair, "leads" at the first piece.
+        A full answer already known is used as it is."""
+        m = self._whole.get(rule_id) if scope is None else self._results.get((rule_id, scope))
+        if m is not None:
+            return m.holds
+        key = (rule_id, scope)
+        h = self._holds.get(key)
+        if h is None:
+            condition, scoped = self._plan[rule_id]
+            if condition is None or (scoped is not None and not scoped.applies_to(self.record)):
+                h = False
+            else:
+                alone = getattr(condition, "evaluate_holds", None)
+                h = alone(self, scope) if alone is not None else self.result(rule_id, scope).holds
+            self._holds[key] = h
+        return h
+
     def result_in(self, rule_id: str, scope: frozenset, window: tuple) -> Match:
         """A rule's evidence in a window of the one field in ``scope`` (see rules.window):
         every piece of its full evidence that overlaps the window, maybe more. A full
@@ -307,15 +332,15 @@ def evaluate(record: Record, ruleset: RuleSet) -> Verdict:
         if m.holds:
             findings.append(Finding(rule.id, rule.severity, rule.message, _sorted_evidence(m.evidence)))
     c = ruleset.classification
-    value = ctx.result(c.value).holds
-    process = ctx.result(c.process).holds
+    value = ctx.holds(c.value)
+    process = ctx.holds(c.process)
     if value:
         category = Category.LINKED if process else Category.VALUE
     else:
         category = Category.PROCESS_ONLY if process else Category.NO_GOAL
     return Verdict(
         category=category,
-        measurable=ctx.result(c.measurable).holds,
+        measurable=ctx.holds(c.measurable),
         findings=tuple(findings),
         exempt=ruleset.exemption.matches(record),
     )

@@ -40,6 +40,21 @@ class AllCondition:
         return Match(True, merge_evidence(*groups))
 
 
+    def evaluate_holds(self, ctx, scope=None) -> bool:
+        """Holds or not, without evidence (the same checks as evaluate)."""
+        sub = narrow(self.fields, scope)
+        tied = ctx.ruleset.tied
+        for r in self.refs:
+            if sub is None or r in tied:
+                if not ctx.holds(r, sub):
+                    return False
+            else:
+                m = ctx.result(r, sub)
+                if not m.holds or (m.evidence and not any(e.field in sub for e in m.evidence)):
+                    return False
+        return True
+
+
 def build(b: BuildContext) -> AllCondition:
     f = b.params["fields"]
     return AllCondition(tuple(b.params["rules"]), frozenset(f) if f else None)

@@ -40,6 +40,20 @@ class AnyCondition:
         return Match(True, held[0] if len(held) == 1 else merge_evidence(*held))
 
 
+    def evaluate_holds(self, ctx, scope=None) -> bool:
+        """Holds or not, without evidence: the first rule that holds ends it."""
+        sub = narrow(self.fields, scope)
+        tied = ctx.ruleset.tied
+        for r in self.refs:
+            if sub is None or r in tied:
+                if ctx.holds(r, sub):
+                    return True
+            else:
+                m = ctx.result(r, sub)
+                if m.holds and any(e.field in sub for e in m.evidence):
+                    return True
+        return False
+
     def evaluate_window(self, ctx, scope, window) -> Match:
         """Evidence in a window of one field (see rules.window): each rule's, merged."""
         sub = narrow(self.fields, scope)

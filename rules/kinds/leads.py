@@ -81,6 +81,11 @@ class LeadsCondition:
             return NO
         return self._leading(ctx, sub, m.evidence)
 
+    def evaluate_holds(self, ctx, scope=None) -> bool:
+        sub = narrow(self.fields, scope)
+        m = ctx.result(self.rule, sub)
+        return m.holds and self._leading(ctx, sub, m.evidence, True).holds  # the first piece ends it
+
     def evaluate_window(self, ctx, scope, window) -> Match:
         """The rule's evidence in ``window`` that leads its clause (see rules.window)."""
         sub = narrow(self.fields, scope)
@@ -92,7 +97,7 @@ class LeadsCondition:
         ev = keep(m.evidence, window)
         return self._leading(ctx, sub, ev) if ev else NO
 
-    def _leading(self, ctx, sub, evidence) -> Match:
+    def _leading(self, ctx, sub, evidence, first_only: bool = False) -> Match:
         # Blockers by field, sorted: each piece of evidence looks only at those after it.
         blockers = ctx.by_field(ctx.result(self.unless, sub)) if self.unless else None
         opener = _OPENERS[self.same]
@@ -116,6 +121,8 @@ class LeadsCondition:
             if blockers and self._blocked(text, e, blockers):
                 continue
             found.append(e)
+            if first_only:
+                break
         return Match(True, tuple(found)) if found else NO
 
     def _blocked(self, text, e, blockers) -> bool:

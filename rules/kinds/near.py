@@ -106,6 +106,12 @@ class NearCondition:
         return False
 
     def evaluate(self, ctx, scope=None) -> Match:
+        return self._evaluate(ctx, scope, False)
+
+    def evaluate_holds(self, ctx, scope=None) -> bool:
+        return self._evaluate(ctx, scope, True).holds  # the first pair found ends it
+
+    def _evaluate(self, ctx, scope, first_only: bool) -> Match:
         sub = narrow(self.fields, scope)
         ma = ctx.result(self.a, sub)
         if not ma.holds:
@@ -119,7 +125,7 @@ class NearCondition:
             mb = ctx.result(self.b, sub)
         if not mb.holds:
             return NO
-        return self._pairs(ctx, sub, ma.evidence, mb)
+        return self._pairs(ctx, sub, ma.evidence, mb, first_only)
 
     def evaluate_window(self, ctx, scope, window) -> Match:
         """The pairs with a piece in ``window`` (see rules.window): a and b in full, but
@@ -173,7 +179,7 @@ class NearCondition:
             spans.append((lo, hi))
         return spans
 
-    def _pairs(self, ctx, sub, a_evidence, mb) -> Match:
+    def _pairs(self, ctx, sub, a_evidence, mb, first_only: bool = False) -> Match:
         breaker = _BREAKS[self.same]
         # Blockers by field, sorted: each piece of evidence looks only at those near it.
         blockers = ctx.by_field(ctx.result(self.unless, sub)) if self.unless else None
@@ -227,6 +233,8 @@ class NearCondition:
                 if clause_blockers and _in_clause(text, first, second, clause_blockers):
                     continue
                 pairs.append((ea, eb))
+                if first_only:
+                    return Match(True, pairs[0])
         if not pairs:
             return NO
         return Match(True, merge_evidence(tuple(e for p in pairs for e in p)))

@@ -26,7 +26,10 @@ class NotCondition:
         return (self.rule,)
 
     def evaluate(self, ctx, scope=None) -> Match:  # about the whole record: scope ignored
-        return NO if ctx.result(self.rule).holds else _YES
+        return NO if ctx.holds(self.rule) else _YES
+
+    def evaluate_holds(self, ctx, scope=None) -> bool:
+        return not ctx.holds(self.rule)
 
 
 def build(b: BuildContext) -> NotCondition:

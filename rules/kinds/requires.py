@@ -29,10 +29,14 @@ class RequiresCondition:
         return (self.when, self.then)
 
     def evaluate(self, ctx, scope=None) -> Match:  # about the whole record: scope ignored
-        a = ctx.result(self.when)
-        if not a.holds or ctx.result(self.then).holds:
+        # "then" first: when it holds, "if" need not be found at all.
+        if ctx.holds(self.then):
             return NO
-        return Match(True, a.evidence)
+        a = ctx.result(self.when)
+        return Match(True, a.evidence) if a.holds else NO
+
+    def evaluate_holds(self, ctx, scope=None) -> bool:
+        return not ctx.holds(self.then) and ctx.holds(self.when)
 
 
 def build(b: BuildContext) -> RequiresCondition:
