@@ -45,11 +45,18 @@ class VocabCondition:
                 found.extend(vocab_evidence(f, v, neg))
             return Match(True, tuple(found)) if found else NO
         found = []
+        pieces = ctx.pieces
         for f in fields:
-            # A term in several of the vocabularies is one occurrence: one per start.
-            merged = {e.start: e for v in self.vocabs for e in vocab_evidence(f, v, neg)}
-            if merged:
-                found.extend([merged[k] for k in sorted(merged)])
+            # A term in several of the vocabularies is one occurrence (tokens are in order,
+            # one per start); made once per field and record, whatever scope asks.
+            key = (self.vocabs, f, neg)
+            ev = pieces.get(key)
+            if ev is None:
+                names = frozenset(self.vocabs)
+                evidence = ctx.evidence
+                ev = pieces[key] = [evidence(f, t) for t in ctx.tokens(f)
+                                    if not names.isdisjoint(t.vocabs) and not (neg and t.negated)]
+            found.extend(ev)
         return Match(True, tuple(found)) if found else NO
 
 
