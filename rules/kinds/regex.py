@@ -19,6 +19,7 @@ from model import Evidence
 from rules import params as P
 from rules.kinds.base import NO, BuildContext, Match, in_scope, make_evidence
 from rules.literals import gate
+from rules.lowered import lowered_twin, plain
 
 PARAMS = {
     "pattern": P.REGEX,
@@ -39,6 +40,8 @@ class RegexCondition:
     vocabs: tuple[str, ...] = ()
     # False for text the regex cannot match (a literal it needs is missing): see literals.
     gate: Optional[Callable[[str], bool]] = field(default=None, compare=False, repr=False)
+    # The same pattern without ignore-case, run over lower-cased text: see lowered.
+    twin: Optional[re.Pattern] = field(default=None, compare=False, repr=False)
 
     def evaluate(self, ctx, scope=None) -> Match:
         fields = in_scope(self.fields, scope)
@@ -66,21 +69,30 @@ class RegexCondition:
         text = ctx.text(f)
         if not text or (self.gate is not None and not self.gate(text)):
             return ()
+        rx, subject = self.regex, text
+        if self.twin is not None and plain(text):
+            # Case ignored: the same spans from the case-sensitive twin over the lower-cased
+            # field, which is made once per record (rules.lowered).
+            key = ("lower", f)
+            subject = ctx.pieces.get(key)
+            if subject is None:
+                subject = ctx.pieces[key] = text.lower()
+            rx = self.twin
         found: list[Evidence] = []
         if not self.negation and not self.max_evidence:
             # The common case, without the per-match checks below.
-            for m in self.regex.finditer(text):
+            for m in rx.finditer(subject):
                 s, e = m.span()
                 if e != s:
-                    found.append(make_evidence(f, m.group(), s, e))
+                    found.append(make_evidence(f, text[s:e], s, e))
             return tuple(found)
-        for m in self.regex.finditer(text):
+        for m in rx.finditer(subject):
             s, e = m.span()
             if e == s:
                 continue
             if self.negation and ctx.negated_at(f, s):
                 continue
-            found.append(make_evidence(f, m.group(), s, e))
+            found.append(make_evidence(f, text[s:e], s, e))
             if len(found) == self.max_evidence:
                 break
         return tuple(found)
@@ -90,4 +102,5 @@ def build(b: BuildContext) -> RegexCondition:
     p = b.params
     flags = re.IGNORECASE if p["ignore_case"] else 0
     regex = re.compile(p["pattern"], flags)
-    return RegexCondition(regex, tuple(p["fields"]), p["negation"], p["max_evidence"], gate=gate(regex))
+    return RegexCondition(regex, tuple(p["fields"]), p["negation"], p["max_evidence"], gate=gate(regex),
+                          twin=lowered_twin(regex))
