@@ -34,6 +34,7 @@ def sandbox(records: int, *, seed: int = 1, latency_ms: int = 0) -> Iterator[dic
         if not line:
             raise RuntimeError("the sandbox did not start")
         info = json.loads(line)
+        info["pid"] = proc.pid  # for benchmarks that read the servers' own memory
         os.environ.update(info["env"])
         yield info
     finally:
