@@ -88,6 +88,9 @@ def test_near_word_bounds_are_the_first_far_positions():
         x = next((p for p in range(end, len(text) + 1) if _far(text[end:p], w)), inf)
         y = next((p for p in range(start, -1, -1) if _far(text[p:start], w)), -inf)
         assert near._word_bounds(text, text[::-1], start, end, w) == (y, x), (text, start, end, w)
+        # One side alone (an order rules the other out): that bound, the other open.
+        assert near._word_bounds(text, text[::-1], start, end, w, "after") == (-inf, x)
+        assert near._word_bounds(text, text[::-1], start, end, w, "before") == (y, inf)
 
 
 def _unguarded(rx):

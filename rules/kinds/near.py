@@ -142,21 +142,24 @@ class NearCondition:
         if not mb.holds:
             return NO
         # a's evidence in the window, or within reach of b's evidence there.
-        a_ev = keep(ma.evidence, make(list(window) + self._reach_spans(ctx, scope, keep(mb.evidence, window))))
+        # (With an order, a lies on one side of b: only that side is bounded.)
+        side = "before" if self.order == "a-first" else "after" if self.order == "b-first" else "both"
+        a_ev = keep(ma.evidence, make(list(window) + self._reach_spans(ctx, keep(mb.evidence, window), side)))
         if not a_ev:
             return NO
         return self._pairs(ctx, sub, a_ev, mb)
 
-    def _reach_spans(self, ctx, scope, evidence) -> list[tuple[int, int]]:
+    def _reach_spans(self, ctx, evidence, side: str = "both") -> list[tuple[int, int]]:
         """Around each piece, where a partner can be: within ``within`` words and 40
-        characters a word (see _word_bounds); evidence outside is never paired with it."""
+        characters a word (see _word_bounds; ``side`` bounds one side only, the other
+        reaching 40 characters a word); evidence outside is never paired with it."""
         w = self.within
         reach = (w + 1) * 40 + 1
         if not w:
             return around(evidence, reach)
         spans = []
         for e in evidence:
-            before, after = _bounds(ctx, e.field, e.start, e.end, w)
+            before, after = _bounds(ctx, e.field, e.start, e.end, w, side)
             spans.append((max(e.start - reach, before), min(e.end + reach, after)))
         return spans
 
@@ -167,7 +170,8 @@ class NearCondition:
         text = ctx.text(f)
         breaker = _BREAKS[self.same]
         spans = []
-        for ea, (lo, hi) in zip(a_evidence, self._reach_spans(ctx, f, a_evidence)):
+        side = "after" if self.order == "a-first" else "before" if self.order == "b-first" else "both"
+        for ea, (lo, hi) in zip(a_evidence, self._reach_spans(ctx, a_evidence, side)):
             if self.order == "a-first":
                 lo = max(lo, ea.start)
             if self.order == "b-first":
@@ -208,7 +212,7 @@ class NearCondition:
             if w:
                 # Narrow the b's to those the word count below can let through (it skips
                 # a pair with > w words and >= w+1 spaces between): same pairs, fewer tries.
-                before, after = _bounds(ctx, ea.field, ea.start, ea.end, w)
+                before, after = _bounds(ctx, ea.field, ea.start, ea.end, w, "after" if a_first else "before" if b_first else "both")
                 lo = max(lo, bisect_right(bstarts, before - longest))
                 last = min(last, after - 1)
             for k in range(lo, len(bs)):
@@ -257,26 +261,27 @@ def _bound_patterns(w: int):
 _PATTERNS: dict[int, tuple] = {}
 
 
-def _bounds(ctx, f: str, start: int, end: int, w: int) -> tuple[float, float]:
+def _bounds(ctx, f: str, start: int, end: int, w: int, side: str = "both") -> tuple[float, float]:
     """_word_bounds of one piece of evidence, found once per record (windows and pairs ask)."""
-    key = (f, start, end, w)
+    key = (f, start, end, w, side)
     got = ctx.pieces.get(key)
     if got is None:
-        got = ctx.pieces[key] = _word_bounds(ctx.text(f), ctx.reversed_text(f), start, end, w)
+        got = ctx.pieces[key] = _word_bounds(ctx.text(f), ctx.reversed_text(f), start, end, w, side)
     return got
 
 
-def _word_bounds(text: str, rev: str, start: int, end: int, w: int) -> tuple[float, float]:
+def _word_bounds(text: str, rev: str, start: int, end: int, w: int, side: str = "both") -> tuple[float, float]:
     """(Y, X): a b that ends at or before Y, or starts at or after X, is more than ``w``
     words and at least w+1 spaces away from the evidence [start, end). Both counts only
     grow with the distance, so these are the first positions where both hold. Found by
     short regex matches around the evidence (``rev`` is the field reversed, for looking
-    back), not from a layout of the whole field."""
+    back), not from a layout of the whole field. ``side`` "after" or "before" finds only
+    that one (the other is left unbounded): an order rules the other side out."""
     spaces, words_sp, words_w, back = _bound_patterns(w)
     n = len(text)
     inf = float("inf")
     # After: the text from ``end`` to x.
-    m = spaces(text, end)
+    m = spaces(text, end) if side != "before" else None
     if m is None:
         x = inf
     else:
@@ -284,7 +289,7 @@ def _word_bounds(text: str, rev: str, start: int, end: int, w: int) -> tuple[flo
         m = (words_w if end < n and not text[end].isspace() else words_sp)(text, end)
         x = inf if m is None else max(x, m.end())
     # Before: the text from y to ``start``, read backwards.
-    m = spaces(rev, n - start)
+    m = spaces(rev, n - start) if side != "after" else None
     if m is None:
         y = -inf
     else:
