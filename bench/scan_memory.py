@@ -22,8 +22,8 @@ import time
 from benchlib import ROOT, config_for, sandbox
 
 
-def child_scan(cfg, source: str) -> tuple[float, float, str]:
-    """(seconds, the child's own peak RSS in MB, its last line of output)."""
+def child_scan(cfg, source: str) -> tuple[float, float, float, str]:
+    """(seconds, the child's CPU seconds, its own peak RSS in MB, its last line of output)."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(
@@ -37,7 +37,17 @@ def child_scan(cfg, source: str) -> tuple[float, float, str]:
         err.seek(0)
         stdout, stderr = out.read().strip(), err.read()
     last = stdout.splitlines()[-1] if stdout else stderr[-300:]
-    return seconds, usage.ru_maxrss / 1024, last
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, last
+
+
+def cpu_seconds(pid: int) -> float:
+    """A live process's CPU time so far (user + system), 0 where /proc is not there."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 def peak_mb(pid: int) -> float:
@@ -58,17 +68,21 @@ def main() -> None:
     ap.add_argument("--sources", default="servicenow,jira")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    print(f"{'records':>8} {'source':<11}{'seconds':>9}{'us/record':>10}{'peak RSS MB':>13}{'sandbox MB':>12}")
+    print(f"{'records':>8} {'source':<11}{'seconds':>9}{'us/record':>10}{'scan CPU s':>11}{'sandbox CPU s':>14}"
+          f"{'peak RSS MB':>13}{'sandbox MB':>12}")
     for n in sizes:
         with sandbox(n, seed=4) as info:
             cfg = config_for(info)
             for source in args.sources.split(","):
-                seconds, mb, last = child_scan(cfg, source)
-                print(f"{n:8d} {source:<11}{seconds:9.1f}{1e6 * seconds / n:10.0f}{mb:13.1f}"
-                      f"{peak_mb(info['pid']):12.1f}", flush=True)
+                served = cpu_seconds(info["pid"])
+                seconds, cpu, mb, last = child_scan(cfg, source)
+                served = cpu_seconds(info["pid"]) - served
+                print(f"{n:8d} {source:<11}{seconds:9.1f}{1e6 * seconds / n:10.0f}{cpu:11.1f}{served:14.1f}"
+                      f"{mb:13.1f}{peak_mb(info['pid']):12.1f}", flush=True)
                 if '"records"' not in last:
                     print("    scan output:", last)
-    print("\n(peak RSS: the scan process's own ru_maxrss; sandbox MB: the sandbox process's VmHWM so far.)")
+    print("\n(CPU s: user + system seconds of the scan process and of the sandbox process during that scan;\n"
+          " peak RSS: the scan process's own ru_maxrss; sandbox MB: the sandbox process's VmHWM so far.)")
 
 
 if __name__ == "__main__":
