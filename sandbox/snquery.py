@@ -109,6 +109,26 @@ class Query:
             out.sort(key=lambda r, n=name: _sort_key(get(r, n) or ""), reverse=desc)
         return out
 
+    def split_floor(self) -> "tuple[Condition, Query] | None":
+        """``(floor, rest)`` when this query is ``rest`` AND ``field >= value`` (or ``>``) ordered
+        by that field ascending first, as a paging client's seek query is; else None.
+
+        Filtering and stable sorting commute, so the answer is the rows of ``rest`` in
+        order from the first one past the floor, wherever the field's values sort as
+        they compare (checked by the caller): a bisection instead of a full pass.
+        """
+        if len(self.groups) != 1 or not self.order or self.order[0][1]:
+            return None
+        field_name = self.order[0][0]
+        floors = [i for i, term in enumerate(self.groups[0])
+                  if len(term) == 1 and term[0].field == field_name and term[0].operator in (">=", ">")
+                  and term[0].value != ""]
+        if not floors:
+            return None
+        at = floors[-1]
+        rest = self.groups[0][:at] + self.groups[0][at + 1:]
+        return self.groups[0][at][0], Query((rest,) if rest else (), self.order)
+
 
 def parse(encoded: str, now: datetime | None = None) -> Query:
     """Parse an encoded query. `now` fixes what the gs.* relative dates mean (default: now, UTC)."""
@@ -210,6 +230,11 @@ def _compare(a: str, b: str) -> int:
     if na is not None and nb is not None:
         return (na > nb) - (na < nb)
     return (a > b) - (a < b)
+
+
+def sorts_as_text(value: str) -> bool:
+    """Whether ``value`` orders (``_sort_key``) exactly as it compares (``_compare``) against text."""
+    return _number(value) is None and value == value.lower()
 
 
 def _sort_key(value: str) -> tuple:
