@@ -26,7 +26,7 @@ from typing import Any, Iterable
 
 from sandbox import seed as seedmod
 from sandbox.adf import to_wiki
-from sandbox.jql import Catalog, Query, position
+from sandbox.jql import Catalog, Floor, Query, position
 
 PROJECT_KEY = "CSI"
 PROJECT_NAME = "Continual Service Improvement"
@@ -250,6 +250,10 @@ class Site:
         re-sorting the whole site for every page. Queries with relative dates are not cached.
         """
         self.wait(self.startup_wait)
+        if query.floor is not None and query.rest is not None:
+            seek = self._seek(query.floor, query.rest)
+            if seek is not None:
+                return seek
         with self.lock:
             cached = self._search_cache.get(query.text) if not query.volatile else None
             if cached is not None and len(self._change_log) - cached[0] <= _PATCH_LIMIT:
@@ -270,6 +274,21 @@ class Site:
                 while len(self._search_cache) > _CACHED_QUERIES:
                     self._search_cache.pop(next(iter(self._search_cache)))
             return hits
+
+    def _seek(self, floor: Floor, rest: Query) -> list[tuple[tuple, Row]] | None:
+        """The hits of ``rest AND <floor>``: the cached, ordered hits of ``rest`` from the first
+        at or past the floor, up to the first with the field empty (Jira lists those last).
+        A keyset-paging client changes only the floor from page to page, so this is a
+        bisection where a full pass would filter and sort every issue for every page.
+        None when the field's values do not compare with the floor's (no such field here)."""
+        hits = self.search(rest)
+        part = lambda hit: hit[0][0]  # noqa: E731 - (empty, value) of the first, ascending sort field
+        try:
+            end = bisect.bisect_left(hits, (True,), key=part)
+            find = bisect.bisect_left if floor.operator == ">=" else bisect.bisect_right
+            return hits[find(hits, (False, floor.ref), hi=end, key=part):end]
+        except TypeError:
+            return None
 
     def _changed(self, index: int) -> None:
         """Record that a row's searchable values changed (caller holds the lock)."""

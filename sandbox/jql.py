@@ -180,13 +180,27 @@ class SortField:
     descending: bool
 
 
+@dataclass(frozen=True)
+class Floor:
+    """A top-level ``AND <date field> >= <absolute date>`` (or ``>``) on the query's first,
+    ascending sort field, as a paging client restarts with; ``ref`` is the epoch it reads."""
+
+    field: str
+    operator: str  # ">=" | ">"
+    ref: float
+
+
 class Query:
     def __init__(self, predicate: Predicate | None, order: tuple[SortField, ...], text: str,
-                 volatile: bool = False) -> None:
+                 volatile: bool = False, floor: Floor | None = None, rest: "Query | None" = None) -> None:
         self._predicate = predicate
         self.order = order or (SortField("key", True),)  # Jira's order when none is given
         self.text = text
         self.volatile = volatile  # True when it reads the clock (-1d, now(), startOfDay())
+        # With a floor, the hits are those of ``rest`` (the query without it, same order) from the
+        # first one at or past the floor: a server can keep ``rest`` ordered and bisect it.
+        self.floor = floor
+        self.rest = rest
 
     @property
     def bounded(self) -> bool:
@@ -246,7 +260,31 @@ def parse(text: str, catalog: Catalog, *, zone: tzinfo = timezone.utc, now: date
         raise _syntax(f"Expecting either 'OR' or 'AND' but got '{tok.text}'.", tok.pos)
     if parser.errors:
         raise JqlError(parser.errors)
-    return Query(predicate, order, text, volatile=parser.volatile)
+    floor, rest = _split_floor(parser, order, text)
+    return Query(predicate, order, text, volatile=parser.volatile, floor=floor, rest=rest)
+
+
+@dataclass(frozen=True)
+class _Conjunct:
+    predicate: Predicate
+    floor: Floor | None  # set when the conjunct is one plain date clause with >= or >
+    start: int  # 0-based span of its text
+    end: int
+
+
+def _split_floor(parser: "_Parser", order: tuple[SortField, ...], text: str) -> tuple[Floor | None, "Query | None"]:
+    """The query's floor and the query without it (see ``Query.floor``), or (None, None)."""
+    if parser.volatile or not order or order[0].descending:
+        return None, None
+    found = [c for c in parser.top if c.floor is not None and c.floor.field == order[0].field]
+    if not found:
+        return None, None
+    chosen = found[-1]
+    others = tuple(c.predicate for c in parser.top if c is not chosen)
+    predicate = None if not others else others[0] if len(others) == 1 else (lambda v: all(p(v) for p in others))
+    # The rest is cached by its text: the query's, with the floor clause cut out, in a namespace of its own.
+    rest_text = f"\x00floor {chosen.floor.field}\x00{text[:chosen.start]}\x00{text[chosen.end:]}"
+    return chosen.floor, Query(predicate, order, rest_text)
 
 
 @dataclass(frozen=True)
@@ -263,6 +301,9 @@ class _Parser:
         self.catalog, self.zone, self.now = catalog, zone, now
         self.errors: list[str] = []
         self.volatile = False
+        self.depth = 0  # inside NOT or parentheses
+        self.top: list[_Conjunct] = []  # the AND'ed parts of the whole query, when it is an AND (or one part)
+        self._floor: Floor | None = None  # set by the clause just read, when it can be a floor
 
     @property
     def peek(self) -> Token:
@@ -280,24 +321,40 @@ class _Parser:
         while self.peek.keyword == "or":
             self.take()
             parts.append(self.and_expr())
+        if self.depth == 0 and len(parts) > 1:
+            self.top = []
         return parts[0] if len(parts) == 1 else (lambda v, ps=tuple(parts): any(p(v) for p in ps))
 
     def and_expr(self) -> Predicate:
-        parts = [self.not_expr()]
+        conjuncts = [self.conjunct()]
         while self.peek.keyword == "and":
             self.take()
-            parts.append(self.not_expr())
+            conjuncts.append(self.conjunct())
+        if self.depth == 0:
+            self.top = conjuncts
+        parts = [c.predicate for c in conjuncts]
         return parts[0] if len(parts) == 1 else (lambda v, ps=tuple(parts): all(p(v) for p in ps))
+
+    def conjunct(self) -> _Conjunct:
+        tok = self.peek
+        plain = tok.keyword != "not" and tok.kind != "("  # one clause, nothing nested
+        self._floor = None
+        predicate = self.not_expr()
+        return _Conjunct(predicate, self._floor if plain else None, tok.pos - 1, self.peek.pos - 1)
 
     def not_expr(self) -> Predicate:
         tok = self.peek
         if tok.keyword == "not":
             self.take()
+            self.depth += 1
             inner = self.not_expr()
+            self.depth -= 1
             return lambda v: not inner(v)
         if tok.kind == "(":
             self.take()
+            self.depth += 1
             inner = self.or_expr()
+            self.depth -= 1
             if self.peek.kind != ")":
                 if self.peek.kind == "end":
                     raise _syntax("Expecting ')' before the end of the query.")
@@ -431,6 +488,8 @@ class _Parser:
             moments = [self._moment(label, val) for val in values]
             if any(m is None for m in moments):
                 return lambda v: False
+            if op in (">=", ">"):
+                self._floor = Floor(name, op, moments[0])
             return _compare(name, op, moments)
         if spec.kind == "text":
             patterns = text_patterns(values[0].text)
