@@ -357,7 +357,7 @@ class SourceScan:
             return
         if not self.trail.may_know_more(record.key, rows, trusted=self._baseline or record.key in self._known):
             outcome = self._plan(record, verdict, history_from_ledger(rows))
-        elif (quiet := self._no_write_whatever_the_ticket_says(record, verdict)) is not None:
+        elif (quiet := self._no_write_whatever_the_ticket_says(record, verdict, rows)) is not None:
             outcome = quiet
         elif pool is not None:
             # The ticket may carry bot comments this file does not know (a lost or
@@ -371,12 +371,13 @@ class SourceScan:
             return
         self._finish(outcome, position, tracker)
 
-    def _no_write_whatever_the_ticket_says(self, record: Record, verdict: Verdict) -> "Outcome | None":
-        """Spare the marker check when its answer cannot lead to a write."""
-        if not self.policy.acknowledge_fixed:
-            probe = decide(record, verdict, History(), self.policy, self.now(), self.c.can_edit)
-            if not probe.writes:
-                return Outcome(record, verdict, "skipped" if probe.kind is ActionKind.SKIP else "done")
+    def _no_write_whatever_the_ticket_says(self, record: Record, verdict: Verdict, rows) -> "Outcome | None":
+        """Spare the comment read when what the ledger knows leads to no write: comments
+        it does not know could only hold the bot back further (or, at most, make a
+        thank-you due that it then leaves unsaid), never make it write twice."""
+        probe = decide(record, verdict, history_from_ledger(rows), self.policy, self.now(), self.c.can_edit)
+        if not probe.writes:
+            return Outcome(record, verdict, "skipped" if probe.kind is ActionKind.SKIP else "done")
         if self.budget.exhausted:
             return Outcome(record, verdict, "deferred")
         return None
