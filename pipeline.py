@@ -10,17 +10,17 @@ A crash between 1 and 3 leaves a pending row; the next scan *settles* it before
 anything else by looking for the marker on the ticket (found: posted; not found:
 the write never landed, so the row is dropped and the record is decided again).
 A write whose answer was lost (timeout, reset, 502 after sending) is settled the
-same way within the scan, after a short wait, and written again only when the
-ticket does not show it.
+same way at the end of the scan, ``settle_after_seconds`` after it at least, and
+written once more only when the ticket does not show it.
 
-The watermark only moves past records that are handled or failed: a deferred or
-in-flight record holds it back, and a failed one is read again by key next scan
-(``Connector.get``) for as long as it keeps failing, so one odd ticket never pins
-the watermark and never drops out of sight.
+The watermark only moves past records that are handled or failed: a deferred,
+in-flight or unsettled record holds it back, and a failed one is read again by key
+next scan (``Connector.get_in_scope``) for as long as it keeps failing, so one odd
+ticket never pins the watermark and never drops out of sight.
 
 Comments on tickets that the state file does not know (a lost or restored file)
 are found with one bulk query per source (``Connector.marked_keys``); only those
-records have their comments read before a write.
+records have their comments read, and only before a write.
 
 Everything remote goes through the ``Connector`` protocol; everything stored goes
 through ``StateStore``; decisions come from ``coach.decide``.
