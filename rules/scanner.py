@@ -242,9 +242,13 @@ class Scanner:
         rx, split = self.regex, self._split
         if len(low) != len(text):
             low, rx, split = text, self._regex_ci, self._split_ci
-        found: list[tuple[int, int, frozenset[str]]] = []
-        append = found.append
+        # Tokens are made as the candidates are confirmed, not negated; a field with a
+        # negation cue (few do) is marked again afterwards.
+        tokens: list[Token] = []
+        append = tokens.append
         get = self._confirmed.get
+        neg = self.negation_vocab
+        cued = False
         lowered = rx is self.regex  # candidates are already lower case
         # split() with one capturing group gives [gap, match, gap, match, ..., gap]: the
         # same single regex pass as finditer, without a match object per candidate.
@@ -262,12 +266,22 @@ class Scanner:
             if hit is not None and hit[2]:
                 hit = _check_case(text, start, hit)
             if hit is not None and hit[0] == end - start:
-                append((start, end, hit[1]))
+                vocabs = hit[1]
+                if neg in vocabs:
+                    cued = True
+                append(_new_token(Token, (start, end, text[start:end], vocabs, False)))
                 continue
             # Rare: the candidate is not a term, or only its first words are; look
             # again inside it, word by word, for terms the regex pass stepped over.
+            found: list[tuple[int, int, frozenset[str]]] = []
             self._rescan(text, low, rx, start, end, hit, found)
-        return self._mark_negation(text, found)
+            for s, e, vocabs in found:
+                if neg in vocabs:
+                    cued = True
+                append(_new_token(Token, (s, e, text[s:e], vocabs, False)))
+        if not cued:
+            return tuple(tokens)
+        return self._mark_negation(text, [(t[0], t[1], t[3]) for t in tokens])
 
     def _rescan(self, text, low, rx, start, end, hit, found) -> None:
         pos = start

@@ -33,16 +33,25 @@ class VocabCondition:
 
     def evaluate(self, ctx, scope=None) -> Match:
         fields = self.fields if scope is None else [f for f in self.fields if f in scope]
-        vocab_evidence = ctx.vocab_evidence
         neg = self.negation
         if len(self.vocabs) == 1:
             v = self.vocabs[0]
+            # Each field's evidence is made once per record (Context.vocab_evidence): read
+            # the table first, call only to make it.
+            known = ctx._vocab_ev.get
+            vocab_evidence = ctx.vocab_evidence
             if len(fields) == 1:
-                ev = vocab_evidence(fields[0], v, neg)
+                ev = known((fields[0], v, neg))
+                if ev is None:
+                    ev = vocab_evidence(fields[0], v, neg)
                 return Match(True, ev) if ev else NO
             found: list[Evidence] = []
             for f in fields:
-                found.extend(vocab_evidence(f, v, neg))
+                ev = known((f, v, neg))
+                if ev is None:
+                    ev = vocab_evidence(f, v, neg)
+                if ev:
+                    found.extend(ev)
             return Match(True, tuple(found)) if found else NO
         found = []
         pieces = ctx.pieces
