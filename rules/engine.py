@@ -120,7 +120,7 @@ class RuleSet:
 class Context:
     """One evaluation of one record: field tokens and rule results, computed once."""
 
-    __slots__ = ("record", "ruleset", "_tokens", "_results", "_texts", "_index", "_evidence", "_plan", "_reversed", "_whole", "_vocab_ev", "_by_field", "pieces", "_windowed", "_holds", "_direct")
+    __slots__ = ("record", "ruleset", "_tokens", "_results", "_texts", "_index", "_evidence", "_plan", "_reversed", "_whole", "_vocab_ev", "_by_field", "pieces", "_windowed", "_holds", "_direct", "_empty")
 
     def __init__(self, record: Record, ruleset: RuleSet) -> None:
         self.record = record
@@ -133,6 +133,7 @@ class Context:
         self._evidence: dict[tuple[str, int], Evidence] = {}
         self._plan = ruleset._plan  # type: ignore[attr-defined]
         self._direct = ruleset._direct  # type: ignore[attr-defined]
+        self._empty: frozenset | None = None  # see blank()
         self._reversed: dict[str, str] = {}
         self._by_field: dict[int, tuple[Match, dict]] = {}
         self._vocab_ev: dict[tuple[str, str, bool], tuple[Evidence, ...]] = {}
@@ -209,6 +210,16 @@ class Context:
             # The match is kept beside its table: its id stays its own while the context lives.
             got = self._by_field[id(m)] = (m, table)
         return got[1]
+
+    def blank(self, scope: frozenset) -> bool:
+        """Every field of ``scope`` is the empty string, so nothing can be found there: a
+        record without a goal field is asked about its goal field often. Rules that
+        narrow to their own fields and hold only with evidence there ("any", "near",
+        "leads") answer NO at once then, instead of asking each sub-rule in turn."""
+        empty = self._empty
+        if empty is None:
+            empty = self._empty = frozenset([f for f in TEXT_FIELDS if self.text(f) == ""])
+        return scope <= empty
 
     def reversed_text(self, name: str) -> str:
         """One field's text reversed, made once: "near" looks back from evidence with it."""

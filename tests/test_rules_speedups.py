@@ -122,3 +122,24 @@ def test_clause_patterns_with_a_first_char_lookahead_match_the_same(name):
         assert [m.span() for m in rx.finditer(text)] == [m.span() for m in plain.finditer(text)], text
         a, b = rx.search(text, lo, hi), plain.search(text, lo, hi)
         assert (a and a.span()) == (b and b.span()), (text, lo, hi)
+
+
+def test_empty_fields_shortcut_changes_no_verdict(ruleset, monkeypatch):
+    # Rules narrowed to empty fields answer NO at once (Context.blank); asking every
+    # sub-rule instead must give the same verdicts, with each field empty in turn.
+    from rules.engine import Context
+
+    rng = random.Random(23)
+    recs = []
+    for i in range(300):
+        fields = {f: random_text(rng, rng.randint(1, 30)) for f in ("title", "description", "goal", "service")}
+        for f in rng.sample(sorted(fields), rng.randint(1, 3)):
+            fields[f] = ""
+        recs.append(Record(source="t", key=str(i), number="", url="", **fields))
+    fast = verdicts(ruleset, recs)
+    calls = []
+    real = Context.blank
+    monkeypatch.setattr(Context, "blank", lambda self, scope: calls.append(real(self, scope)) or False)
+    assert verdicts(ruleset, recs) == fast
+    assert any(calls)  # the shortcut would have been taken
+    assert any(v["value_goal"] for v in fast) and any(f["rule"] == "process-without-value" for v in fast for f in v["findings"])

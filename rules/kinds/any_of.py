@@ -24,6 +24,8 @@ class AnyCondition:
 
     def evaluate(self, ctx, scope=None) -> Match:
         sub = narrow(self.fields, scope)
+        if sub is not scope and ctx.blank(sub):
+            return NO  # only evidence in those fields counts, and they are empty
         result = ctx.result
         held = []
         for r in self.refs:
@@ -43,6 +45,8 @@ class AnyCondition:
     def evaluate_holds(self, ctx, scope=None) -> bool:
         """Holds or not, without evidence: the first rule that holds ends it."""
         sub = narrow(self.fields, scope)
+        if sub is not scope and ctx.blank(sub):
+            return False
         tied = ctx.ruleset.tied
         for r in self.refs:
             if sub is None or r in tied:

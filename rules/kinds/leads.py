@@ -76,6 +76,8 @@ class LeadsCondition:
 
     def evaluate(self, ctx, scope=None) -> Match:
         sub = narrow(self.fields, scope)
+        if sub is not scope and ctx.blank(sub):
+            return NO  # only evidence in those fields counts, and they are empty
         m = ctx.result(self.rule, sub)
         if not m.holds:
             return NO
@@ -83,6 +85,8 @@ class LeadsCondition:
 
     def evaluate_holds(self, ctx, scope=None) -> bool:
         sub = narrow(self.fields, scope)
+        if sub is not scope and ctx.blank(sub):
+            return False
         m = ctx.result(self.rule, sub)
         return m.holds and self._leading(ctx, sub, m.evidence, True).holds  # the first piece ends it
 

@@ -113,6 +113,8 @@ class NearCondition:
 
     def _evaluate(self, ctx, scope, first_only: bool) -> Match:
         sub = narrow(self.fields, scope)
+        if sub is not scope and ctx.blank(sub):
+            return NO  # pairs count only in those fields, and they are empty
         ma = ctx.result(self.a, sub)
         if not ma.holds:
             return NO
