@@ -37,11 +37,9 @@ from settings import (  # noqa: F401  (re-exported: config is where callers impo
     JiraSettings,
     LoggingSettings,
     ScheduleSettings,
-    Secret,
     ServiceNowSettings,
     SourceSettings,
     StateSettings,
-    secret_from_env,
 )
 
 # --------------------------------------------------------------------------- loader

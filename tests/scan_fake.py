@@ -12,7 +12,7 @@ import threading
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
-from errors import AmbiguousWrite, BadRequest, NotFound, TransientError
+from errors import AmbiguousWrite, NotFound, TransientError
 from model import MARKER_RE, BotComment, BrokenRecord, Category, CommentRef, Evidence, Finding, Record, Severity, Verdict
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)

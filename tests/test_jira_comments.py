@@ -20,6 +20,8 @@ RECORD = Record(source="jira-test", key="CSI-1", number="CSI-1", url=f"{CLOUD}/b
 
 @pytest.fixture
 def rsps():
+    """Loose here (the shared one in conftest.py is strict): some tests register
+    answers that a retry path may not need."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as r:
         yield r
 

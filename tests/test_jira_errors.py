@@ -6,7 +6,6 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
-import responses
 
 from connectors.jira import JiraConnector
 from connectors.jira_errors import retry_after_seconds
@@ -24,11 +23,6 @@ from test_jira_support import CLOUD, DC, TOKEN, load, set_secrets, settings
 
 RECORD = Record(source="jira-test", key="CSI-1", number="CSI-1", url="", title="")
 
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as r:
-        yield r
 
 
 @pytest.fixture(autouse=True)

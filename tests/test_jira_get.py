@@ -11,7 +11,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import responses
 
 from config import JIRA_FIELDS, AuthSettings, JiraSettings
 from connectors.base import Connector, RecordLookup
@@ -25,11 +24,6 @@ from test_jira_support import CLOUD, load, path, query, set_secrets, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as r:
-        yield r
 
 
 @pytest.fixture(autouse=True)

@@ -16,11 +16,6 @@ from test_jira_support import CLOUD, DC, load, path, query, set_secrets, setting
 ORDER = "ORDER BY updated ASC, key ASC"
 
 
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as r:
-        yield r
-
 
 @pytest.fixture(autouse=True)
 def secrets(monkeypatch):

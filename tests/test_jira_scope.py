@@ -6,7 +6,6 @@ import copy
 from dataclasses import replace
 
 import pytest
-import responses
 
 from config import JIRA_FIELDS, AuthSettings, JiraSettings
 from connectors.base import Connector
@@ -17,16 +16,11 @@ from connectors.transport import Limiters
 from errors import BadRequest
 from model import Record
 from sandbox.jira import JiraSandbox
-from test_jira_support import CLOUD, DC, load, path, query, set_secrets, settings
+from test_jira_support import CLOUD, DC, load, query, set_secrets, settings
 
 FIELDS = "summary,description,customfield_10050,components,assignee,status,updated,labels"
 SEARCH = {"cloud": f"{CLOUD}/rest/api/2/search/jql", "server": f"{DC}/rest/api/2/search"}
 
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as r:
-        yield r
 
 
 @pytest.fixture(autouse=True)

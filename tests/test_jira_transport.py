@@ -45,6 +45,8 @@ class FakeTime:
 
 @pytest.fixture
 def rsps():
+    """Loose here (the shared one in conftest.py is strict): some tests register
+    answers that a retry path may not need."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as r:
         yield r
 

@@ -6,7 +6,7 @@ import json
 
 import render
 import report
-from scan_fake import FakeConnector, FakeRenderer, fake_evaluate, make_records
+from scan_fake import FakeConnector, make_records
 from test_scan_pipeline import GOALS, make_config, scan
 
 

@@ -12,7 +12,7 @@ import requests
 import responses
 
 from connectors.servicenow_auth import REFRESH_MARGIN
-from connectors.transport import Limiters, RetryPolicy
+from connectors.transport import RetryPolicy
 from errors import AuthError, BadRequest, PermissionDenied, RateLimited, TransientError
 from model import Record
 from test_servicenow_support import (
@@ -26,10 +26,8 @@ from test_servicenow_support import (
     TABLE_URL,
     TOKEN_URL,
     USER,
-    FakeTime,
     connector,
     load,
-    make_session,
     page,
     record_item,
 )
@@ -37,11 +35,6 @@ from test_servicenow_support import (
 SYS_ID = "9d385017c611228701d22104cc95c371"
 RECORD = Record(source="snow", key=SYS_ID, number="CIM0001001", url="", title="t")
 
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as r:
-        yield r
 
 
 def form(call) -> dict[str, str]:

@@ -30,11 +30,6 @@ BODY = f"Hello Beth Anglin, csi-coach here.\n\n{MARKER}"
 RECORD = Record(source="snow", key=SYS_ID, number="CIM0001001", url="", title="t")
 
 
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as r:
-        yield r
-
 
 def reset() -> requests.ConnectionError:
     return requests.ConnectionError(ProtocolError("Connection aborted.", ConnectionResetError(104, "reset")))

@@ -30,11 +30,6 @@ from test_servicenow_support import (
 )
 
 
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as r:
-        yield r
-
 
 def stamps(n: int, start: str = "2026-03-01 10:00:00") -> list[str]:
     t0 = datetime.strptime(start, "%Y-%m-%d %H:%M:%S")

@@ -10,11 +10,6 @@ from model import BrokenRecord, Record
 from test_servicenow_support import LAST, TABLE_URL, connector, page, params_of, record_item
 
 
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as r:
-        yield r
-
 
 def test_get_by_number_is_one_request_with_the_fetch_fields(rsps, monkeypatch):
     c, _ = connector(monkeypatch)

@@ -16,11 +16,6 @@ from errors import AuthError, PermissionDenied, TransientError
 from test_servicenow_support import JOURNAL_URL, LAST, connector, load, page, params_of
 
 
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as r:
-        yield r
-
 
 def row(record: int, created: str, n: int = 0) -> dict:
     """A journal row as sysparm_fields=element_id,sys_created_on,sys_id returns it (no display values)."""

@@ -20,11 +20,6 @@ from test_servicenow_support import TABLE_URL, connector, page, params_of, recor
 SYS_ID = f"{7:032x}"
 
 
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as r:
-        yield r
-
 
 def test_in_scope_is_one_request_with_the_sys_id_and_the_admin_query(rsps, monkeypatch):
     c, _ = connector(monkeypatch, query="active=true^stateIN1,2")

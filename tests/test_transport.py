@@ -43,11 +43,6 @@ BASE = "https://acme.service-now.com"
 URL = f"{BASE}/api/now/table/sn_cim_register"
 
 
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as r:
-        yield r
-
 
 @pytest.fixture
 def clock():
