@@ -8,6 +8,8 @@ by ``render.Renderer.report`` with autoescaping) is for managers.
 from __future__ import annotations
 
 import json
+import os
+import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -136,13 +138,33 @@ def render_html(result: "ScanResult", renderer: Any, data: dict[str, Any] | None
 def write_report(folder: Path, result: "ScanResult", renderer: Any) -> list[Path]:
     """Write report.json and report.html into ``folder`` (created if missing).
 
-    The HTML is rendered before anything is written, so a template error leaves
-    no half-written report behind."""
+    The HTML is rendered before anything is written, and both files are written
+    beside their targets under temporary names and only then moved into place: a
+    dashboard reading the report mid-write sees a whole file, never a truncated one,
+    and a write that fails (a full disk) leaves the last report as it was."""
     data = report_data(result)
     html = render_html(result, renderer, data)
     folder.mkdir(parents=True, exist_ok=True)
-    json_path = folder / "report.json"
-    json_path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
-    html_path = folder / "report.html"
-    html_path.write_text(html, encoding="utf-8")
-    return [json_path, html_path]
+    texts = {
+        "report.json": json.dumps(data, indent=2, sort_keys=True, default=str) + "\n",
+        "report.html": html,
+    }
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for name, text in texts.items():
+            # Made like any new file (0666 less the umask), so a web server that could
+            # read the old report can read the new one.
+            tmp = folder / f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            staged.append((tmp, folder / name))
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        # Moving a file into place is atomic; between the two moves a reader can see a
+        # new JSON beside the old HTML for an instant, but never half a file.
+        for tmp, target in staged:
+            os.replace(tmp, target)
+    finally:
+        for tmp, _ in staged:
+            if tmp.exists():
+                tmp.unlink()
+    return [target for _, target in staged]

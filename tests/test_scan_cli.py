@@ -111,25 +111,41 @@ def test_report_under_a_file_or_in_an_unwritable_folder_is_a_config_error(tmp_pa
     assert_config_error_before_scan(tmp_path, proc, "--report", str(locked / "reports"), "cannot create files")
 
 
-def test_report_that_fails_to_write_after_the_scan_keeps_the_state_and_exits_1(tmp_path):
-    import pytest
+# The real command, with one fault at the OS boundary: moving report.html into place
+# fails as it does on a full disk (the report is written under a temporary name first).
+DISK_FULL_AT_REPORT = r"""
+import errno, os, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+_replace = os.replace
+def replace(src, dst, *a, **k):
+    if Path(dst).name == "report.html":
+        raise OSError(errno.ENOSPC, "No space left on device")
+    return _replace(src, dst, *a, **k)
+os.replace = replace
+import bot
+sys.exit(bot.main(sys.argv[2:]))
+"""
 
+
+def test_report_that_fails_to_write_after_the_scan_keeps_the_state_and_exits_1(tmp_path):
     from demo import EXAMPLE, demo_config_text
     from sandbox.cli import start_sandbox
     from state import StateStore
 
-    if not Path("/dev/full").exists():
-        pytest.skip("needs /dev/full to fill the disk")
     with start_sandbox("127.0.0.1", 0, 0, "cloud", 0, 1, None) as pair:  # no records: a clean scan
         info = pair.info()
         (tmp_path / "config.toml").write_text(demo_config_text(
             EXAMPLE.read_text(), snow_url=info["servicenow"]["url"], jira_url=info["jira"]["url"],
             state_file=tmp_path / "state" / "s.sqlite"))
-        ok = run(tmp_path, "--json", "--report", "good", env=info["env"])
-        assert ok.returncode == 0, ok.stderr  # the same scan with a writable report folder
-        (tmp_path / "full").mkdir()
-        (tmp_path / "full" / "report.html").symlink_to("/dev/full")  # writes fail: no space left
-        proc = run(tmp_path, "--json", "--report", "full", env=info["env"])
+        ok = run(tmp_path, "--json", "--report", "full", env=info["env"])
+        assert ok.returncode == 0, ok.stderr  # the same scan, its report written
+        last = (tmp_path / "full" / "report.html").read_text()
+        proc = subprocess.run(
+            [sys.executable, "-c", DISK_FULL_AT_REPORT, str(ROOT), "scan", "--config",
+             str(tmp_path / "config.toml"), "--json", "--report", "full"],
+            capture_output=True, text=True, timeout=60, cwd=tmp_path, env={**os.environ, **info["env"]},
+        )
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "cannot write the report to full" in proc.stderr and "state is saved" in proc.stderr
@@ -137,6 +153,9 @@ def test_report_that_fails_to_write_after_the_scan_keeps_the_state_and_exits_1(t
     assert summary["status"] == "ok" and "No space left" in summary["report"]["error"]
     with StateStore(tmp_path / "state" / "s.sqlite") as store:
         assert [s.status for s in store.scans()] == ["ok", "ok"]  # both scans were recorded
+    # The last report stays whole, and no temporary file is left behind.
+    assert (tmp_path / "full" / "report.html").read_text() == last
+    assert sorted(p.name for p in (tmp_path / "full").iterdir()) == ["report.html", "report.json"]
 
 
 def test_unwritable_log_file_is_a_config_error_naming_the_file_and_key(tmp_path):

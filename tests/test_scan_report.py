@@ -109,3 +109,59 @@ def test_check_folder_refuses_a_file_and_a_file_name(tmp_path):
         assert why in str(info.value) and "report.json and report.html" in str(info.value)
     report.check_folder(tmp_path / "new" / "folder")  # missing folders are created later
     assert not (tmp_path / "new").exists()  # ... and the check itself created nothing
+
+
+def _written_report(tmp_path, folder):
+    cfg = make_config(tmp_path)
+    result = scan(cfg, {"snow": FakeConnector("snow", make_records("snow", GOALS))})
+    return report.write_report(folder, result, render.Renderer()), result
+
+
+def test_a_report_that_cannot_be_written_leaves_the_last_one_whole(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    folder = tmp_path / "r"
+    folder.mkdir()
+    (folder / "report.json").write_text('{"last": true}\n')
+    (folder / "report.html").write_text("<p>last night</p>")
+    real_fdopen = os.fdopen
+    opened = []
+
+    def fdopen(fd, *args, **kwargs):
+        fh = real_fdopen(fd, *args, **kwargs)
+        opened.append(fh)
+        if len(opened) == 2:  # the HTML, after the JSON was written in full
+            def full(_text):
+                raise OSError(errno.ENOSPC, "No space left on device")
+            fh.write = full
+        return fh
+
+    monkeypatch.setattr(report.os, "fdopen", fdopen)
+    import pytest
+
+    with pytest.raises(OSError):
+        _written_report(tmp_path, folder)
+    assert len(opened) == 2
+    assert (folder / "report.json").read_text() == '{"last": true}\n'
+    assert (folder / "report.html").read_text() == "<p>last night</p>"
+    assert sorted(p.name for p in folder.iterdir()) == ["report.html", "report.json"]
+
+
+def test_a_report_replaces_the_last_one_and_leaves_no_temporary_files(tmp_path):
+    import os
+
+    folder = tmp_path / "r"
+    folder.mkdir()
+    (folder / "report.html").write_text("<p>last night</p>")
+    old = os.umask(0o027)
+    try:
+        paths, result = _written_report(tmp_path, folder)
+    finally:
+        os.umask(old)
+    assert [p.name for p in paths] == ["report.json", "report.html"]
+    assert sorted(p.name for p in folder.iterdir()) == ["report.html", "report.json"]
+    assert "last night" not in (folder / "report.html").read_text()
+    assert json.loads((folder / "report.json").read_text())["written"] == result.summary()["written"] > 0
+    # Made like any new file: 0666 less the umask, not a temporary file's 0600.
+    assert all((p.stat().st_mode & 0o777) == 0o640 for p in paths)
