@@ -10,6 +10,7 @@ candidates); they never change an answer, only its cost.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,7 +121,7 @@ class RuleSet:
 class Context:
     """One evaluation of one record: field tokens and rule results, computed once."""
 
-    __slots__ = ("record", "ruleset", "_tokens", "_results", "_texts", "_index", "_evidence", "_plan", "_reversed", "_whole", "_vocab_ev", "_by_field", "pieces", "_windowed", "_holds", "_direct", "_empty")
+    __slots__ = ("record", "ruleset", "_tokens", "_results", "_texts", "_index", "_evidence", "_plan", "_reversed", "_whole", "_vocab_ev", "_by_field", "pieces", "_windowed", "_holds", "_direct", "_empty", "_cues")
 
     def __init__(self, record: Record, ruleset: RuleSet) -> None:
         self.record = record
@@ -134,6 +135,7 @@ class Context:
         self._plan = ruleset._plan  # type: ignore[attr-defined]
         self._direct = ruleset._direct  # type: ignore[attr-defined]
         self._empty: frozenset | None = None  # see blank()
+        self._cues: dict[str, tuple[list[int], list[Token]]] = {}  # see negated_at()
         self._reversed: dict[str, str] = {}
         self._by_field: dict[int, tuple[Match, dict]] = {}
         self._vocab_ev: dict[tuple[str, str, bool], tuple[Evidence, ...]] = {}
@@ -242,18 +244,23 @@ class Context:
         cue = scanner.negation_vocab
         if cue is None:
             return False
-        last = None
-        for t in self.tokens(name):
-            if t.start >= pos:
-                break
-            if cue in t.vocabs:
-                last = t
-        if last is None:
+        # The field's cues with their starts, made once: a field with many matches
+        # bisects them instead of walking every term before each match.
+        cues = self._cues.get(name)
+        if cues is None:
+            found = [t for t in self.tokens(name) if cue in t.vocabs]
+            cues = self._cues[name] = ([t.start for t in found], found)
+        i = bisect_left(cues[0], pos)
+        if not i:
             return False
+        last = cues[1][i - 1]
+        window = scanner.negation_window
+        if pos - last.end > (window + 1) * 40:
+            return False  # out of reach, as the scanner has it for terms (_mark_negation)
         from rules.scanner import _CLAUSE_END
 
         gap = self.text(name)[last.end : pos]
-        return len(gap.split()) <= scanner.negation_window and not _CLAUSE_END.search(gap)
+        return len(gap.split()) <= window and not _CLAUSE_END.search(gap)
 
     def result(self, rule_id: str, scope: frozenset | None = None) -> Match:
         """A rule's match, computed once per record (and per field scope asked for)."""

@@ -141,14 +141,27 @@ class LeadsCondition:
                 continue
             if u.start < e.end:
                 return True
-            gap = text[e.end : u.start]
-            words = len(gap.split())
-            if words > self.unless_within:
+            if _more_words(self.unless_within)(text, e.end, u.start) is not None:
                 # Later blockers start later still: their gaps hold at least as many words.
+                # (Counted only as far as that many words: a blocker far away in a long
+                # field is not read up to for each piece of evidence.)
                 return False
+            gap = text[e.end : u.start]
             if not _SHORT.search(gap):
                 return True
         return False
+
+
+def _more_words(n: int):
+    """A match from ``pos`` to ``endpos`` when the text between holds more than ``n``
+    words (as str.split counts them); possessive, so it reads no further than that."""
+    got = _MORE_WORDS.get(n)
+    if got is None:
+        got = _MORE_WORDS[n] = re.compile(r"\s*+(?:\S++\s*+){%d}" % (n + 1)).match
+    return got
+
+
+_MORE_WORDS: dict[int, object] = {}
 
 
 def build(b: BuildContext) -> LeadsCondition:

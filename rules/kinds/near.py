@@ -179,7 +179,9 @@ class NearCondition:
             if self.order == "b-first":
                 hi = min(hi, ea.start + 1)
             elif breaker is not None:
-                m = breaker.search(text, ea.end)
+                # Searched up to hi only: from each piece to the end of a long field
+                # without a break would make a field of many pieces quadratic.
+                m = breaker.search(text, ea.end, hi)
                 if m is not None and m.end() < hi:
                     hi = m.end()
             spans.append((lo, hi))
@@ -282,21 +284,27 @@ def _word_bounds(text: str, rev: str, start: int, end: int, w: int, side: str = 
     spaces, words_sp, words_w, back = _bound_patterns(w)
     n = len(text)
     inf = float("inf")
+    # Callers cap a bound at (w + 1) * 40 characters from the evidence, so the matches
+    # stop a little past that: a bound farther away is reported as none (inf), which
+    # the cap turns into the same answer. Without the limit, each piece of evidence in
+    # a long field with few spaces would read to the field's end.
+    limit = (w + 1) * 40 + 2
     # After: the text from ``end`` to x.
-    m = spaces(text, end) if side != "before" else None
+    m = spaces(text, end, end + limit) if side != "before" else None
     if m is None:
         x = inf
     else:
         x = m.end()
-        m = (words_w if end < n and not text[end].isspace() else words_sp)(text, end)
+        m = (words_w if end < n and not text[end].isspace() else words_sp)(text, end, end + limit)
         x = inf if m is None else max(x, m.end())
     # Before: the text from y to ``start``, read backwards.
-    m = spaces(rev, n - start) if side != "after" else None
+    back_from = n - start
+    m = spaces(rev, back_from, back_from + limit) if side != "after" else None
     if m is None:
         y = -inf
     else:
         y = n - m.end()
-        m = back(rev, n - start)
+        m = back(rev, back_from, back_from + limit)
         y = -inf if m is None else min(y, n - 1 - m.end())
     return y, x
 

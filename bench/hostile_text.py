@@ -1,0 +1,108 @@
+"""How the rule engine's time grows with hostile ticket text: linear, or worse?
+
+    .venv/bin/python bench/hostile_text.py [--chars N] [--rules PATH] [--only SHAPE]
+
+A ticket can hold anything: a pasted log, a goal field of figures, one line
+repeated for pages. The nightly scan judges tickets one after another, so one
+record whose judgment grows with the square of its length stalls the whole scan
+(a 200 KB goal of figures once took nine minutes). This script builds, for each
+shape below and each text field, a record of about N characters and one of 4N,
+and prints the time to judge each and the growth factor: about 4 is linear, 16
+is quadratic. Shapes: the terms of each vocabulary repeated; figures; headings;
+"who" clauses; negations followed by matches; a consumer named far before a
+blocker; money; separators; link words. The best of two runs is kept.
+
+Lines with a growth over 6 are marked; the last lines give the worst growth and
+the slowest time per kilobyte.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import rules  # noqa: E402
+from model import Record  # noqa: E402
+
+FIELDS = ("goal", "description", "title")
+
+
+def shapes(ruleset: rules.RuleSet) -> dict[str, str]:
+    """Name -> a unit of text that is repeated to the wanted length."""
+    units = {}
+    for name, terms in sorted(ruleset.vocabs.items()):
+        plain = [t for t in terms if not t.startswith("*")][:12] or ["managers", "drivers"]
+        units[f"vocab {name}"] = " ".join(plain) + " "
+    units.update({
+        "figures": "1 2 3 ",
+        "figures, no spaces": "1,2.3;",
+        "headings": "Goal:\n",
+        "heading with a value statement": "Why it matters: customers get faster refunds.\n",
+        "who clauses": "the people who ",
+        "negation then matches": "not about cost savings for customers $10 ",
+        "mixed terms": "customers reduce costs so 10% because staff MTTR incidents not about users who ",
+        "no punctuation": "users get faster ",
+        "money": "$10 saved ",
+        "separators": "- customers - ",
+        "link words": "so so because which ",
+    })
+    return units
+
+
+def far_blocker(n: int) -> str:
+    """Consumers named all through the field, one blocker at its very end."""
+    unit = "customers get faster refunds and "
+    return unit * max(1, n // len(unit)) + "service desk"
+
+
+def judge_time(ruleset: rules.RuleSet, text: str, field: str) -> float:
+    values = {"title": "", "description": "", "goal": "", "service": "svc", field: text}
+    record = Record(source="bench", key="k", number="n", url="", **values)
+    best = float("inf")
+    for _ in range(2):
+        start = time.perf_counter()
+        rules.evaluate(record, ruleset)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--chars", type=int, default=20_000, help="the smaller size (default 20000); the larger is 4x")
+    p.add_argument("--rules", default="default")
+    p.add_argument("--only", default=None, help="run the shapes whose name contains this")
+    args = p.parse_args(argv)
+    ruleset = rules.load_ruleset(args.rules)
+    n = args.chars
+    cases = [(name, lambda size, u=unit: u * max(1, size // len(u))) for name, unit in shapes(ruleset).items()]
+    cases.append(("consumers, one blocker at the end", far_blocker))
+    if args.only:
+        cases = [c for c in cases if args.only in c[0]]
+    print(f"rules {args.rules} (version {ruleset.version}); each record judged twice, the best kept")
+    print(f"{'shape':40s} {'field':11s} {'chars':>7s} {'ms':>8s} {'chars':>7s} {'ms':>8s}  growth")
+    worst = (0.0, "")
+    slowest = (0.0, "")
+    for name, make in cases:
+        for field in FIELDS:
+            small, large = make(n), make(4 * n)
+            t_small, t_large = judge_time(ruleset, small, field), judge_time(ruleset, large, field)
+            growth = t_large / t_small if t_small > 0 else 0.0
+            per_kb = t_large / len(large) * 1000 * 1e6
+            mark = "  <-- more than linear" if growth > 6 else ""
+            print(f"{name:40s} {field:11s} {len(small):7d} {t_small * 1e3:8.1f} {len(large):7d} {t_large * 1e3:8.1f}  "
+                  f"x{growth:4.1f}{mark}", flush=True)
+            worst = max(worst, (growth, f"{name} in {field}"))
+            slowest = max(slowest, (per_kb, f"{name} in {field}"))
+    print(f"worst growth for 4x the text: x{worst[0]:.1f} ({worst[1]}); 4 is linear, 16 quadratic")
+    print(f"slowest: {slowest[0]:,.0f} us per KB at {4 * n:,} chars ({slowest[1]})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
