@@ -191,6 +191,8 @@ def check(config: Config, report: Report) -> None:
         enabled = [r for r in ruleset.rules if getattr(r, "enabled", True)]
         report.ok(f"rules {config.rules!r}: {len(enabled)} of {len(ruleset.rules)} rules enabled, version {ruleset.version}")
         count = sum(len(getattr(r, "examples_flag", ())) + len(getattr(r, "examples_pass", ())) for r in enabled)
+        for text in backtracking_warnings(ruleset):
+            report.warn(text)
         failures = rules.run_examples(ruleset)
         for message in failures:
             report.fail(f"rule example: {message}", example=True)
@@ -207,6 +209,22 @@ def check(config: Config, report: Report) -> None:
     if not errors:
         where = f"{config.templates_path()} over the shipped ones" if config.templates_path() else "shipped"
         report.ok(f"templates ({where}): {', '.join(TARGETS)} comments render safely with hostile ticket text")
+
+
+def backtracking_warnings(ruleset) -> list[str]:
+    """WARN lines for enabled regex rules whose pattern repeats a repeat (rules.backtracking)."""
+    from rules.backtracking import nested_repeats
+
+    out = []
+    for r in ruleset.rules:
+        rx = getattr(r.condition, "regex", None) if r.kind == "regex" and r.enabled else None
+        if rx is not None and nested_repeats(rx.pattern, rx.flags):
+            out.append(
+                f"rules: [rule.{r.id}] pattern '{rx.pattern}' repeats a repeat (like \"(a+)+\"): on a long "
+                f"ticket it can backtrack for minutes and stall the scan. Make the inner repeat possessive "
+                f"(\"a++\", \"a*+\") or atomic (\"(?>...)\"), or measure it with bench/hostile_text.py --rules <rules file>"
+            )
+    return out
 
 
 def cli(args: argparse.Namespace) -> int:

@@ -156,3 +156,34 @@ def test_no_warnings_for_loopback_http_with_env_set(tmp_path):
 
     text = SNOW.replace("https://example.service-now.com", "http://127.0.0.1:8801")
     assert config_warnings(load_config(write(tmp_path, text)), environ={"SNOW_USER": "u", "SNOW_PASSWORD": "p"}) == []
+
+
+def test_a_pattern_that_repeats_a_repeat_is_warned_about_not_failed(tmp_path):
+    write(tmp_path, 'extends = "default"\n[rule.words-then-end]\nkind = "regex"\npattern = \'(?:\\w+\\s?)+$\'\n'
+                    'severity = "info"\n[rule.safe-list]\nkind = "regex"\npattern = \'(?:\\d+,)+\'\nseverity = "info"\n',
+          "rules.toml")
+    res = run(write(tmp_path, 'rules = "rules.toml"\n' + SNOW), env={"SNOW_USER": "u", "SNOW_PASSWORD": "p"})
+    assert res.returncode == 0, res.stdout + res.stderr
+    warns = [line for line in res.stdout.splitlines() if "repeats a repeat" in line]
+    assert len(warns) == 1 and "[rule.words-then-end] pattern '(?:\\w+\\s?)+$'" in warns[0]
+    assert "possessive" in warns[0]
+    assert "All good (1 warning" in res.stdout
+
+
+@pytest.mark.parametrize("pattern, risky", [
+    (r"(a+)+b", True), (r"(?:\w+\s?)*$", True), (r"(x*y*)+", True), (r"(?:a|b+)+", True), (r"(a+?)+", True),
+    (r"foo(?:(\s*\w+)+)?bar", True), (r"(?=(a+)+)", True),
+    (r"(\d+,)*", False), (r"(?:a++)+", False), (r"(?>a+)+", False), (r"x{2,}", False), (r"(a|b)+", False),
+    (r"(?:[a-z][\w'-]*\s+)?", False), (r"(?:(?:cat|dog)s?)+", False), (r"(?:a+){2}", False),
+])
+def test_nested_repeats_are_found_in_the_parse_tree(pattern, risky):
+    from rules.backtracking import nested_repeats
+
+    assert nested_repeats(pattern) is risky
+
+
+def test_no_shipped_pattern_repeats_a_repeat():
+    import rules
+    from checks import backtracking_warnings
+
+    assert backtracking_warnings(rules.load_ruleset("default")) == []
