@@ -197,7 +197,7 @@ def test_there_are_labelled_record_files():
 def test_labelled_records_are_well_formed(path):
     ids = set()
     lines = path.read_text(encoding="utf-8").splitlines()
-    assert len(lines) >= 120
+    assert len(lines) >= 100  # a set big enough to measure with
     for n, line in enumerate(lines, 1):
         where = f"{path.name}:{n}"
         rec = json.loads(line)
