@@ -255,12 +255,15 @@ class Context:
             return False
         last = cues[1][i - 1]
         window = scanner.negation_window
-        if pos - last.end > (window + 1) * 40:
-            return False  # out of reach, as the scanner has it for terms (_mark_negation)
+        text = self.text(name)
+        from rules.kinds.leads import more_words
         from rules.scanner import _CLAUSE_END
 
-        gap = self.text(name)[last.end : pos]
-        return len(gap.split()) <= window and not _CLAUSE_END.search(gap)
+        # Words counted only up to one past the window: a cue far back in a long field
+        # is not read up to for each match.
+        if more_words(window)(text, last.end, pos) is not None:
+            return False
+        return not _CLAUSE_END.search(text[last.end : pos])
 
     def result(self, rule_id: str, scope: frozenset | None = None) -> Match:
         """A rule's match, computed once per record (and per field scope asked for)."""

@@ -36,7 +36,7 @@ DEFAULT_PATH = Path(__file__).with_name("default.toml")
 TOP_KEYS = ("extends", "description", "settings", "vocab", "rule", "classify", "exempt")
 SETTINGS = {
     "negation_vocab": P.Param(P._str, "the name of a vocabulary (\"\" for none)", default=""),
-    "negation_window": P.Param(P._nonneg_int, "a whole number >= 0", default=4),
+    "negation_window": P.Param(P._word_count, P.WORDS_EXPECTED, default=4),
 }
 CLASSIFY_KEYS = ("value", "process", "measurable")
 EXAMPLE_KEYS = ("flag", "pass")

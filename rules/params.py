@@ -46,6 +46,17 @@ def _nonneg_int(v: Any) -> int:
     return v
 
 
+# Word distances ("within", "unless_within", "negation_window") are counted with
+# regex repeats, which Python caps near 4 billion; 1000 words is "anywhere" in a ticket.
+MAX_WORDS = 1000
+
+
+def _word_count(v: Any) -> int:
+    if _nonneg_int(v) > MAX_WORDS:
+        raise ValueError
+    return v
+
+
 def _str_list(v: Any) -> tuple[str, ...]:
     if isinstance(v, str):
         return (v,)
@@ -88,6 +99,7 @@ STRING = Param(_str, "a string")
 TEXT = Param(_nonempty_str, "a non-empty string")
 BOOL = Param(_bool, "true or false")
 COUNT = Param(_nonneg_int, "a whole number >= 0")
+WORDS_EXPECTED = f"a whole number of words from 0 to {MAX_WORDS}"
 STRINGS = Param(_str_list, "a string or a list of strings")
 NAMES = Param(_nonempty_str_list, "a non-empty list of non-empty strings")
 FIELDS = Param(_fields, "a list drawn from " + ", ".join(f'"{f}"' for f in TEXT_FIELDS), default=TEXT_FIELDS)

@@ -41,6 +41,7 @@ BROKEN = [
     ("bad-exempt-field", 'extends = "default"\n[exempt]\nfields = { status = ["closed"] }\n', ["unknown record field 'status'", "state"], "exempt.fields.status", 3),
     ("classify-unknown-rule", 'extends = "default"\n[classify]\nvalue = "nope"\n', ["[classify] value names no rule"], "classify.value", 3),
     ("negative-window", 'extends = "default"\n[settings]\nnegation_window = -1\n', ["bad value for 'negation_window'", "whole number"], "settings.negation_window", 3),
+    ("huge-within", 'extends = "default"\n[rule.consumer-subject]\nunless_within = 5000000000\n', ["bad value for 'unless_within'", "from 0 to 1000", "5000000000"], "rule.consumer-subject.unless_within", 3),
 ]
 
 

@@ -60,12 +60,12 @@ def test_more_words_counts_as_str_split_does():
         lo = rng.randint(0, len(text))
         hi = rng.randint(lo, len(text))
         n = rng.randint(0, 5)
-        assert (leads._more_words(n)(text, lo, hi) is not None) == (len(text[lo:hi].split()) > n), (text, lo, hi, n)
+        assert (leads.more_words(n)(text, lo, hi) is not None) == (len(text[lo:hi].split()) > n), (text, lo, hi, n)
 
 
 def _negated_plainly(ctx: Context, name: str, pos: int) -> bool:
-    # The definition: the last negation cue starting before pos governs it when few
-    # words and no clause end lie between (and it is within the scanner's reach).
+    # As it was before it bisected: walk every term before pos for the last negation
+    # cue; it governs pos when few words and no clause end lie between.
     from rules.scanner import _CLAUSE_END
 
     scanner = ctx.ruleset.scanner
@@ -75,7 +75,7 @@ def _negated_plainly(ctx: Context, name: str, pos: int) -> bool:
             break
         if scanner.negation_vocab in t.vocabs:
             last = t
-    if last is None or pos - last.end > (scanner.negation_window + 1) * 40:
+    if last is None:
         return False
     gap = ctx.text(name)[last.end:pos]
     return len(gap.split()) <= scanner.negation_window and not _CLAUSE_END.search(gap)
@@ -84,7 +84,7 @@ def _negated_plainly(ctx: Context, name: str, pos: int) -> bool:
 def test_negated_at_finds_the_last_cue_as_a_walk_over_every_term_does(ruleset):
     rng = random.Random(9)
     pieces = ("not about", "no impact on", "customers", "$40k", "saves", "costs", ".", ",", " ", " ", "so",
-              "x" * 60, "staff", "MTTR", "rather than anything")
+              "x" * 60, "x" * 300, " " * 300, "staff", "MTTR", "rather than anything")
     seen_negated = 0
     for i in range(300):
         text = " ".join(rng.choice(pieces) for _ in range(rng.randint(0, 60)))
@@ -163,3 +163,13 @@ def test_measure_led_goal_pattern_matches_as_the_lazy_one_did(ruleset):
         assert (a and a.span()) == (b and b.span()), text
         hits += a is not None
     assert hits > 50
+
+
+@pytest.mark.parametrize("gap", ["x" * 279, " " * 281, "\u00a0" * 280, "one two three four five " + "y" * 500])
+def test_a_cue_negates_a_match_after_few_words_however_long_they_are(ruleset, gap):
+    # Words, not characters, measure a negation's reach over a regex match: "not about"
+    # before a money figure, with up to six long words (or only spaces) between.
+    goal = "Not about " + gap + " $40k in fines"
+    v = rules.evaluate(Record(source="t", key="k", number="", url="", title="Licence renewal", description="",
+                              goal=goal), ruleset)
+    assert not v.value_goal and v.category.value == "process_only"

@@ -50,10 +50,10 @@ def _same(v):
 
 PARAMS = {
     "rule": P.RULE_REF,
-    "within": P.Param(P._nonneg_int, "a whole number >= 0", default=2),
+    "within": P.Param(P._word_count, P.WORDS_EXPECTED, default=2),
     "same": P.Param(_same, 'one of "clause", "sentence"', default="clause"),
     "unless": P.Param(P._nonempty_str, "the id of another rule", default=None),
-    "unless_within": P.Param(P._nonneg_int, "a whole number >= 0", default=3),
+    "unless_within": P.Param(P._word_count, P.WORDS_EXPECTED, default=3),
     "fields": P.Param(P._fields, P.FIELDS.expected, default=None),
     "barriers": P.Param(P._str_list, "a list of words", default=DEFAULT_BARRIERS),
 }
@@ -141,7 +141,7 @@ class LeadsCondition:
                 continue
             if u.start < e.end:
                 return True
-            if _more_words(self.unless_within)(text, e.end, u.start) is not None:
+            if more_words(self.unless_within)(text, e.end, u.start) is not None:
                 # Later blockers start later still: their gaps hold at least as many words.
                 # (Counted only as far as that many words: a blocker far away in a long
                 # field is not read up to for each piece of evidence.)
@@ -152,9 +152,10 @@ class LeadsCondition:
         return False
 
 
-def _more_words(n: int):
+def more_words(n: int):
     """A match from ``pos`` to ``endpos`` when the text between holds more than ``n``
-    words (as str.split counts them); possessive, so it reads no further than that."""
+    words (as str.split counts them: regex \\s is str.isspace); possessive, so it reads
+    no further than that. (Word counts in rules are at most 1000: params.WORDS.)"""
     got = _MORE_WORDS.get(n)
     if got is None:
         got = _MORE_WORDS[n] = re.compile(r"\s*+(?:\S++\s*+){%d}" % (n + 1)).match
