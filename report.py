@@ -7,9 +7,12 @@ by ``render.Renderer.report`` with autoescaping) is for managers.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+import stat
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -138,10 +141,12 @@ def render_html(result: "ScanResult", renderer: Any, data: dict[str, Any] | None
 def write_report(folder: Path, result: "ScanResult", renderer: Any) -> list[Path]:
     """Write report.json and report.html into ``folder`` (created if missing).
 
-    The HTML is rendered before anything is written, and both files are written
-    beside their targets under temporary names and only then moved into place: a
-    dashboard reading the report mid-write sees a whole file, never a truncated one,
-    and a write that fails (a full disk) leaves the last report as it was."""
+    The HTML is rendered before anything is written, and each file is written beside
+    its target under a temporary name, flushed to disk, and only then moved into
+    place: a dashboard reading the report mid-write sees a whole file, never a
+    truncated one, and a write that fails (a full disk) leaves each file either as it
+    was or wholly new. A report file that is a symbolic link (into a web root, say)
+    has its target replaced, and the link kept; an existing file keeps its mode."""
     data = report_data(result)
     html = render_html(result, renderer, data)
     folder.mkdir(parents=True, exist_ok=True)
@@ -152,19 +157,36 @@ def write_report(folder: Path, result: "ScanResult", renderer: Any) -> list[Path
     staged: list[tuple[Path, Path]] = []
     try:
         for name, text in texts.items():
-            # Made like any new file (0666 less the umask), so a web server that could
-            # read the old report can read the new one.
-            tmp = folder / f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+            target = (folder / name).resolve() if (folder / name).is_symlink() else folder / name
+            _sweep_stale(target)
+            tmp = target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+            # Made like any new file (0666 less the umask), or with the mode of the file
+            # it replaces, so a web server that could read the old report reads the new.
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            staged.append((tmp, folder / name))
+            staged.append((tmp, target))
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(text)
-        # Moving a file into place is atomic; between the two moves a reader can see a
-        # new JSON beside the old HTML for an instant, but never half a file.
+                fh.flush()
+                os.fsync(fh.fileno())
+            if target.exists():
+                os.chmod(tmp, stat.S_IMODE(target.stat().st_mode))
         for tmp, target in staged:
             os.replace(tmp, target)
     finally:
         for tmp, _ in staged:
-            if tmp.exists():
-                tmp.unlink()
-    return [target for _, target in staged]
+            with contextlib.suppress(OSError):  # never hide the error that got us here
+                tmp.unlink(missing_ok=True)
+    return [folder / name for name in texts]
+
+
+_STALE_SECONDS = 3600
+
+
+def _sweep_stale(target: Path) -> None:
+    """Remove temporary copies of ``target`` left by a scan that was killed mid-write
+    (older than an hour, so a scan writing right now is never disturbed)."""
+    cutoff = time.time() - _STALE_SECONDS
+    for old in target.parent.glob(f".{target.name}.*.tmp"):
+        with contextlib.suppress(OSError):
+            if old.stat().st_mtime < cutoff:
+                old.unlink()

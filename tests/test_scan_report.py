@@ -150,18 +150,41 @@ def test_a_report_that_cannot_be_written_leaves_the_last_one_whole(tmp_path, mon
 
 def test_a_report_replaces_the_last_one_and_leaves_no_temporary_files(tmp_path):
     import os
+    import time
 
     folder = tmp_path / "r"
     folder.mkdir()
     (folder / "report.html").write_text("<p>last night</p>")
+    os.chmod(folder / "report.html", 0o604)
+    # Left by a scan killed mid-write: an old one is swept, a fresh one (a scan
+    # writing right now) is not.
+    stale, fresh = folder / ".report.html.1.dead.tmp", folder / ".report.json.2.busy.tmp"
+    stale.write_text("half")
+    fresh.write_text("half")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
     old = os.umask(0o027)
     try:
         paths, result = _written_report(tmp_path, folder)
     finally:
         os.umask(old)
     assert [p.name for p in paths] == ["report.json", "report.html"]
-    assert sorted(p.name for p in folder.iterdir()) == ["report.html", "report.json"]
+    assert sorted(p.name for p in folder.iterdir()) == [".report.json.2.busy.tmp", "report.html", "report.json"]
     assert "last night" not in (folder / "report.html").read_text()
     assert json.loads((folder / "report.json").read_text())["written"] == result.summary()["written"] > 0
-    # Made like any new file: 0666 less the umask, not a temporary file's 0600.
-    assert all((p.stat().st_mode & 0o777) == 0o640 for p in paths)
+    # A new file is made like any new file (0666 less the umask, not a temporary
+    # file's 0600); a replaced one keeps its mode.
+    assert (folder / "report.json").stat().st_mode & 0o777 == 0o640
+    assert (folder / "report.html").stat().st_mode & 0o777 == 0o604
+
+
+def test_a_report_file_that_is_a_link_has_its_target_replaced_and_stays_a_link(tmp_path):
+    web = tmp_path / "www"
+    web.mkdir()
+    (web / "csi.html").write_text("<p>last night</p>")
+    folder = tmp_path / "r"
+    folder.mkdir()
+    (folder / "report.html").symlink_to(web / "csi.html")
+    _written_report(tmp_path, folder)
+    assert (folder / "report.html").is_symlink()
+    assert "last night" not in (web / "csi.html").read_text() and "<html" in (web / "csi.html").read_text().lower()
+    assert sorted(p.name for p in web.iterdir()) == ["csi.html"]
