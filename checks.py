@@ -108,7 +108,7 @@ def config_warnings(config: Config, environ: dict[str, str] | None = None) -> li
     return warnings
 
 
-def _probe_folder(folder: Path) -> str | None:
+def probe_folder(folder: Path) -> str | None:
     """Can this user create files in ``folder``? Asks the file system, leaves nothing behind.
 
     ``os.access`` alone says yes to root on a read-only mount or a pseudo file
@@ -136,11 +136,11 @@ def writable_problem(path: Path, *, needs_folder: bool) -> str | None:
             os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
         except OSError as exc:
             return f"{path} is not writable: {exc.strerror or exc}"
-        return _probe_folder(path.parent) if needs_folder else None
+        return probe_folder(path.parent) if needs_folder else None
     folder = path.parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
-    problem = _probe_folder(folder)
+    problem = probe_folder(folder)
     if problem and folder != path.parent:
         return f"the folder {path.parent} cannot be created: {problem}"
     return problem

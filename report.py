@@ -79,7 +79,7 @@ def check_folder(folder: Path) -> None:
     """Raise ConfigError unless report.json and report.html can be written into
     ``folder``: checked before a scan so it never fails after comments were written.
     Only stats and probes (an unnamed temporary file); creates nothing."""
-    from checks import writable_problem
+    from checks import probe_folder, writable_problem
 
     shown = str(folder)
     if folder.exists() and not folder.is_dir():
@@ -89,7 +89,11 @@ def check_folder(folder: Path) -> None:
         raise ConfigError("looks like a file name, but --report takes a folder", file=shown, key="--report",
                           expected=FOLDER_EXPECTED)
     for name in REPORT_FILES:
-        problem = writable_problem(folder.absolute() / name, needs_folder=True)
+        # A report file is replaced, not written into (write_report): what must be
+        # writable is the folder holding it, or its link's target.
+        path = folder.absolute() / name
+        target = path.resolve() if path.is_symlink() else path
+        problem = probe_folder(target.parent) if target.exists() else writable_problem(target, needs_folder=True)
         if problem:
             raise ConfigError(f"cannot write the report there: {problem}", file=shown, key="--report",
                               expected=FOLDER_EXPECTED)

@@ -188,3 +188,30 @@ def test_a_report_file_that_is_a_link_has_its_target_replaced_and_stays_a_link(t
     assert (folder / "report.html").is_symlink()
     assert "last night" not in (web / "csi.html").read_text() and "<html" in (web / "csi.html").read_text().lower()
     assert sorted(p.name for p in web.iterdir()) == ["csi.html"]
+
+
+def test_check_folder_asks_where_the_files_are_replaced(tmp_path):
+    import os
+
+    import pytest
+    from pathlib import Path
+
+    from errors import ConfigError
+
+    folder = tmp_path / "r"
+    folder.mkdir()
+    (folder / "report.json").write_text("{}")
+    os.chmod(folder / "report.json", 0o444)  # replaced, not written into: no matter
+    report.check_folder(folder)
+    # A link whose target sits where nothing can be created: refused before the scan.
+    if os.geteuid() == 0:
+        target = Path("/sys/kernel")  # root ignores mode bits; /sys refuses new files
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        target = locked / "csi.html"
+        target.write_text("<p>last night</p>")
+        locked.chmod(0o555)
+    (folder / "report.html").symlink_to(target)
+    with pytest.raises(ConfigError, match="cannot create files"):
+        report.check_folder(folder)
