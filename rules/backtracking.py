@@ -5,13 +5,18 @@ word characters between the inner and the outer repeat in exponentially many
 ways, and tries them all when the rest fails to match: one long ticket then
 stalls the nightly scan. check-config warns about admin patterns of that shape.
 
-The test is deliberately narrow, so it rarely warns about a safe pattern: an
-unbounded repeat whose body holds another unbounded repeat and nothing else the
-body must match (``(a+)+``, ``(?:\\w+\\s?)*``, ``(x*y*)+``), or whose body is a
-choice with one such alternative (``(a|b+)+``). A body with a required piece
-beside the inner repeat (``(\\d+,)*``) is not reported, nor are possessive
-repeats (``a++``) and atomic groups (``(?>a+)``), which never give back what they
-took. It reads the pattern's parse tree; it never runs the pattern.
+Reported: a repeat (``+``, ``*``, ``{2,}``, ``{1,30}``) whose body can cut one
+run of text into iterations in more than one way, because it holds a repeat and
+nothing else it must match, or only pieces that repeat can match too:
+``(a+)+``, ``(?:\\w+\\s?)*``, ``(x*y*)+``, ``(?:\\w{1,50}\\s?)+``, ``(?:\\w+\\w)+``,
+a choice with such an alternative (``(a|b+)+``, ``(?:\\s?(?:\\w+|-))+``), and the
+same inside atomic groups, possessive repeats, lookarounds and conditionals (they
+stop backtracking into the group from outside, not inside it). Not reported: a
+body with a required piece the inner repeat cannot match (``(\\d+,)*``), and
+possessive inner repeats (``\\w++``), which never give back what they took. It
+reads the pattern's parse tree; it never runs the pattern. It can warn about a
+pattern that is safe in practice (``(?:\\w+\\s?)+`` with nothing after it that can
+fail); a warning says "can", not "will".
 """
 
 from __future__ import annotations
@@ -19,90 +24,101 @@ from __future__ import annotations
 import re
 
 try:  # the parser behind re.compile; private, so without it nothing is reported
-    from re import _constants as _C, _parser as _P
+    from re import _compiler as _K, _constants as _C, _parser as _P
 except ImportError:  # pragma: no cover
-    _P = _C = None
+    _P = _C = _K = None
+
+# Characters tried when asking whether two one-character pieces can match the same
+# character: ASCII, Latin-1 and a few spaces and dashes beyond it.
+_SAMPLE = [chr(c) for c in range(0x250)] + ["\u2003", "\u2013", "\u2014", "\u2019", "\u3000"]
+_ONE_CHAR = () if _C is None else (_C.LITERAL, _C.NOT_LITERAL, _C.IN, _C.ANY, _C.CATEGORY)
 
 
 def nested_repeats(pattern: str, flags: int = 0) -> bool:
-    """True when ``pattern`` repeats, without bound, a body that is a repeat alone."""
+    """True when ``pattern`` repeats a body that can cut a run of text many ways."""
     if _P is None:
         return False
     try:
         tree = _P.parse(pattern, flags)
-    except (re.error, Exception):  # noqa: BLE001 - an odd tree: report nothing
+        return _risky(list(tree), tree.state.flags)
+    except Exception:  # noqa: BLE001 - an odd or very deep tree: report nothing
         return False
-    return _has_nested(list(tree))
 
 
-def _unbounded(op, av) -> bool:
-    return op in (_C.MAX_REPEAT, _C.MIN_REPEAT) and av[1] == _C.MAXREPEAT
+def _repeats(op, av) -> bool:
+    """A backtracking repeat that can take two or more turns."""
+    return op in (_C.MAX_REPEAT, _C.MIN_REPEAT) and av[1] >= 2
 
 
-def _has_nested(items: list) -> bool:
+def _children(op, av) -> list:
+    if op in (_C.MAX_REPEAT, _C.MIN_REPEAT, _C.POSSESSIVE_REPEAT):
+        return [av[2]]
+    if op is _C.SUBPATTERN:
+        return [av[3]]
+    if op is _C.ATOMIC_GROUP:
+        return [av]
+    if op is _C.BRANCH:
+        return list(av[1])
+    if op in (_C.ASSERT, _C.ASSERT_NOT):
+        return [av[1]]
+    if op is _C.GROUPREF_EXISTS:
+        return [av[1]] + ([av[2]] if av[2] is not None else [])
+    return []
+
+
+def _risky(items: list, flags: int) -> bool:
     for op, av in items:
-        if _unbounded(op, av):
-            body = list(av[2])
-            if _only_a_repeat(body):
-                return True
-            if _has_nested(body):
-                return True
-        elif op in (_C.MAX_REPEAT, _C.MIN_REPEAT):
-            if _has_nested(list(av[2])):
-                return True
-        elif op is _C.SUBPATTERN:
-            if _has_nested(list(av[3])):
-                return True
-        elif op is _C.BRANCH:
-            if any(_has_nested(list(alt)) for alt in av[1]):
-                return True
-        elif op in (_C.ASSERT, _C.ASSERT_NOT):
-            if _has_nested(list(av[1])):
-                return True
-        # POSSESSIVE_REPEAT and ATOMIC_GROUP never backtrack into their body.
+        if _repeats(op, av) and _ambiguous(list(av[2]), flags):
+            return True
+        if any(_risky(list(child), flags) for child in _children(op, av)):
+            return True
     return False
 
 
-def _only_a_repeat(body: list) -> bool:
-    """The body holds an unbounded (backtracking) repeat, and all else in it may match
-    nothing: the outer repeat can then cut one run of text in many ways."""
-    items = _flatten(body)
-    if items is None:
-        # A body that is one choice ("(a|b+)+"): one alternative alone is enough.
-        alts = _single_branch(body)
-        return alts is not None and any(_only_a_repeat(list(alt)) for alt in alts)
-    has_inner = any(_unbounded(op, av) for op, av in items)
-    required = [(op, av) for op, av in items if not _optional(op, av)]
-    return has_inner and all(_unbounded(op, av) for op, av in required)
+def _ambiguous(body: list, flags: int) -> bool:
+    """The body holds a repeat (or a choice with a repeating alternative), and every
+    other piece it must match is such a repeat too, or a single character that one of
+    those repeats can match as well."""
+    items = _open_groups(body)
+    loose = [(op, av) for op, av in items if _repeats(op, av) or
+             (op is _C.BRANCH and any(_ambiguous(list(alt), flags) for alt in av[1]))]
+    if not loose:
+        return False
+    singles = [_chars(list(av[2]), flags) for op, av in loose if op is not _C.BRANCH]
+    for op, av in items:
+        if (op, av) in loose or _optional(op, av):
+            continue
+        if op in _ONE_CHAR:
+            mine = _chars([(op, av)], flags)
+            if mine and any(s and (mine & s) for s in singles):
+                continue  # a repeat beside it can take its character: still ambiguous
+        return False
+    return True
 
 
-def _flatten(body: list) -> list | None:
-    """The body's items with plain groups opened; None when it branches (a branch is
-    judged as a whole: not reported)."""
+def _open_groups(body: list) -> list:
     out = []
     for op, av in body:
         if op is _C.SUBPATTERN:
-            inner = _flatten(list(av[3]))
-            if inner is None:
-                return None
-            out.extend(inner)
-        elif op is _C.BRANCH:
-            return None
+            out.extend(_open_groups(list(av[3])))
         else:
             out.append((op, av))
     return out
 
 
-def _single_branch(body: list):
-    """The alternatives when the body is one branch (inside plain groups), else None."""
-    while len(body) == 1 and body[0][0] is _C.SUBPATTERN:
-        body = list(body[0][1][3])
-    if len(body) == 1 and body[0][0] is _C.BRANCH:
-        return body[0][1][1]
-    return None
-
-
 def _optional(op, av) -> bool:
     if op in (_C.MAX_REPEAT, _C.MIN_REPEAT, _C.POSSESSIVE_REPEAT):
         return av[0] == 0
+    if op is _C.BRANCH:
+        return any(not list(alt) for alt in av[1])
     return op in (_C.AT, _C.ASSERT, _C.ASSERT_NOT)
+
+
+def _chars(body: list, flags: int) -> frozenset | None:
+    """The sample characters a one-character body matches, or None for longer bodies."""
+    if len(body) != 1 or body[0][0] not in _ONE_CHAR:
+        return None
+    state = _P.State()
+    state.flags = flags
+    compiled = _K.compile(_P.SubPattern(state, list(body)), flags)
+    return frozenset(c for c in _SAMPLE if compiled.match(c))

@@ -172,9 +172,17 @@ def test_a_pattern_that_repeats_a_repeat_is_warned_about_not_failed(tmp_path):
 
 @pytest.mark.parametrize("pattern, risky", [
     (r"(a+)+b", True), (r"(?:\w+\s?)*$", True), (r"(x*y*)+", True), (r"(?:a|b+)+", True), (r"(a+?)+", True),
-    (r"foo(?:(\s*\w+)+)?bar", True), (r"(?=(a+)+)", True),
-    (r"(\d+,)*", False), (r"(?:a++)+", False), (r"(?>a+)+", False), (r"x{2,}", False), (r"(a|b)+", False),
-    (r"(?:[a-z][\w'-]*\s+)?", False), (r"(?:(?:cat|dog)s?)+", False), (r"(?:a+){2}", False),
+    (r"foo(?:(\s*\w+)+)?bar", True), (r"(?=(a+)+)", True), (r"(?:a+){2}", True),
+    # bounded repeats, outer or inner
+    (r"(?:\w+\s?){1,30}$", True), (r"(?:\w+\s?){0,8}$", True), (r"(?:\w{1,50}\s?)+$", True),
+    # inside atomic groups, possessive repeats and conditionals: they backtrack inside
+    (r"(?>(\w+\s?)+!)", True), (r"(?:(?:\w+\s?)+!)++", True), (r"(a)?(?(1)(?:b+)+|c)$", True),
+    # a choice beside optional pieces; a required piece the inner repeat also matches
+    (r"(?:\s?(?:\w+|-))+$", True), (r"(?:(?:\w+|-)\s?)+$", True), (r"(?:\w+\w)+$", True),
+    (r"(?:\w+[a-z])+$", True), (r"(.+,)*x", True),
+    (r"(\d+,)*", False), (r"(\w+\s)+x", False), (r"(?:a++)+", False), (r"(?>a+)+", False), (r"x{2,}", False),
+    (r"(a|b)+", False), (r"(?:[a-z][\w'-]*\s+)?", False), (r"(?:(?:cat|dog)s?)+", False),
+    (r"[£$€¥]\s?\d[\d,.]*", False), ("(" * 200 + "a" + ")" * 200, False),
 ])
 def test_nested_repeats_are_found_in_the_parse_tree(pattern, risky):
     from rules.backtracking import nested_repeats
