@@ -12,10 +12,11 @@ nothing else it must match, or only pieces that repeat can match too:
 a choice with such an alternative (``(a|b+)+``, ``(?:\\s?(?:\\w+|-))+``), and the
 same inside atomic groups, possessive repeats, lookarounds and conditionals (they
 stop backtracking into the group from outside, not inside it). Not reported: a
-body with a required piece the inner repeat cannot match (``(\\d+,)*``), and
-possessive inner repeats (``\\w++``), which never give back what they took. It
-reads the pattern's parse tree; it never runs the pattern. It can warn about a
-pattern that is safe in practice (``(?:\\w+\\s?)+`` with nothing after it that can
+body with a required piece the inner repeat cannot match (``(\\d+,)*``), a body
+whose pieces that meet share no character, so each turn is cut one way only
+(``(?:\\s+\\w+)*``), and possessive inner repeats (``\\w++``), which never give
+back what they took. It reads the pattern's parse tree; it never runs the
+pattern. It can warn about a pattern that is safe in practice (``(?:\\w+\\s?)+`` with nothing after it that can
 fail); a warning says "can", not "will".
 """
 
@@ -84,6 +85,9 @@ def _ambiguous(body: list, flags: int) -> bool:
              (op is _C.BRANCH and any(_ambiguous(list(alt), flags) for alt in av[1]))]
     if not loose:
         return False
+    chain = _chain(items, flags)
+    if chain is not None:
+        return chain
     singles = [_chars(list(av[2]), flags) for op, av in loose if op is not _C.BRANCH]
     for op, av in items:
         if (op, av) in loose or _optional(op, av):
@@ -94,6 +98,37 @@ def _ambiguous(body: list, flags: int) -> bool:
                 continue  # a repeat beside it can take its character: still ambiguous
         return False
     return True
+
+
+def _chain(items: list, flags: int) -> bool | None:
+    """For a body made only of one-character pieces and their repeats: True when a
+    character can be taken by either of two pieces that may meet (neighbours, with
+    only optional pieces between, also from the end of one turn to the start of the
+    next), or the body can match nothing; False when no two that may meet share a
+    character ("(\\s+\\w+)*": each turn is cut one way only). None for other bodies."""
+    sets, optional = [], []
+    for op, av in items:
+        if op in (_C.MAX_REPEAT, _C.MIN_REPEAT, _C.POSSESSIVE_REPEAT):
+            chars = _chars(list(av[2]), flags)
+        elif op in _ONE_CHAR:
+            chars = _chars([(op, av)], flags)
+        else:
+            return None
+        if not chars:
+            return None
+        sets.append(chars)
+        optional.append(_optional(op, av))
+    if all(optional):
+        return True
+    n = len(sets)
+    doubled = sets + sets  # the next turn follows the last piece
+    for i in range(n):
+        for j in range(i + 1, i + n + 1):
+            if sets[i] & doubled[j]:
+                return True
+            if not optional[j % n]:
+                break  # a required piece stands between i and anything later
+    return False
 
 
 def _open_groups(body: list) -> list:

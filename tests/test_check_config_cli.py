@@ -183,6 +183,9 @@ def test_a_pattern_that_repeats_a_repeat_is_warned_about_not_failed(tmp_path):
     (r"(\d+,)*", False), (r"(\w+\s)+x", False), (r"(?:a++)+", False), (r"(?>a+)+", False), (r"x{2,}", False),
     (r"(a|b)+", False), (r"(?:[a-z][\w'-]*\s+)?", False), (r"(?:(?:cat|dog)s?)+", False),
     (r"[£$€¥]\s?\d[\d,.]*", False), ("(" * 200 + "a" + ")" * 200, False),
+    # each turn cut one way only: pieces that meet share no character
+    (r"(?:\s+\w+){0,3}", False), (r"(?:\s+\w+)*$", False), (r"(a+b+)+c", False),
+    (r"(a+a+)+c", True), (r"(\w+\s?\w+)+", True), (r"(\s+\d?\w+)+", True),
 ])
 def test_nested_repeats_are_found_in_the_parse_tree(pattern, risky):
     from rules.backtracking import nested_repeats
