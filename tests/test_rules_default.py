@@ -135,3 +135,29 @@ def test_engine_speed_bench_runs(capsys):
     assert "records/s" in out and "ratio" in out
     records = mod.build_records(5, 1024)
     assert all(900 <= len(r.title) + len(r.description) + len(r.goal) + len(r.service) <= 1100 for r in records)
+
+
+DESCRIPTION_WITH_GOAL = ("Members redeeming points are told to phone us when the ledger call times out.\n"
+                         "What we want:\nMembers get a confirmed seat online in one go, by the end of Q2.")
+
+
+@pytest.mark.parametrize("placeholder", ["See description", "see the description below", "As above.", "TBC", "N/A",
+                                         "- see attached business case -", "To be confirmed"])
+def test_a_goal_field_that_points_elsewhere_is_read_as_no_goal_field(rs, placeholder):
+    # The owner put the goal in the description and a pointer in the mandatory goal
+    # field: judged as if the goal field were empty, not told "no goal is stated".
+    def verdict(goal):
+        return rules.evaluate(Record(source="t", key="k", number="", url="", title="Loyalty redemption failures",
+                                     description=DESCRIPTION_WITH_GOAL, goal=goal), rs)
+
+    empty = verdict("")
+    assert empty.value_goal and not any(f.rule == "no-goal" for f in empty.findings)
+    got = verdict(placeholder)
+    assert (got.category, got.value_goal, got.measurable) == (empty.category, empty.value_goal, empty.measurable)
+
+
+@pytest.mark.parametrize("goal", ["See customers book online without calling", "None of our members miss a payment",
+                                  "As above, plus patients wait under 10 minutes"])
+def test_a_goal_that_only_starts_like_a_pointer_is_a_goal(rs, goal):
+    ctx = rules.engine.Context(Record(source="t", key="k", number="", url="", title="", description="", goal=goal), rs)
+    assert ctx.holds("has-goal-field")
