@@ -9,8 +9,9 @@ record whose judgment grows with the square of its length stalls the whole scan
 shape below and each text field, a record of about N characters and one of 4N,
 and prints the time to judge each and the growth factor: about 4 is linear, 16
 is quadratic. Shapes: the terms of each vocabulary repeated; figures; headings;
-"who" clauses; negations followed by matches; a consumer named far before a
-blocker; money; separators; link words. The best of two runs is kept.
+"who" clauses; negations followed by matches; one negation followed by figures
+with no space; a consumer named far before a blocker; money; separators; link
+words. The best of two runs is kept.
 
 Lines with a growth over 6 are marked; the last lines give the worst growth and
 the slowest time per kilobyte. Python's garbage collector adds time that grows with
@@ -63,6 +64,11 @@ def far_blocker(n: int) -> str:
     return unit * max(1, n // len(unit)) + "service desk"
 
 
+def cue_then_run(n: int) -> str:
+    """One negation cue, then money figures with no space between them."""
+    return "not about " + "$1" * max(1, n // 2)
+
+
 def judge_time(ruleset: rules.RuleSet, text: str, field: str) -> float:
     values = {"title": "", "description": "", "goal": "", "service": "svc", field: text}
     record = Record(source="bench", key="k", number="n", url="", **values)
@@ -89,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     n = args.chars
     cases = [(name, lambda size, u=unit: u * max(1, size // len(u))) for name, unit in shapes(ruleset).items()]
     cases.append(("consumers, one blocker at the end", far_blocker))
+    cases.append(("one negation, then figures, no spaces", cue_then_run))
     if args.only:
         cases = [c for c in cases if args.only in c[0]]
     print(f"rules {args.rules} (version {ruleset.version}); each record judged twice, the best kept; "

@@ -10,12 +10,12 @@ candidates); they never change an answer, only its cost.
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Any
 
 from model import TEXT_FIELDS, Category, Evidence, Finding, Record, Severity, Verdict
 from rules.kinds.base import NO, Condition, Match, make_evidence
+from rules.negation import FieldCues
 from rules.scanner import Scanner, Token
 
 
@@ -135,7 +135,7 @@ class Context:
         self._plan = ruleset._plan  # type: ignore[attr-defined]
         self._direct = ruleset._direct  # type: ignore[attr-defined]
         self._empty: frozenset | None = None  # see blank()
-        self._cues: dict[str, tuple[list[int], list[Token]]] = {}  # see negated_at()
+        self._cues: dict[str, FieldCues] = {}  # see negated_at()
         self._reversed: dict[str, str] = {}
         self._by_field: dict[int, tuple[Match, dict]] = {}
         self._vocab_ev: dict[tuple[str, str, bool], tuple[Evidence, ...]] = {}
@@ -241,29 +241,13 @@ class Context:
     def negated_at(self, name: str, pos: int) -> bool:
         """True when a negation cue governs a regex match starting at ``pos``."""
         scanner = self.ruleset.scanner
-        cue = scanner.negation_vocab
-        if cue is None:
+        if scanner.negation_vocab is None:
             return False
-        # The field's cues with their starts, made once: a field with many matches
-        # bisects them instead of walking every term before each match.
         cues = self._cues.get(name)
         if cues is None:
-            found = [t for t in self.tokens(name) if cue in t.vocabs]
-            cues = self._cues[name] = ([t.start for t in found], found)
-        i = bisect_left(cues[0], pos)
-        if not i:
-            return False
-        last = cues[1][i - 1]
-        window = scanner.negation_window
-        text = self.text(name)
-        from rules.kinds.leads import more_words
-        from rules.scanner import _CLAUSE_END
-
-        # Words counted only up to one past the window: a cue far back in a long field
-        # is not read up to for each match.
-        if more_words(window)(text, last.end, pos) is not None:
-            return False
-        return not _CLAUSE_END.search(text[last.end : pos])
+            cues = self._cues[name] = FieldCues(self.text(name), self.tokens(name), scanner.negation_vocab,
+                                                scanner.negation_window)
+        return cues.negates(pos)
 
     def result(self, rule_id: str, scope: frozenset | None = None) -> Match:
         """A rule's match, computed once per record (and per field scope asked for)."""

@@ -81,15 +81,24 @@ def _negated_plainly(ctx: Context, name: str, pos: int) -> bool:
     return len(gap.split()) <= scanner.negation_window and not _CLAUSE_END.search(gap)
 
 
-def test_negated_at_finds_the_last_cue_as_a_walk_over_every_term_does(ruleset):
-    rng = random.Random(9)
-    pieces = ("not about", "no impact on", "customers", "$40k", "saves", "costs", ".", ",", " ", " ", "so",
-              "x" * 60, "x" * 300, " " * 300, "staff", "MTTR", "rather than anything")
+@pytest.mark.parametrize("overlay", [None, "window 0", "window 1", "cue ending in a digit"])
+def test_negated_at_finds_the_last_cue_as_a_walk_over_every_term_does(ruleset, tmp_path, overlay):
+    if overlay is None:
+        rs = ruleset
+    else:
+        extra = {"window 0": "[settings]\nnegation_window = 0\n", "window 1": "[settings]\nnegation_window = 1\n",
+                 "cue ending in a digit": '[vocab.negation]\nadd = ["not v2", "not about 2"]\n'}[overlay]
+        (tmp_path / "r.toml").write_text('extends = "default"\n' + extra)
+        rs = rules.load_ruleset(str(tmp_path / "r.toml"))
+    rng = random.Random(overlay or "default")
+    pieces = ("not about", "no impact on", "not v2", "not about 2", "customers", "$40k", "saves", "costs", ".", ",",
+              " ", " ", "so", "x" * 60, "x" * 300, " " * 300, "staff", "MTTR", "rather than anything", "1.", "1", "5",
+              ":", "but", "butter", "because", "sob", "\n", "\u00a0", ";", "(")
     seen_negated = 0
-    for i in range(300):
-        text = " ".join(rng.choice(pieces) for _ in range(rng.randint(0, 60)))
-        ctx = Context(Record(source="t", key=str(i), number="", url="", title="", description=text), ruleset)
-        for pos in range(0, len(text) + 1, 3):
+    for i in range(150):
+        text = "".join(rng.choice(pieces) + rng.choice(("", " ", " ")) for _ in range(rng.randint(0, 50)))
+        ctx = Context(Record(source="t", key=str(i), number="", url="", title="", description=text), rs)
+        for pos in range(0, len(text) + 1):
             want = _negated_plainly(ctx, "description", pos)
             assert ctx.negated_at("description", pos) == want, (text, pos)
             seen_negated += want
