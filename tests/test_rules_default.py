@@ -157,7 +157,11 @@ def test_a_goal_field_that_points_elsewhere_is_read_as_no_goal_field(rs, placeho
 
 
 @pytest.mark.parametrize("goal", ["See customers book online without calling", "None of our members miss a payment",
-                                  "As above, plus patients wait under 10 minutes"])
+                                  "As above, plus patients wait under 10 minutes", "See ticket volumes halve",
+                                  "See notes filed same day", "See title deeds issued faster",
+                                  "See attachment rates double", "See details captured once",
+                                  "See description fields validated", "See description\nFaster refunds",
+                                  "See attached\nNo missed payments", "TBC: patients get results in 2 days"])
 def test_a_goal_that_only_starts_like_a_pointer_is_a_goal(rs, goal):
     ctx = rules.engine.Context(Record(source="t", key="k", number="", url="", title="", description="", goal=goal), rs)
     assert ctx.holds("has-goal-field")
