@@ -8,6 +8,8 @@ by ``render.Renderer.report`` with autoescaping) is for managers.
 from __future__ import annotations
 
 import contextlib
+import errno
+import glob
 import json
 import os
 import secrets
@@ -91,9 +93,17 @@ def check_folder(folder: Path) -> None:
     for name in REPORT_FILES:
         # A report file is replaced, not written into (write_report): what must be
         # writable is the folder holding it, or its link's target.
-        path = folder.absolute() / name
-        target = path.resolve() if path.is_symlink() else path
-        problem = probe_folder(target.parent) if target.exists() else writable_problem(target, needs_folder=True)
+        try:
+            target = _target(folder.absolute() / name)
+        except OSError as exc:
+            raise ConfigError(f"cannot write the report there: {exc}", file=shown, key="--report",
+                              expected=FOLDER_EXPECTED) from None
+        if target.is_dir():
+            problem = f"{target} is a folder"
+        elif target != folder.absolute() / name and not target.parent.is_dir():
+            problem = f"the link {name} points into {target.parent}, which does not exist"
+        else:
+            problem = probe_folder(target.parent) if target.exists() else writable_problem(target, needs_folder=True)
         if problem:
             raise ConfigError(f"cannot write the report there: {problem}", file=shown, key="--report",
                               expected=FOLDER_EXPECTED)
@@ -161,7 +171,7 @@ def write_report(folder: Path, result: "ScanResult", renderer: Any) -> list[Path
     staged: list[tuple[Path, Path]] = []
     try:
         for name, text in texts.items():
-            target = (folder / name).resolve() if (folder / name).is_symlink() else folder / name
+            target = _target(folder / name)
             _sweep_stale(target)
             tmp = target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
             # Made like any new file (0666 less the umask), or with the mode of the file
@@ -173,7 +183,11 @@ def write_report(folder: Path, result: "ScanResult", renderer: Any) -> list[Path
                 fh.flush()
                 os.fsync(fh.fileno())
             if target.exists():
-                os.chmod(tmp, stat.S_IMODE(target.stat().st_mode))
+                # Its permission bits (not set-id bits) and, where allowed, its group.
+                st = target.stat()
+                os.chmod(tmp, stat.S_IMODE(st.st_mode) & 0o777)
+                with contextlib.suppress(OSError):
+                    os.chown(tmp, -1, st.st_gid)
         for tmp, target in staged:
             os.replace(tmp, target)
     finally:
@@ -186,11 +200,22 @@ def write_report(folder: Path, result: "ScanResult", renderer: Any) -> list[Path
 _STALE_SECONDS = 3600
 
 
+def _target(path: Path) -> Path:
+    """The file a report path stands for: itself, or where its symbolic link leads.
+    A link loop is an OSError (Python 3.11 raises RuntimeError for it)."""
+    if not path.is_symlink():
+        return path
+    try:
+        return path.resolve()
+    except RuntimeError:
+        raise OSError(errno.ELOOP, "symbolic link loop", str(path)) from None
+
+
 def _sweep_stale(target: Path) -> None:
     """Remove temporary copies of ``target`` left by a scan that was killed mid-write
     (older than an hour, so a scan writing right now is never disturbed)."""
     cutoff = time.time() - _STALE_SECONDS
-    for old in target.parent.glob(f".{target.name}.*.tmp"):
+    for old in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
         with contextlib.suppress(OSError):
             if old.stat().st_mtime < cutoff:
                 old.unlink()

@@ -205,7 +205,7 @@ def test_check_folder_asks_where_the_files_are_replaced(tmp_path):
     report.check_folder(folder)
     # A link whose target sits where nothing can be created: refused before the scan.
     if os.geteuid() == 0:
-        target = Path("/sys/kernel")  # root ignores mode bits; /sys refuses new files
+        target = Path("/proc/version")  # root ignores mode bits; /proc refuses new files
     else:
         locked = tmp_path / "locked"
         locked.mkdir()
@@ -215,3 +215,49 @@ def test_check_folder_asks_where_the_files_are_replaced(tmp_path):
     (folder / "report.html").symlink_to(target)
     with pytest.raises(ConfigError, match="cannot create files"):
         report.check_folder(folder)
+
+
+def test_check_folder_refuses_report_paths_that_cannot_be_replaced(tmp_path):
+    import pytest
+    from errors import ConfigError
+
+    cases = {
+        "a folder": lambda f: (f / "report.json").mkdir(),
+        "a link to a folder": lambda f: (f / "report.html").symlink_to(tmp_path),
+        "a link into a missing folder": lambda f: (f / "report.html").symlink_to(tmp_path / "gone" / "r.html"),
+        "a link loop": lambda f: (f / "report.html").symlink_to(f / "report.html"),
+    }
+    for why, make in cases.items():
+        folder = tmp_path / why.replace(" ", "-")
+        folder.mkdir()
+        make(folder)
+        with pytest.raises(ConfigError, match="cannot write the report there") as info:
+            report.check_folder(folder)
+        assert "Traceback" not in str(info.value), why
+
+
+def test_a_replaced_report_keeps_its_permission_bits_but_not_set_id_bits(tmp_path):
+    import os
+
+    folder = tmp_path / "r"
+    folder.mkdir()
+    (folder / "report.html").write_text("<p>last night</p>")
+    os.chmod(folder / "report.html", 0o2640)
+    _written_report(tmp_path, folder)
+    st = (folder / "report.html").stat()
+    assert st.st_mode & 0o7777 == 0o640
+
+
+def test_stale_temporary_files_are_swept_whatever_the_name(tmp_path):
+    import os
+    import time
+
+    folder = tmp_path / "r"
+    folder.mkdir()
+    (folder / "report.html").symlink_to(tmp_path / "csi[1].html")
+    (tmp_path / "csi[1].html").write_text("old")
+    stale = tmp_path / ".csi[1].html.1.dead.tmp"
+    stale.write_text("half")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    _written_report(tmp_path, folder)
+    assert not stale.exists()
