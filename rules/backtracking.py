@@ -6,18 +6,23 @@ ways, and tries them all when the rest fails to match: one long ticket then
 stalls the nightly scan. check-config warns about admin patterns of that shape.
 
 Reported: a repeat (``+``, ``*``, ``{2,}``, ``{1,30}``) whose body can cut one
-run of text into iterations in more than one way, because it holds a repeat and
-nothing else it must match, or only pieces that repeat can match too:
-``(a+)+``, ``(?:\\w+\\s?)*``, ``(x*y*)+``, ``(?:\\w{1,50}\\s?)+``, ``(?:\\w+\\w)+``,
-a choice with such an alternative (``(a|b+)+``, ``(?:\\s?(?:\\w+|-))+``), and the
-same inside atomic groups, possessive repeats, lookarounds and conditionals (they
-stop backtracking into the group from outside, not inside it). Not reported: a
-body with a required piece the inner repeat cannot match (``(\\d+,)*``), a body
-whose pieces that meet share no character, so each turn is cut one way only
-(``(?:\\s+\\w+)*``), and possessive inner repeats (``\\w++``), which never give
-back what they took. It reads the pattern's parse tree; it never runs the
-pattern. It can warn about a pattern that is safe in practice (``(?:\\w+\\s?)+`` with nothing after it that can
-fail); a warning says "can", not "will".
+run of text into turns in more than one way: it holds a repeat and nothing else
+it must match, or only pieces that repeat can match too (``(a+)+``,
+``(?:\\w+\\s?)*``, ``(x*y*)+``, ``(?:\\w{1,50}\\s?)+``, ``(?:\\w+\\w)+``); it is made of
+one-character pieces of which two that may meet share a character and one varies
+in length (``(?:\\d\\d?)+``, ``(a+a+)+``); it is a choice with such an alternative, with
+alternatives that share a character (``(a|b+)+``, ``(.|\\s)*``) or with the same
+alternative twice (``(a|a)+``). The same is found inside atomic groups, possessive
+repeats, lookarounds and conditionals (they stop backtracking into the group from
+outside, not inside it). Not reported: a body with a required piece the inner
+repeat cannot match (``(\\d+,)*``), a body each turn of which is cut one way only
+(``(?:\\s+\\w+)*``, ``(?:\\d*,)+``), and possessive inner repeats (``\\w++``), which
+never give back what they took.
+
+It reads the pattern's parse tree; it never runs the pattern. It is a warning,
+not a proof: it can warn about a pattern that is safe in practice (a nested
+repeat with nothing after it that can fail), and it does not follow flags set on
+a group only (``(?i:...)``) or longer pieces that overlap.
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ except ImportError:  # pragma: no cover
 
 # Characters tried when asking whether two one-character pieces can match the same
 # character: ASCII, Latin-1 and a few spaces and dashes beyond it.
-_SAMPLE = [chr(c) for c in range(0x250)] + ["\u2003", "\u2013", "\u2014", "\u2019", "\u3000"]
+_SAMPLE = ([chr(c) for c in range(0x250)] + ["\u2003", "\u2013", "\u2014", "\u2019", "\u205f", "\u3000"]
+           + [chr(c) for c in range(0x250, 0xD800, 7)])
 _ONE_CHAR = () if _C is None else (_C.LITERAL, _C.NOT_LITERAL, _C.IN, _C.ANY, _C.CATEGORY)
 
 
@@ -77,17 +83,19 @@ def _risky(items: list, flags: int) -> bool:
 
 
 def _ambiguous(body: list, flags: int) -> bool:
-    """The body holds a repeat (or a choice with a repeating alternative), and every
-    other piece it must match is such a repeat too, or a single character that one of
-    those repeats can match as well."""
+    """Whether one run of text can be cut into turns of this body in more than one way."""
     items = _open_groups(body)
+    chain = _chain(items, flags)
+    if chain is not None:
+        return chain
+    if len(items) == 1 and items[0][0] is _C.BRANCH and _overlapping_choice(items[0][1][1], flags):
+        return True  # "(.|\\s)*": one character, taken by either alternative
+    if any(op is _C.BRANCH and _same_twice(av[1]) for op, av in items):
+        return True  # "(a|a)+" (parsed as "a(?:|)"): two ways to match the same
     loose = [(op, av) for op, av in items if _repeats(op, av) or
              (op is _C.BRANCH and any(_ambiguous(list(alt), flags) for alt in av[1]))]
     if not loose:
         return False
-    chain = _chain(items, flags)
-    if chain is not None:
-        return chain
     singles = [_chars(list(av[2]), flags) for op, av in loose if op is not _C.BRANCH]
     for op, av in items:
         if (op, av) in loose or _optional(op, av):
@@ -100,33 +108,55 @@ def _ambiguous(body: list, flags: int) -> bool:
     return True
 
 
+def _same_twice(alts) -> bool:
+    seen = []
+    for alt in alts:
+        alt = list(alt)
+        if alt in seen:
+            return True
+        seen.append(alt)
+    return False
+
+
+def _overlapping_choice(alts, flags: int) -> bool:
+    sets = [_chars(list(alt), flags) for alt in alts]
+    sets = [x for x in sets if x]
+    return any(sets[i] & sets[j] for i in range(len(sets)) for j in range(i + 1, len(sets)))
+
+
 def _chain(items: list, flags: int) -> bool | None:
     """For a body made only of one-character pieces and their repeats: True when a
     character can be taken by either of two pieces that may meet (neighbours, with
     only optional pieces between, also from the end of one turn to the start of the
-    next), or the body can match nothing; False when no two that may meet share a
-    character ("(\\s+\\w+)*": each turn is cut one way only). None for other bodies."""
-    sets, optional = [], []
+    next) and one of the two varies in length, or the body can match nothing; False
+    otherwise ("(\\s+\\w+)*", "(\\d*,)+": each turn is cut one way only). None for
+    other bodies."""
+    sets, optional, varies = [], [], []
     for op, av in items:
         if op in (_C.MAX_REPEAT, _C.MIN_REPEAT, _C.POSSESSIVE_REPEAT):
             chars = _chars(list(av[2]), flags)
+            # A possessive repeat never gives back what it took: a fixed cut.
+            varies.append(op is not _C.POSSESSIVE_REPEAT and av[0] != av[1])
         elif op in _ONE_CHAR:
             chars = _chars([(op, av)], flags)
+            varies.append(False)
         else:
             return None
         if not chars:
             return None
         sets.append(chars)
         optional.append(_optional(op, av))
+    if not any(varies):
+        return False  # every turn the same length: one cut only
     if all(optional):
         return True
     n = len(sets)
-    doubled = sets + sets  # the next turn follows the last piece
     for i in range(n):
         for j in range(i + 1, i + n + 1):
-            if sets[i] & doubled[j]:
+            k = j % n  # the next turn follows the last piece
+            if (varies[i] or varies[k]) and sets[i] & sets[k]:
                 return True
-            if not optional[j % n]:
+            if not optional[k]:
                 break  # a required piece stands between i and anything later
     return False
 
@@ -149,11 +179,44 @@ def _optional(op, av) -> bool:
     return op in (_C.AT, _C.ASSERT, _C.ASSERT_NOT)
 
 
-def _chars(body: list, flags: int) -> frozenset | None:
-    """The sample characters a one-character body matches, or None for longer bodies."""
+class _CharSet:
+    """What a one-character piece can match: the sample characters it matches, its
+    matcher, and the characters the pattern names (tried on the other piece too, so
+    "中" or a Cyrillic range is seen even where the sample has no such character)."""
+
+    __slots__ = ("sample", "match", "named")
+
+    def __init__(self, sample: frozenset, match, named: frozenset) -> None:
+        self.sample, self.match, self.named = sample, match, named
+
+    def __bool__(self) -> bool:
+        return bool(self.sample or self.named)
+
+    def __and__(self, other: "_CharSet") -> bool:
+        return bool(self.sample & other.sample) or any(other.match(c) for c in self.named) or \
+            any(self.match(c) for c in other.named)
+
+
+def _named(op, av) -> set:
+    if op is _C.LITERAL:
+        return {chr(av)}
+    if op is _C.IN:
+        out = set()
+        for o, a in av:
+            if o is _C.LITERAL:
+                out.add(chr(a))
+            elif o is _C.RANGE:
+                out.update({chr(a[0]), chr(a[1]), chr((a[0] + a[1]) // 2)})
+        return out
+    return set()
+
+
+def _chars(body: list, flags: int) -> _CharSet | None:
+    """What a one-character body matches, or None for longer bodies."""
     if len(body) != 1 or body[0][0] not in _ONE_CHAR:
         return None
     state = _P.State()
     state.flags = flags
     compiled = _K.compile(_P.SubPattern(state, list(body)), flags)
-    return frozenset(c for c in _SAMPLE if compiled.match(c))
+    named = frozenset(c for c in _named(*body[0]) if compiled.match(c))
+    return _CharSet(frozenset(c for c in _SAMPLE if compiled.match(c)), compiled.match, named)

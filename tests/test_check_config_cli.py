@@ -186,11 +186,25 @@ def test_a_pattern_that_repeats_a_repeat_is_warned_about_not_failed(tmp_path):
     # each turn cut one way only: pieces that meet share no character
     (r"(?:\s+\w+){0,3}", False), (r"(?:\s+\w+)*$", False), (r"(a+b+)+c", False),
     (r"(a+a+)+c", True), (r"(\w+\s?\w+)+", True), (r"(\s+\d?\w+)+", True),
+    # turns cut many ways without an inner "+": optional pieces, choices, two empty ways
+    (r"(?:\d\d?[/.-]?)+\b", True), (r"(?:\w\w?)+$", True), (r"(?:a?a?)+$", True), (r"(?:.|\s)*?goal", True),
+    (r"(?:[^\n]|\s)*x", True), (r"(a|a)+$", True),
+    # characters beyond Latin, named in the pattern
+    (r"(?:\w+中)+$", True), (r"(?:\s+\u205f)+x", True), (r"(?i)(?:\u0400+\u0450)+$", True),
+    (r"(?:[\u0400-\u04ff]+[\u0450-\u045f])+$", True),
+    # a fixed piece at each end of a turn: cut one way only
+    (r"(?:\d*,)+x", False), (r"(?:[\w-]*\.)+com", False), (r"(?:\s*;)+x", False), (r"(?:a*b)+$", False),
 ])
 def test_nested_repeats_are_found_in_the_parse_tree(pattern, risky):
-    from rules.backtracking import nested_repeats
+    from re import _parser
 
-    assert nested_repeats(pattern) is risky
+    from rules import backtracking
+
+    assert backtracking.nested_repeats(pattern) is risky
+    # The same answer without the guard that turns an internal error into "not risky":
+    # a crash must fail this test, not pass it as a safe pattern.
+    tree = _parser.parse(pattern, 0)
+    assert backtracking._risky(list(tree), tree.state.flags) is risky
 
 
 def test_no_shipped_pattern_repeats_a_repeat():
