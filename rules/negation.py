@@ -41,7 +41,7 @@ def _word_limit(window: int):
 class FieldCues:
     """One field's negation cues, and each one's reach, found when first asked."""
 
-    __slots__ = ("text", "window", "starts", "cues", "_reach")
+    __slots__ = ("text", "window", "starts", "cues", "_reach", "_breaks")
 
     def __init__(self, text: str, tokens: Sequence[Token], cue_vocab: str, window: int) -> None:
         self.text = text
@@ -49,6 +49,20 @@ class FieldCues:
         self.cues = [t for t in tokens if cue_vocab in t.vocabs]
         self.starts = [t.start for t in self.cues]
         self._reach: dict[int, tuple[float, float]] = {}
+        self._breaks: tuple[list[int], list[int]] | None = None
+
+    def _first_clause_end(self, pos: int) -> float:
+        """The end of the first clause end in the field that starts at or after
+        ``pos``. The field's clause ends are found in one pass, then bisected: a search
+        from each cue would read to the field's end for every cue when the field has
+        none. (The pass and a search from ``pos`` find the same ones: a clause end
+        never starts before a cue's end and ends after it, as a cue ends a word.)"""
+        if self._breaks is None:
+            found = list(_CLAUSE_END.finditer(self.text))
+            self._breaks = ([m.start() for m in found], [m.end() for m in found])
+        starts, ends = self._breaks
+        i = bisect_left(starts, pos)
+        return ends[i] if i < len(ends) else _INF
 
     def negates(self, pos: int) -> bool:
         i = bisect_left(self.starts, pos)
@@ -67,8 +81,7 @@ class FieldCues:
         if reach is None:
             m = _word_limit(self.window)(text, end)
             words_end = m.end() if m else _INF
-            c = _CLAUSE_END.search(text, end)
-            reach = self._reach[end] = (words_end, c.end() if c else _INF)
+            reach = self._reach[end] = (words_end, self._first_clause_end(end))
         words_end, clause_end = reach
         if pos >= words_end or clause_end < pos:
             return False
