@@ -6,16 +6,12 @@ from __future__ import annotations
 import json
 import math
 import urllib.request
-from dataclasses import replace
 
 import pytest
 
-from config import ServiceNowSettings
-from connectors import open_connector
-from connectors.transport import Limiters
 from model import MARKER_PREFIX, Record
 from sandbox.servicenow import ServiceNowSandbox
-from test_servicenow_sandbox import AUTH, ENV, FAST
+from test_servicenow_sandbox import ENV, open_for
 
 TABLE = "sn_cim_register"
 JOURNAL = "sys_journal_field"
@@ -25,11 +21,6 @@ JOURNAL = "sys_journal_field"
 def env(monkeypatch):
     for k, v in ENV.items():
         monkeypatch.setenv(k, v)
-
-
-def open_for(snow, **changes):
-    s = replace(ServiceNowSettings(name="snow", url=snow.url, auth=AUTH["basic"], timeout_seconds=10), **changes)
-    return open_connector(s, limiters=Limiters(), policy=FAST)
 
 
 def list_requests(snow, table: str) -> int:

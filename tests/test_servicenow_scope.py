@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 
 import pytest
 import responses
 
-from config import ServiceNowSettings
-from connectors import open_connector
 from connectors.base import Connector
 from connectors.servicenow import scope_query
-from connectors.transport import Limiters
 from model import Record
 from sandbox.servicenow import ServiceNowSandbox
-from test_servicenow_sandbox import AUTH, ENV, FAST
+from test_servicenow_sandbox import ENV, open_for
 from test_servicenow_support import TABLE_URL, connector, page, params_of, record_item
 
 SYS_ID = f"{7:032x}"
@@ -90,11 +86,6 @@ def test_the_connector_interface_includes_get_in_scope(monkeypatch):
 def env(monkeypatch):
     for k, v in ENV.items():
         monkeypatch.setenv(k, v)
-
-
-def open_for(snow, **changes):
-    s = replace(ServiceNowSettings(name="snow", url=snow.url, auth=AUTH["basic"], timeout_seconds=10), **changes)
-    return open_connector(s, limiters=Limiters(), policy=FAST)
 
 
 @pytest.mark.parametrize("query", ["active=true", "state=1^NQstate=2^ORstate=5"])
