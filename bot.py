@@ -16,20 +16,15 @@ command's work lives in the module named for it.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
-from errors import CoachError, ConfigError, LockBusy
+from csi_coach import __version__
+from csi_coach.config import DEFAULT_CONFIG, default_config_path
+from csi_coach.errors import CoachError, ConfigError, LockBusy
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
-DEFAULT_CONFIG = "config.toml"
-
-
-def default_config_path() -> str:
-    """$CSI_COACH_CONFIG, else ./config.toml."""
-    return os.environ.get("CSI_COACH_CONFIG") or DEFAULT_CONFIG
 
 
 class _Parser(argparse.ArgumentParser):
@@ -54,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="csi-coach",
         description="Coach continual-service-improvement records toward service-value goals.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -64,15 +60,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full", action="store_true", help="ignore the watermark and re-read every record")
     p.add_argument("--report", metavar="DIR", help="write report.json and report.html into DIR")
     p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
-    p.set_defaults(handler="scan:cli")
+    p.set_defaults(handler="csi_coach.commands.scan:cli")
 
     p = sub.add_parser("run", help="stay up and scan on the configured schedule", description="Run the scheduler in the foreground.")
     _add_config(p)
-    p.set_defaults(handler="scheduler:cli")
+    p.set_defaults(handler="csi_coach.scan.scheduler:cli")
 
     p = sub.add_parser("check-config", help="validate config, rules (and their examples) and templates", description="Validate the config file, the rule set and its examples, and the templates.")
     _add_config(p)
-    p.set_defaults(handler="checks:cli")
+    p.set_defaults(handler="csi_coach.commands.check_config:cli")
 
     p = sub.add_parser("explain", help="show the verdict, evidence and comment for a text or ticket", description="Show the verdict, its evidence, and the exact comment that would be written.")
     _add_config(p)
@@ -83,19 +79,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rules", metavar="PATH", help="rules file (default: the config's, else the shipped default)")
     p.add_argument("--target", choices=["servicenow", "jira"], default=None, help="markup of the comment (default: the source's, else servicenow)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
-    p.set_defaults(handler="explain:cli")
+    p.set_defaults(handler="csi_coach.commands.explain:cli")
 
     p = sub.add_parser("classify", help="classify JSONL records (eval format in, one JSON line out each)", description="Read JSONL records, print one JSON verdict line per record, in order.")
     _add_config(p)
     p.add_argument("--input", metavar="FILE.jsonl", required=True, help="records, one JSON object per line ('-' for stdin)")
     p.add_argument("--rules", metavar="PATH", help="rules file (default: the config's, else the shipped default)")
-    p.set_defaults(handler="classify:cli")
+    p.set_defaults(handler="csi_coach.commands.classify:cli")
 
     p = sub.add_parser("sandbox", help="serve local ServiceNow and Jira on loopback", description="Serve seeded local ServiceNow and Jira servers until interrupted.")
-    p.set_defaults(handler="sandbox.cli:cli", configure="sandbox.cli:add_arguments")
+    p.set_defaults(handler="csi_coach.sandbox.cli:cli", configure="csi_coach.sandbox.cli:add_arguments")
 
     p = sub.add_parser("demo", help="sandbox + a scan with the example config", description="Start the sandbox on free ports, scan it with config.example.toml, and show what was written.")
-    p.set_defaults(handler="demo:cli", configure="demo:add_arguments")
+    p.set_defaults(handler="csi_coach.commands.demo:cli", configure="csi_coach.commands.demo:add_arguments")
 
     return parser
 

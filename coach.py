@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
-from config import CommentPolicy
-from model import CommentRef, Record, Verdict, marker_for
+from csi_coach.config import CommentPolicy
+from csi_coach.model import CommentRef, Record, Verdict, marker_for
 
 
 class ActionKind(str, Enum):

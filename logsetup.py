@@ -1,10 +1,20 @@
 """Logging as ``[logging]`` in the config asks: level, plain or JSON lines, optional file.
 
-On a terminal the console only shows warnings (a progress line shows the rest);
-under cron, systemd or Kubernetes (no TTY) every line at the configured level goes
-to stderr as plain or JSON log lines. Nothing here ever formats a secret: the
-config's ``Secret`` values mask themselves, and HTTP libraries are kept at WARNING
-so request headers are never logged.
+Every line the bot writes goes through the handlers installed here, on the
+``csi_coach`` logger (every module logs under it) and on the few library loggers
+whose warnings the bot surfaces (``py.warnings``, for urllib3's InsecureRequestWarning
+among others, ``urllib3``, ``requests``, ``jira``, ``apscheduler``), so ``format``
+and ``file`` apply to all of them and no line is written twice.
+
+Where lines go:
+
+| ``file`` | on a terminal                        | no terminal (cron, systemd, k8s)  |
+| -------- | ------------------------------------ | --------------------------------- |
+| set      | the file; warnings also to stderr    | the file only; stderr stays empty |
+| unset    | warnings to stderr (a progress line) | stderr, at the configured level   |
+
+Nothing here ever formats a secret: the config's ``Secret`` values mask themselves,
+and HTTP libraries are kept at WARNING so request headers are never logged.
 """
 
 from __future__ import annotations
@@ -12,11 +22,11 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from config import LoggingSettings
-from errors import ConfigError
+from csi_coach.config import LoggingSettings
+from csi_coach.errors import ConfigError
 
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR, "critical": logging.CRITICAL}
 
@@ -24,7 +34,7 @@ LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNI
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -35,6 +45,11 @@ class JsonFormatter(logging.Formatter):
 
 
 PLAIN = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S%z")
+
+BOT_LOGGER = "csi_coach"
+# Libraries whose warnings reach the bot's log (never below WARNING: their debug
+# lines can hold request details).
+LIBRARY_LOGGERS = ("py.warnings", "urllib3", "requests", "jira", "apscheduler")
 
 _installed: list[logging.Handler] = []
 
@@ -59,27 +74,25 @@ def configure(
         )
     formatter: logging.Formatter = JsonFormatter() if settings.format == "json" else PLAIN
     file_handler = _open_file(log_file, config_file) if log_file is not None else None
-    root = logging.getLogger("csi_coach")
-    for handler in _installed:
-        root.removeHandler(handler)
-        handler.close()
-    _installed.clear()
-    root.setLevel(level)
-    root.propagate = False
+    reset()
     if interactive is None:
         interactive = sys.stderr.isatty()
-    console = logging.StreamHandler(sys.stderr)
-    console.setLevel(max(level, logging.WARNING) if interactive else level)
-    console.setFormatter(formatter)
-    _installed.append(console)
     if file_handler is not None:
         file_handler.setLevel(level)
-        file_handler.setFormatter(formatter)
         _installed.append(file_handler)
+    if file_handler is None or interactive:
+        console = logging.StreamHandler(sys.stderr)
+        console.setLevel(max(level, logging.WARNING) if interactive else level)
+        _installed.append(console)
     for handler in _installed:
-        root.addHandler(handler)
-    for noisy in ("urllib3", "requests", "apscheduler"):
-        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+        handler.setFormatter(formatter)
+    logging.captureWarnings(True)
+    for name in (BOT_LOGGER, *LIBRARY_LOGGERS):
+        logger = logging.getLogger(name)
+        logger.setLevel(level if name == BOT_LOGGER else max(level, logging.WARNING))
+        logger.propagate = False
+        for handler in _installed:
+            logger.addHandler(handler)
 
 
 def _open_file(log_file: Path, config_file: str | None) -> logging.FileHandler:
@@ -96,10 +109,13 @@ def _open_file(log_file: Path, config_file: str | None) -> logging.FileHandler:
 
 def reset() -> None:
     """Remove the handlers ``configure`` installed (tests, or an embedding program)."""
-    root = logging.getLogger("csi_coach")
+    for name in (BOT_LOGGER, *LIBRARY_LOGGERS):
+        logger = logging.getLogger(name)
+        for handler in _installed:
+            logger.removeHandler(handler)
+        logger.propagate = True
+        logger.setLevel(logging.NOTSET)
     for handler in _installed:
-        root.removeHandler(handler)
         handler.close()
     _installed.clear()
-    root.propagate = True
-    root.setLevel(logging.NOTSET)
+    logging.captureWarnings(False)

@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Any, Mapping
+from typing import Any
 
 # The text fields a rule may look at, in the order evidence is reported.
 TEXT_FIELDS: tuple[str, ...] = ("title", "description", "goal", "service")
@@ -77,7 +78,7 @@ class Record:
         return getattr(self, name) or ""
 
     @classmethod
-    def from_text(cls, text: str, *, key: str = "text", source: str = "cli") -> "Record":
+    def from_text(cls, text: str, *, key: str = "text", source: str = "cli") -> Record:
         """A record holding free text in its goal, for `explain --text`."""
         return cls(source=source, key=key, number=key, url="", title="", goal=text)
 

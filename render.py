@@ -21,15 +21,16 @@ from __future__ import annotations
 
 import re
 import traceback
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
-from errors import ConfigError
-from model import MARKER_RE, TEXT_FIELDS, Category, Evidence, Finding, Record, Severity, Verdict, marker_for
+from csi_coach.errors import ConfigError
+from csi_coach.model import MARKER_RE, TEXT_FIELDS, Category, Evidence, Finding, Record, Severity, Verdict, marker_for
 
 SHIPPED_TEMPLATES = Path(__file__).resolve().parent / "templates"
 TARGETS = ("servicenow", "jira")
@@ -265,7 +266,7 @@ class Renderer:
         self._html = self._environment(_html_finalize, autoescape=True)
 
     @classmethod
-    def from_config(cls, config: Any) -> "Renderer":
+    def from_config(cls, config: Any) -> Renderer:
         """The renderer a config asks for: its templates folder and first opt-out label."""
         labels = config.comments.opt_out_labels
         return cls(config.templates_path(), opt_out_label=labels[0] if labels else "")

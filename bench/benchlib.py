@@ -6,12 +6,11 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
@@ -50,7 +49,7 @@ def config_for(info: dict, folder: Path | None = None, **comments) -> Path:
     import json
     import re
 
-    from demo import EXAMPLE, demo_config_text
+    from csi_coach.commands.demo import EXAMPLE, demo_config_text
 
     folder = folder or Path(tempfile.mkdtemp(prefix="csi-bench-"))
     text = demo_config_text(EXAMPLE.read_text(), snow_url=info["servicenow"]["url"],
@@ -73,8 +72,8 @@ def delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
 
 
 def timed_scan(config_path: Path, **kw):
-    from config import load_config
-    from scan import run_scan, setup_logging
+    from csi_coach.config import load_config
+    from csi_coach.scan.runner import run_scan, setup_logging
 
     config = load_config(config_path)
     setup_logging(config, interactive=True)

@@ -31,11 +31,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
-import rules  # noqa: E402
-from model import Record  # noqa: E402
+from csi_coach import rules  # noqa: E402
+from csi_coach.model import Record  # noqa: E402
 
 DEV = ROOT.parent / "shared" / "eval" / "dev.jsonl"
 FALLBACK = [
@@ -86,7 +84,7 @@ def floor_regex(ruleset: rules.RuleSet):
     """The union of every vocabulary term as written, compiled as one prefix-tree regex."""
     import re
 
-    from rules.scanner import _SEP, _Trie, is_suffix_term, split_term_words
+    from csi_coach.rules.scanner import _SEP, _Trie, is_suffix_term, split_term_words
 
     trie = _Trie()
     suffixes = set()

@@ -27,11 +27,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
-import rules  # noqa: E402
-from model import Record  # noqa: E402
+from csi_coach import rules  # noqa: E402
+from csi_coach.model import Record  # noqa: E402
 
 FIELDS = ("goal", "description", "title")
 

@@ -15,22 +15,19 @@ import argparse
 import json
 import math
 import os
-import sys
 import time
 import tracemalloc
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import responses  # noqa: E402
 
-from config import JIRA_FIELDS, AuthSettings, JiraSettings  # noqa: E402
-from connectors.jira import JiraConnector  # noqa: E402
+from csi_coach.config import JIRA_FIELDS, AuthSettings, JiraSettings  # noqa: E402
+from csi_coach.connectors.jira.connector import JiraConnector  # noqa: E402
 
 BASE = "https://jira.bench.invalid"
-START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def issue(i: int) -> dict:
@@ -52,7 +49,7 @@ def run(flavor: str, n: int) -> None:
         if 'updated >= "' not in jql:
             return 0
         literal = jql.split('updated >= "')[1].split('"')[0]
-        at = datetime.strptime(literal, "%Y-%m-%d %H:%M").replace(tzinfo=timezone.utc)
+        at = datetime.strptime(literal, "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
         return max(0, math.ceil((at - START).total_seconds() / 20))
 
     def cloud(request):

@@ -24,13 +24,12 @@ import argparse
 import hashlib
 import json
 import sys
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 CATEGORIES: tuple[str, ...] = ("value", "linked", "process_only", "no_goal")
 VALUE_CATEGORIES = frozenset({"value", "linked"})
@@ -300,7 +299,7 @@ def read_labelled(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
 
 
 def record_for(obj: dict[str, Any]):
-    from model import Record
+    from csi_coach.model import Record
 
     def s(key: str) -> str:
         v = obj.get(key)
@@ -311,7 +310,7 @@ def record_for(obj: dict[str, Any]):
 
 
 def judge(objs: Sequence[dict[str, Any]], ruleset) -> list[Outcome]:
-    import rules
+    from csi_coach import rules
 
     out = []
     for obj in objs:
@@ -345,8 +344,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    import rules
-    from errors import ConfigError
+    from csi_coach import rules
+    from csi_coach.errors import ConfigError
 
     try:
         ruleset = rules.load_ruleset("default" if args.rules == "default" else Path(args.rules).absolute())

@@ -9,21 +9,22 @@ bot; only the way it talks to the systems differs. Sequential, like such scripts
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 import requests
 
-from model import Record
+from csi_coach.model import Record
 
 
 def _coach(record: Record, ruleset: Any, renderer: Any, target: str, policy: Any) -> str | None:
-    import rules
-    from coach import History, decide
+    from datetime import datetime
 
-    from datetime import datetime, timezone
+    from csi_coach import rules
+    from csi_coach.coach import History, decide
 
     verdict = rules.evaluate(record, ruleset)
-    action = decide(record, verdict, History(), policy, datetime.now(timezone.utc), False)
+    action = decide(record, verdict, History(), policy, datetime.now(UTC), False)
     if not action.writes:
         return None
     return renderer.comment(target, record, verdict, action.marker)

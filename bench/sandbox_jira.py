@@ -14,15 +14,11 @@ from __future__ import annotations
 
 import argparse
 import resource
-import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import requests  # noqa: E402
 
-from sandbox.jira import EMAIL, TOKEN, JiraSandbox  # noqa: E402
+from csi_coach.sandbox.jira.server import EMAIL, TOKEN, JiraSandbox  # noqa: E402
 
 FIELDS = "summary,description,customfield_10050,components,assignee,status,updated,labels"
 JQL = "project = CSI ORDER BY updated ASC, key ASC"

@@ -18,8 +18,6 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 import requests  # noqa: E402
 
 
@@ -29,7 +27,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 
-    from sandbox.servicenow import ServiceNowSandbox
+    from csi_coach.sandbox.servicenow.server import ServiceNowSandbox
 
     auth = ("csi-coach", "sandbox-snow-password")
     t0 = time.perf_counter()
@@ -56,7 +54,7 @@ def main() -> None:
     snow.stop()
 
     try:
-        from sandbox.jira import JiraSandbox
+        from csi_coach.sandbox.jira.server import JiraSandbox
     except ImportError:
         print("jira: sandbox.jira not available")
     else:

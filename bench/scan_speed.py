@@ -35,11 +35,11 @@ def main() -> None:
         if args.skip_naive:
             continue
         with sandbox(args.records, seed=9, latency_ms=args.latency_ms) as info:
-            import rules
-            from config import load_config
-            from scan import make_renderer
-
             from naive_scan import naive_jira, naive_servicenow
+
+            from csi_coach import rules
+            from csi_coach.config import load_config
+            from csi_coach.scan.runner import make_renderer
 
             config = load_config(config_for(info))
             ruleset = rules.load_ruleset(config.rules)

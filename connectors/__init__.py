@@ -25,15 +25,14 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from config import SourceSettings
-from errors import ConfigError
-
-from .base import Connector
+from csi_coach.config import SourceSettings
+from csi_coach.connectors.base import Connector
+from csi_coach.errors import ConfigError
 
 # type -> "module:Class"; each class has ``open(settings, *, limiters, policy=None)``.
 REGISTRY: dict[str, str] = {
-    "servicenow": "connectors.servicenow:ServiceNowConnector",
-    "jira": "connectors.jira:JiraConnector",
+    "servicenow": "csi_coach.connectors.servicenow.connector:ServiceNowConnector",
+    "jira": "csi_coach.connectors.jira.connector:JiraConnector",
 }
 
 

@@ -12,11 +12,12 @@ are converted into the ``errors`` tree before they leave the connector.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from types import TracebackType
-from typing import Iterator, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-from model import BotComment, BrokenRecord, CommentRef, Record
+from csi_coach.model import BotComment, BrokenRecord, CommentRef, Record
 
 
 @runtime_checkable
@@ -34,7 +35,7 @@ class Connector(Protocol):
     target: str  # template folder for its markup: "servicenow" or "jira"
     can_edit: bool  # True where the bot may edit its own comment in place
 
-    def __enter__(self) -> "Connector": ...
+    def __enter__(self) -> Connector: ...
 
     def __exit__(
         self,

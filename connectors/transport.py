@@ -37,16 +37,17 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError
 
-from errors import (
+from csi_coach.errors import (
     AmbiguousWrite,
     AuthError,
     BadRequest,
@@ -141,7 +142,7 @@ def _seconds_until(value: str, now: float, *, allow_iso: bool) -> float | None:
     if when is None:
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return max(0.0, when.timestamp() - now)
 
 
@@ -310,7 +311,7 @@ class ResilientAdapter(HTTPAdapter):
             try:
                 resp = super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
                 if not stream:
-                    resp.content  # read the body here, so a reset mid-body is retried too
+                    _ = resp.content  # read the body here, so a reset mid-body is retried too
             except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
                 kind = type(exc).__name__
                 if not idempotent and not never_sent(exc):

@@ -6,9 +6,9 @@
     run_examples(ruleset)                      # failure messages of the rules' own examples
 """
 
-from rules.engine import RuleSet, evaluate, evaluate_text
-from rules.examples import run_examples
-from rules.kinds import REGISTRY as KINDS
-from rules.loader import DEFAULT_PATH, load_ruleset
+from csi_coach.rules.engine import RuleSet, evaluate, evaluate_text
+from csi_coach.rules.examples import run_examples
+from csi_coach.rules.kinds import REGISTRY as KINDS
+from csi_coach.rules.loader import DEFAULT_PATH, load_ruleset
 
 __all__ = ["RuleSet", "evaluate", "evaluate_text", "run_examples", "load_ruleset", "KINDS", "DEFAULT_PATH"]

@@ -27,10 +27,10 @@ a group only (``(?i:...)``) or longer pieces that overlap.
 
 from __future__ import annotations
 
-import re
-
 try:  # the parser behind re.compile; private, so without it nothing is reported
-    from re import _compiler as _K, _constants as _C, _parser as _P
+    from re import _compiler as _K
+    from re import _constants as _C
+    from re import _parser as _P
 except ImportError:  # pragma: no cover
     _P = _C = _K = None
 
@@ -192,7 +192,7 @@ class _CharSet:
     def __bool__(self) -> bool:
         return bool(self.sample or self.named)
 
-    def __and__(self, other: "_CharSet") -> bool:
+    def __and__(self, other: _CharSet) -> bool:
         return bool(self.sample & other.sample) or any(other.match(c) for c in self.named) or \
             any(self.match(c) for c in other.named)
 

@@ -13,11 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from model import TEXT_FIELDS, Category, Evidence, Finding, Record, Severity, Verdict
-from rules.kinds.base import NO, Condition, Match, make_evidence
-from rules.negation import FieldCues
-from rules.scanner import Scanner, Token
-
+from csi_coach.model import TEXT_FIELDS, Category, Evidence, Finding, Record, Severity, Verdict
+from csi_coach.rules.kinds.base import NO, Condition, Match, make_evidence
+from csi_coach.rules.negation import FieldCues
+from csi_coach.rules.scanner import Scanner, Token
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from model import Record
-from rules.engine import Context, Rule, RuleSet
+from csi_coach.model import Record
+from csi_coach.rules.engine import Context, Rule, RuleSet
 
 
 def example_record(example: Any, rule: Rule) -> Record:

@@ -11,10 +11,11 @@ necessary condition: when it finds something the regex still decides.
 from __future__ import annotations
 
 import re
-from typing import Callable, Optional
+from collections.abc import Callable
 
 try:  # the parser behind re.compile; private, so its absence only costs speed
-    from re import _constants as _C, _parser as _P
+    from re import _constants as _C
+    from re import _parser as _P
 except ImportError:  # pragma: no cover
     _P = _C = None
 try:  # what re.compile asks to tell letters with case from characters matched exactly
@@ -22,7 +23,7 @@ try:  # what re.compile asks to tell letters with case from characters matched e
 except ImportError:  # pragma: no cover
     _iscased = None
 
-Need = Optional[frozenset]  # {(literal, ignore_case)}: one of them must occur; None: unknown
+Need = frozenset | None  # {(literal, ignore_case)}: one of them must occur; None: unknown
 
 # Each literal is one fast substring search: past this many, the test may cost more
 # than the regex it would skip.

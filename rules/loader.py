@@ -23,14 +23,14 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from errors import ConfigError
-from model import TEXT_FIELDS, Severity
-from rules import params as P
-from rules.engine import Classification, Exemption, Rule, RuleSet
-from rules.kinds import REGISTRY
-from rules.kinds.base import BuildContext
-from rules.scanner import Scanner, Stemmer, is_suffix_term, split_term_words
-from rules.where import Origins
+from csi_coach.errors import ConfigError
+from csi_coach.model import TEXT_FIELDS, Severity
+from csi_coach.rules import params as P
+from csi_coach.rules.engine import Classification, Exemption, Rule, RuleSet
+from csi_coach.rules.kinds import REGISTRY
+from csi_coach.rules.kinds.base import BuildContext
+from csi_coach.rules.scanner import Scanner, Stemmer, is_suffix_term, split_term_words
+from csi_coach.rules.where import Origins
 
 DEFAULT_PATH = Path(__file__).with_name("default.toml")
 TOP_KEYS = ("extends", "description", "settings", "vocab", "rule", "classify", "exempt")
@@ -311,7 +311,7 @@ def _compile(eff: dict[str, Any], origins: Origins, files: list[str]) -> RuleSet
             message=params["message"], sources=frozenset(params["sources"]), containers=frozenset(params["containers"]),
             condition=condition, examples_flag=flag, examples_pass=passing, description=params["description"],
         )
-    for rid, rule in rules.items():
+    for rid in rules:
         for ref_key in ("if", "then", "rule", "a", "b", "rules", "unless", "unless_clause"):  # every kind's rule references
             refs = eff["rule"][rid].get(ref_key)
             for ref in ([refs] if isinstance(refs, str) else refs or []):

@@ -17,7 +17,8 @@ import re
 from typing import Any
 
 try:  # the parser behind re.compile; private, so its absence only costs speed
-    from re import _constants as _C, _parser as _P
+    from re import _constants as _C
+    from re import _parser as _P
 except ImportError:  # pragma: no cover
     _P = _C = None
 

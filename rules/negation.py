@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from typing import Sequence
+from collections.abc import Sequence
 
-from rules.scanner import _CLAUSE_END, Token
+from csi_coach.rules.scanner import _CLAUSE_END, Token
 
 _INF = float("inf")
 _DIGIT = re.compile(r"\d")

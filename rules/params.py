@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
-from model import TEXT_FIELDS
-from rules.where import Origins
+from csi_coach.model import TEXT_FIELDS
+from csi_coach.rules.where import Origins
 
 SEVERITIES = ("error", "warning", "info", "off")
 

@@ -15,7 +15,8 @@ clause and a few words.
 from __future__ import annotations
 
 import re
-from typing import Iterable, Mapping, NamedTuple
+from collections.abc import Iterable, Mapping
+from typing import NamedTuple
 
 import snowballstemmer
 

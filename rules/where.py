@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from errors import ConfigError
-from tomlpos import find_line
+from csi_coach.errors import ConfigError
+from csi_coach.tomlpos import find_line
 
 
 def _first_mention(text: str, parts: list[str]) -> int | None:

@@ -19,7 +19,7 @@ which meets the contract too.
 from __future__ import annotations
 
 from bisect import bisect_right
-from typing import Iterable
+from collections.abc import Iterable
 
 Window = tuple  # ((lo, hi), ...): sorted, disjoint, not touching
 

@@ -1,7 +1,7 @@
 """Local ServiceNow and Jira servers on loopback, for the demo, the tests and the benchmarks.
 
     csi-coach sandbox                      # serve both until Ctrl-C, print one JSON line
-    from sandbox.cli import start_sandbox  # the same, in-process (port 0 = a free port)
+    from csi_coach.sandbox.cli import start_sandbox  # the same, in-process (port 0 = a free port)
 
 Modules: seed (the generated CSI records), faults (injected latency, 5xx, 429, resets;
 request counts), http (the shared threaded server base), servicenow + snquery +

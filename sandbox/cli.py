@@ -24,11 +24,11 @@ import sys
 import threading
 from typing import Any
 
-from errors import CoachError
-from sandbox.faults import Faults
-from sandbox.http import is_loopback
-from sandbox.seed import MAX_RECORDS
-from sandbox.servicenow import ServiceNowSandbox
+from csi_coach.errors import CoachError
+from csi_coach.sandbox.faults import Faults
+from csi_coach.sandbox.http import is_loopback
+from csi_coach.sandbox.seed import MAX_RECORDS
+from csi_coach.sandbox.servicenow.server import ServiceNowSandbox
 
 DEFAULT_SNOW_PORT = 8801
 DEFAULT_JIRA_PORT = 8802
@@ -70,7 +70,7 @@ class SandboxPair:
             if server is not None:
                 server.stop()
 
-    def __enter__(self) -> "SandboxPair":
+    def __enter__(self) -> SandboxPair:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -93,7 +93,7 @@ def start_sandbox(host: str = "127.0.0.1", servicenow_port: int = 0, jira_port: 
     servicenow_rate_limit: requests per user per hour; jira_rate_limit: requests per
     minute (None: unlimited).
     """
-    from sandbox.jira import JiraSandbox
+    from csi_coach.sandbox.jira.server import JiraSandbox
 
     snow = ServiceNowSandbox(host, servicenow_port, records=records, seed=seed, faults=_own_faults(faults),
                              rate_limit=servicenow_rate_limit)

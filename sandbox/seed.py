@@ -1,6 +1,6 @@
 """Seeded, realistic CSI improvement records for the sandboxes.
 
-    from sandbox.seed import generate, record_at
+    from csi_coach.sandbox.seed import generate, record_at
     for rec in generate("servicenow", 10_000, seed=1): ...
     rec = record_at("jira", 41, seed=1)          # the same record generate() yields 42nd
 
@@ -22,9 +22,9 @@ same timestamps).
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Iterator
+from datetime import UTC, datetime, timedelta
 
 MAX_RECORDS = 100_000
 SPREAD_DAYS = 90
@@ -225,7 +225,7 @@ _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augu
 
 def default_anchor() -> datetime:
     """Midnight UTC today: stable for a day, so restarts serve the same timestamps."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from rules.kinds import all_of, any_of, field, leads, near, not_, regex, requires, vocab
+from csi_coach.rules.kinds import all_of, any_of, field, leads, near, not_, regex, requires, vocab
 
 # kind name in TOML -> module with PARAMS (accepted keys) and build(BuildContext).
 REGISTRY: dict[str, ModuleType] = {

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rules import params as P
-from rules.kinds.base import NO, BuildContext, Match, merge_evidence, narrow
+from csi_coach.rules import params as P
+from csi_coach.rules.kinds.base import NO, BuildContext, Match, merge_evidence, narrow
 
 PARAMS = {"rules": P.RULE_REFS, "fields": P.Param(P._fields, P.FIELDS.expected, default=None)}
 

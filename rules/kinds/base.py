@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from model import Evidence
+from csi_coach.model import Evidence
 
 if TYPE_CHECKING:
-    from rules.engine import Context
-    from rules.where import Origins
+    from csi_coach.rules.engine import Context
+    from csi_coach.rules.where import Origins
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class Match:
 NO = Match(False)
 
 
-Scope = Optional[frozenset]  # the fields a caller needs evidence from; None = all
+Scope = frozenset | None  # the fields a caller needs evidence from; None = all
 
 
 class Condition(Protocol):
@@ -30,7 +30,7 @@ class Condition(Protocol):
     # Vocabulary names it reads; the loader checks they exist.
     vocabs: tuple[str, ...]
 
-    def evaluate(self, ctx: "Context", scope: Scope = None) -> Match:
+    def evaluate(self, ctx: Context, scope: Scope = None) -> Match:
         """Holds or not, with evidence. With a scope, only evidence in those fields is
         needed: a field-scoped caller ("value named in the goal") never pays for
         matching the other fields. Conditions about the whole record ("not",
@@ -38,7 +38,7 @@ class Condition(Protocol):
         ...
 
 
-def narrow(own: Optional[frozenset], scope: Scope) -> Scope:
+def narrow(own: frozenset | None, scope: Scope) -> Scope:
     """The fields both a rule's own ``fields`` and its caller's scope allow."""
     if own is None:
         return scope
@@ -57,7 +57,7 @@ class BuildContext:
 
     rule_id: str
     key: str  # "rule.<id>"
-    origins: "Origins"
+    origins: Origins
     params: dict[str, Any]
 
 

@@ -20,9 +20,9 @@ import re
 from bisect import bisect_left
 from dataclasses import dataclass
 
-from rules import params as P
-from rules.kinds.base import NO, BuildContext, Match, narrow
-from rules.window import keep
+from csi_coach.rules import params as P
+from csi_coach.rules.kinds.base import NO, BuildContext, Match, narrow
+from csi_coach.rules.window import keep
 
 # What opens a clause: punctuation, list bullets, and the words that start a subordinate clause.
 # Each clause pattern starts with a lookahead for the characters a match can start with:
@@ -114,7 +114,7 @@ class LeadsCondition:
             # A subject has at most a few words before it, so a short look back is enough.
             head = text[max(0, e.start - _LOOK_BACK) : e.start]
             cut = None
-            for cut in opener.finditer(head):
+            for cut in opener.finditer(head):  # noqa: B007  (keeps the last match)
                 pass
             lead = head[cut.end() :] if cut else (head if e.start <= _LOOK_BACK else None)
             if lead is None:

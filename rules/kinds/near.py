@@ -26,9 +26,9 @@ import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
-from rules import params as P
-from rules.kinds.base import NO, BuildContext, Match, merge_evidence, narrow
-from rules.window import around, keep, make
+from csi_coach.rules import params as P
+from csi_coach.rules.kinds.base import NO, BuildContext, Match, merge_evidence, narrow
+from csi_coach.rules.window import around, keep, make
 
 _BREAKS = {
     # "16:00" and "99.9" are not clause ends.

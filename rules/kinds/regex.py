@@ -12,14 +12,14 @@ r"""kind = "regex": a regular expression in the scoped fields.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
 
-from model import Evidence
-from rules import params as P
-from rules.kinds.base import NO, BuildContext, Match, in_scope, make_evidence
-from rules.literals import gate
-from rules.lowered import lowered_twin, plain
+from csi_coach.model import Evidence
+from csi_coach.rules import params as P
+from csi_coach.rules.kinds.base import NO, BuildContext, Match, in_scope, make_evidence
+from csi_coach.rules.literals import gate
+from csi_coach.rules.lowered import lowered_twin, plain
 
 PARAMS = {
     "pattern": P.REGEX,
@@ -39,9 +39,9 @@ class RegexCondition:
     refs: tuple[str, ...] = ()
     vocabs: tuple[str, ...] = ()
     # False for text the regex cannot match (a literal it needs is missing): see literals.
-    gate: Optional[Callable[[str], bool]] = field(default=None, compare=False, repr=False)
+    gate: Callable[[str], bool] | None = field(default=None, compare=False, repr=False)
     # The same pattern without ignore-case, run over lower-cased text: see lowered.
-    twin: Optional[re.Pattern] = field(default=None, compare=False, repr=False)
+    twin: re.Pattern | None = field(default=None, compare=False, repr=False)
 
     def evaluate(self, ctx, scope=None) -> Match:
         fields = in_scope(self.fields, scope)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rules import params as P
-from rules.kinds.base import NO, BuildContext, Match
+from csi_coach.rules import params as P
+from csi_coach.rules.kinds.base import NO, BuildContext, Match
 
 PARAMS = {"if": P.RULE_REF, "then": P.RULE_REF}
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from model import Evidence
-from rules import params as P
-from rules.kinds.base import NO, BuildContext, Match
+from csi_coach.model import Evidence
+from csi_coach.rules import params as P
+from csi_coach.rules.kinds.base import NO, BuildContext, Match
 
 PARAMS = {
     "vocab": P.Param(P._nonempty_str_list, "a vocabulary name or a list of them", required=True),

@@ -1,0 +1,1 @@
+"""The commands other than the scan: check-config, explain, classify, demo."""

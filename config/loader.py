@@ -1,0 +1,318 @@
+"""The TOML loader: reads a config file into the typed settings of settings.py.
+
+The TOML shape (every option is shown, commented, in config.example.toml):
+
+    rules = "default"                # or a path to a rules file (relative to this file)
+    templates_dir = ""               # optional folder of admin templates
+
+    [state]        path
+    [logging]      level, format ("plain" | "json"), file
+    [schedule]     cron, timezone, misfire_grace_seconds, catch_up
+    [comments]     policy: on_change, cooldown_days, max_writes_per_run, workers,
+                   skip_states, opt_out_labels, acknowledge_fixed, coach_categories
+    [sources.NAME] type = "servicenow" | "jira", url, ... and
+    [sources.NAME.auth]    method and the *names* of environment variables
+    [sources.NAME.fields]  field mapping (partial override of the defaults below)
+    [sources.NAME.visibility]  Jira only: type = "role" | "group", value
+
+Secrets are never written in the file: only the names of environment variables
+that hold them. ``Secret`` masks itself in repr/str so it cannot leak into a log.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import replace
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from csi_coach.config.paths import file_path_problem
+from csi_coach.config.reader import ENV_KEYS, TomlReader, env_example, read_toml
+from csi_coach.config.settings import (
+    JIRA_FIELDS,
+    SERVICENOW_FIELDS,
+    AuthSettings,
+    CommentPolicy,
+    Config,
+    FieldMap,
+    JiraSettings,
+    LoggingSettings,
+    ScheduleSettings,
+    ServiceNowSettings,
+    SourceSettings,
+    StateSettings,
+)
+
+# --------------------------------------------------------------------------- loader
+#
+# Validation is strict on purpose: a typo found by `check-config` at 3 p.m. is
+# cheaper than a silent default at 2 a.m. Every error names the file, the dotted
+# key path, the line, the bad value (never a secret) and what is valid.
+
+
+SOURCE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+FIELD_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
+SN_TABLE_RE = re.compile(r"[a-z0-9_]{1,80}")
+
+SOURCE_TYPES = ("servicenow", "jira")
+
+# method -> the *_env keys it needs (all required, no others allowed).
+AUTH_METHODS: dict[str, dict[str, tuple[str, ...]]] = {
+    "servicenow": {
+        "basic": ("username_env", "password_env"),
+        "oauth_password": ("client_id_env", "client_secret_env", "username_env", "password_env"),
+        "oauth_client_credentials": ("client_id_env", "client_secret_env"),
+        "api_key": ("api_key_env",),
+    },
+    "jira": {
+        "basic": ("username_env", "token_env"),  # Cloud: e-mail + API token
+        "pat": ("token_env",),  # Data Center: personal access token (Bearer)
+    },
+}
+
+TOP_KEYS = ("rules", "templates_dir", "state", "logging", "schedule", "comments", "sources")
+STATE_KEYS = ("path",)
+LOGGING_KEYS = ("level", "format", "file")
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+SCHEDULE_KEYS = ("cron", "timezone", "misfire_grace_seconds", "catch_up")
+COMMENT_KEYS = (
+    "on_change", "cooldown_days", "max_writes_per_run", "workers", "skip_states",
+    "opt_out_labels", "acknowledge_fixed", "coach_categories", "settle_after_seconds",
+)
+COACHABLE = ("process_only", "no_goal")
+SN_KEYS = ("type", "url", "auth", "table", "query", "fields", "journal_field", "page_size", "timeout_seconds", "verify_tls")
+JIRA_KEYS = ("type", "url", "auth", "flavor", "jql", "fields", "page_size", "visibility", "internal", "timeout_seconds", "verify_tls")
+FIELD_KEYS = ("number", "title", "description", "goal", "service", "owner", "state", "updated", "labels")
+PAGE_LIMITS = {"servicenow": 10000, "jira-cloud": 100, "jira-auto": 100, "jira-server": 1000}
+
+
+DEFAULT_CONFIG = "config.toml"
+
+
+def default_config_path() -> str:
+    """Where the commands look without --config: $CSI_COACH_CONFIG, else ./config.toml."""
+    return os.environ.get("CSI_COACH_CONFIG") or DEFAULT_CONFIG
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a config file. Raises ConfigError naming file, key and line.
+
+    Secrets are not read here: sources hold only the names of environment
+    variables, resolved by the connector at connect time (``AuthSettings.secret``).
+    """
+    path = Path(path)
+    text, data = read_toml(path)
+    r = TomlReader(path, text)
+    r.keys(data, "", TOP_KEYS)
+    cfg_path = path.absolute()
+
+    rules = r.string(data, "", "rules", "default", nonempty=True)
+    templates_dir = r.string(data, "", "templates_dir", "")
+    if templates_dir.strip():
+        folder = Config(path=cfg_path).resolve(templates_dir)
+        if not folder.is_dir():
+            raise r.fail("templates_dir", "the templates folder does not exist", got=templates_dir,
+                         expected=f"an existing folder (looked for {folder}), or \"\" for the shipped templates")
+
+    t = r.table(data, "", "state")
+    r.keys(t, "state", STATE_KEYS)
+    state = StateSettings(path=r.string(t, "state", "path", StateSettings.path, nonempty=True))
+    _file_path(r, "state.path", state.path, cfg_path, "the state file (SQLite)")
+
+    t = r.table(data, "", "logging")
+    r.keys(t, "logging", LOGGING_KEYS)
+    logging_ = LoggingSettings(
+        level=r.string(t, "logging", "level", LoggingSettings.level, choices=LOG_LEVELS, lower=True),
+        format=r.string(t, "logging", "format", LoggingSettings.format, choices=("plain", "json")),
+        file=r.string(t, "logging", "file", LoggingSettings.file),
+    )
+    if logging_.file.strip():
+        _file_path(r, "logging.file", logging_.file, cfg_path, "the log file")
+
+    return Config(
+        path=cfg_path,
+        rules=rules,
+        templates_dir=templates_dir,
+        state=state,
+        logging=logging_,
+        schedule=_schedule(r, r.table(data, "", "schedule")),
+        comments=_comments(r, r.table(data, "", "comments")),
+        sources=_sources(r, r.table(data, "", "sources")),
+    )
+
+
+def _file_path(r: TomlReader, key: str, value: str, cfg_path: Path, what: str) -> None:
+    problem = file_path_problem(Config(path=cfg_path).resolve(value).absolute())
+    if problem:
+        raise r.fail(key, f"cannot be used for {what}: {problem}", got=value,
+                     expected="a file path (relative paths are taken from the config file's folder) "
+                              "whose folder exists or can be created")
+
+
+def _schedule(r: TomlReader, t: dict) -> ScheduleSettings:
+    r.keys(t, "schedule", SCHEDULE_KEYS)
+    tz = r.string(t, "schedule", "timezone", ScheduleSettings.timezone, nonempty=True)
+    try:
+        zone = ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise r.fail("schedule.timezone", "unknown time zone", got=tz,
+                     expected='an IANA time zone name such as "UTC" or "Europe/Berlin"') from None
+    cron = r.string(t, "schedule", "cron", ScheduleSettings.cron, nonempty=True)
+    from apscheduler.triggers.cron import CronTrigger  # imported late: only needed to validate
+
+    try:
+        CronTrigger.from_crontab(cron, timezone=zone)
+    except ValueError as exc:
+        raise r.fail("schedule.cron", f"not a valid cron expression: {exc}", got=cron,
+                     expected='five fields "minute hour day-of-month month day-of-week", e.g. "0 2 * * *"') from None
+    return ScheduleSettings(
+        cron=cron,
+        timezone=tz,
+        misfire_grace_seconds=r.integer(t, "schedule", "misfire_grace_seconds", ScheduleSettings.misfire_grace_seconds, lo=1, hi=7 * 86400),
+        catch_up=r.boolean(t, "schedule", "catch_up", ScheduleSettings.catch_up),
+    )
+
+
+def _comments(r: TomlReader, t: dict) -> CommentPolicy:
+    k = "comments"
+    r.keys(t, k, COMMENT_KEYS)
+    d = CommentPolicy()
+    categories = r.strings(t, k, "coach_categories", d.coach_categories, choices=COACHABLE)
+    if not categories:
+        raise r.fail(f"{k}.coach_categories", "at least one category must be coached", got=[],
+                     expected=f"some of: {', '.join(COACHABLE)} (to write nothing, set max_writes_per_run = 0)")
+    return CommentPolicy(
+        on_change=r.string(t, k, "on_change", d.on_change, choices=("edit", "new", "none")),
+        cooldown_days=r.integer(t, k, "cooldown_days", d.cooldown_days, lo=0, hi=3650),
+        max_writes_per_run=r.integer(t, k, "max_writes_per_run", d.max_writes_per_run, lo=0, hi=1_000_000),
+        workers=r.integer(t, k, "workers", d.workers, lo=1, hi=32),
+        settle_after_seconds=r.integer(t, k, "settle_after_seconds", d.settle_after_seconds, lo=0, hi=3600),
+        skip_states=r.strings(t, k, "skip_states", d.skip_states, lower=True),
+        opt_out_labels=r.strings(t, k, "opt_out_labels", d.opt_out_labels),
+        acknowledge_fixed=r.boolean(t, k, "acknowledge_fixed", d.acknowledge_fixed),
+        coach_categories=categories,
+    )
+
+
+def _sources(r: TomlReader, t: dict) -> tuple[SourceSettings, ...]:
+    out: list[SourceSettings] = []
+    for name, body in t.items():
+        key = f"sources.{name}"
+        if not SOURCE_NAME_RE.fullmatch(name):
+            raise r.fail(key, "not a valid source name", got=name,
+                         expected="letters, digits, '-' and '_' (up to 64), e.g. [sources.servicenow-prod]")
+        if not isinstance(body, dict):
+            raise r.fail(key, "a source must be a table", got=body, expected=f"a [{key}] table with type, url and [{key}.auth]")
+        kind = r.string(body, key, "type", choices=SOURCE_TYPES)
+        out.append(_servicenow(r, key, name, body) if kind == "servicenow" else _jira(r, key, name, body))
+    return tuple(out)
+
+
+def _common(r: TomlReader, key: str, name: str, body: dict, kind: str) -> dict:
+    return {
+        "name": name,
+        "url": r.url(body, key),
+        "auth": _auth(r, key, name, kind, r.table(body, key, "auth", required=True)),
+        "timeout_seconds": r.number(body, key, "timeout_seconds", 30.0, lo=1, hi=600),
+        "verify_tls": r.boolean(body, key, "verify_tls", True),
+    }
+
+
+def _servicenow(r: TomlReader, key: str, name: str, body: dict) -> ServiceNowSettings:
+    r.keys(body, key, SN_KEYS, source=name)
+    common = _common(r, key, name, body, "servicenow")
+    table = r.string(body, key, "table", ServiceNowSettings.table, nonempty=True)
+    if not SN_TABLE_RE.fullmatch(table):
+        raise r.fail(f"{key}.table", "not a valid ServiceNow table name", got=table,
+                     expected='a table name of lowercase letters, digits and "_", e.g. "sn_cim_register"')
+    query = r.string(body, key, "query", "")
+    if "ORDERBY" in query.upper():
+        raise r.fail(f"{key}.query", "the query must not order the results", got=query,
+                     expected="a filter only (the bot orders by sys_updated_on, sys_id itself for stable paging)")
+    return ServiceNowSettings(
+        **common,
+        table=table,
+        query=query.strip(),
+        fields=_fields(r, key, body, SERVICENOW_FIELDS),
+        journal_field=r.string(body, key, "journal_field", "work_notes", choices=("work_notes", "comments")),
+        page_size=r.integer(body, key, "page_size", 500, lo=1, hi=PAGE_LIMITS["servicenow"]),
+    )
+
+
+def _jira(r: TomlReader, key: str, name: str, body: dict) -> JiraSettings:
+    r.keys(body, key, JIRA_KEYS, source=name)
+    common = _common(r, key, name, body, "jira")
+    flavor = r.string(body, key, "flavor", "auto", choices=("cloud", "server", "auto"))
+    jql = r.string(body, key, "jql", "")
+    if re.search(r"\border\s+by\b", jql, re.IGNORECASE):
+        raise r.fail(f"{key}.jql", "the JQL must not contain ORDER BY", got=jql,
+                     expected="a filter only (the bot appends ORDER BY updated ASC, key ASC for stable paging)")
+    limit = PAGE_LIMITS[f"jira-{flavor}"]
+    vis = r.table(body, key, "visibility")
+    r.keys(vis, f"{key}.visibility", ("type", "value"))
+    vis_type = vis_value = ""
+    if vis:
+        vis_type = r.string(vis, f"{key}.visibility", "type", choices=("role", "group"))
+        vis_value = r.string(vis, f"{key}.visibility", "value", nonempty=True).strip()
+    return JiraSettings(
+        **common,
+        flavor=flavor,
+        jql=jql.strip(),
+        fields=_fields(r, key, body, JIRA_FIELDS),
+        page_size=r.integer(body, key, "page_size", 100 if limit == 100 else 500, lo=1, hi=limit),
+        visibility_type=vis_type,
+        visibility_value=vis_value,
+        internal=r.boolean(body, key, "internal", False),
+    )
+
+
+def _auth(r: TomlReader, key: str, source: str, kind: str, t: dict) -> AuthSettings:
+    akey = f"{key}.auth"
+    r.keys(t, akey, ("method",) + ENV_KEYS, source=source)
+    methods = AUTH_METHODS[kind]
+    other = next(k for k in SOURCE_TYPES if k != kind)
+    if t.get("method") in AUTH_METHODS[other] and t.get("method") not in methods:
+        raise r.fail(f"{akey}.method", f"{t['method']!r} is a {other} method, not one for a {kind} source",
+                     got=t["method"], expected="one of: " + ", ".join(methods))
+    method = r.string(t, akey, "method", choices=tuple(methods))
+    needed = methods[method]
+    for name in t:
+        if name != "method" and name not in needed:
+            raise r.fail(f"{akey}.{name}", f"{name!r} is not used by method {method!r}",
+                         expected=f"for {kind} {method}: " + ", ".join(needed))
+    envs: dict[str, str] = {}
+    for name in needed:
+        if name not in t:
+            raise r.fail(f"{akey}.{name}", f"method {method!r} needs {name!r}",
+                         expected=f'{name} = "{env_example(source, name)}" (the name of an environment variable)')
+        envs[name] = r.env_name(t, akey, name, source)
+    return AuthSettings(method=method, config_file=r.file, **envs)
+
+
+def _fields(r: TomlReader, key: str, body: dict, defaults: FieldMap) -> FieldMap:
+    fkey = f"{key}.fields"
+    t = r.table(body, key, "fields")
+    r.keys(t, fkey, FIELD_KEYS)
+    changes: dict[str, object] = {}
+    for name, value in t.items():
+        path = f"{fkey}.{name}"
+        if name == "goal":
+            items = [value] if isinstance(value, str) else value
+            if not isinstance(items, list) or not items or not all(isinstance(v, str) for v in items):
+                raise r.fail(path, "'goal' must be a field name or a list of them", got=value,
+                             expected='e.g. "benefit" or ["benefit", "u_expected_value"]')
+            bad = [v for v in items if not FIELD_NAME_RE.fullmatch(v)]
+            if bad:
+                raise r.fail(path, "not a valid field name", got=bad[0], expected="letters, digits, '_', '.', '-'")
+            changes[name] = tuple(items)
+            continue
+        if not isinstance(value, str):
+            raise r.fail(path, f"{name!r} must be a field name", got=value, expected="a quoted field name")
+        if value == "" and name == "labels":
+            changes[name] = ""
+            continue
+        if not FIELD_NAME_RE.fullmatch(value):
+            raise r.fail(path, "not a valid field name", got=value, expected="letters, digits, '_', '.', '-'")
+        changes[name] = value
+    return replace(defaults, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,217 @@
+"""The bot's typed settings: what a loaded config file holds.
+
+``config.load_config`` fills these from TOML; everything else reads them. Secrets
+are never held here, only the names of the environment variables that hold them;
+``Secret`` masks itself in repr/str so a value read at connect time cannot leak
+into a log.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from csi_coach.errors import ConfigError
+
+
+class Secret:
+    """A credential read from the environment; never shows its value."""
+
+    __slots__ = ("env", "_value")
+
+    def __init__(self, env: str, value: str) -> None:
+        self.env = env
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret(${self.env})"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other.env == self.env and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self.env)
+
+
+def secret_from_env(env_name: str, *, file: str | None = None, key: str | None = None) -> Secret:
+    """Read one secret from the environment; a missing variable is a ConfigError."""
+    value = os.environ.get(env_name)
+    if value is None or value == "":
+        raise ConfigError(
+            f"environment variable {env_name} is not set",
+            file=file,
+            key=key,
+            expected="the secret in that variable (the config names the variable, never the value)",
+        )
+    return Secret(env_name, value)
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    # servicenow: "basic" | "oauth_password" | "oauth_client_credentials" | "api_key"
+    # jira:       "basic" (Cloud: email + API token) | "pat" (Data Center: bearer token)
+    method: str
+    username_env: str = ""  # ServiceNow user / Jira Cloud e-mail
+    password_env: str = ""  # ServiceNow password
+    token_env: str = ""  # Jira API token or PAT
+    client_id_env: str = ""  # ServiceNow OAuth
+    client_secret_env: str = ""  # ServiceNow OAuth
+    api_key_env: str = ""  # ServiceNow x-sn-apikey
+    # The file these settings were read from (set by load_config), so that a missing
+    # variable, found only at connect time, still names the file to fix.
+    config_file: str = field(default="", compare=False)
+
+    def secret(self, attr: str, *, file: str | None = None, key: str | None = None) -> Secret:
+        """The secret behind ``<attr>_env``, e.g. ``secret("password")``.
+
+        A missing variable raises ConfigError naming ``file`` (default: the
+        config file these settings came from) and ``key``.
+        """
+        return secret_from_env(getattr(self, f"{attr}_env"), file=file or self.config_file or None, key=key)
+
+
+@dataclass(frozen=True)
+class FieldMap:
+    """Which vendor field fills which Record field. ``goal`` may join several."""
+
+    number: str
+    title: str
+    description: str
+    goal: tuple[str, ...]
+    service: str
+    owner: str
+    state: str
+    updated: str
+    labels: str = ""
+
+
+SERVICENOW_FIELDS = FieldMap(
+    number="number",
+    title="short_description",
+    description="description",
+    goal=("benefit",),
+    service="business_service",
+    owner="assigned_to",
+    state="state",
+    updated="sys_updated_on",
+)
+
+JIRA_FIELDS = FieldMap(
+    number="key",
+    title="summary",
+    description="description",
+    goal=(),  # a custom field id, e.g. ("customfield_10050",); differs per site
+    service="components",
+    owner="assignee",
+    state="status",
+    updated="updated",
+    labels="labels",
+)
+
+
+@dataclass(frozen=True)
+class ServiceNowSettings:
+    name: str
+    url: str
+    auth: AuthSettings
+    table: str = "sn_cim_register"
+    query: str = ""  # the admin's encoded query, e.g. "active=true"
+    fields: FieldMap = SERVICENOW_FIELDS
+    journal_field: str = "work_notes"  # or "comments" (customer-visible)
+    page_size: int = 500
+    timeout_seconds: float = 30.0
+    verify_tls: bool = True
+    type: str = "servicenow"
+
+
+@dataclass(frozen=True)
+class JiraSettings:
+    name: str
+    url: str
+    auth: AuthSettings
+    flavor: str = "auto"  # "cloud" | "server" | "auto"
+    jql: str = ""  # the admin's JQL, e.g. 'project = CSI AND issuetype = Improvement'
+    fields: FieldMap = JIRA_FIELDS
+    page_size: int = 100
+    visibility_type: str = ""  # "" | "role" | "group"
+    visibility_value: str = ""
+    internal: bool = False  # Jira Service Management: mark comments internal
+    timeout_seconds: float = 30.0
+    verify_tls: bool = True
+    type: str = "jira"
+
+
+SourceSettings = ServiceNowSettings | JiraSettings
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    cron: str = "0 2 * * *"
+    timezone: str = "UTC"
+    misfire_grace_seconds: int = 3600
+    catch_up: bool = True  # scan at start-up when the last good scan is over one period old
+
+
+@dataclass(frozen=True)
+class CommentPolicy:
+    on_change: str = "edit"  # "edit" in place where possible, "new" entry, or "none"
+    cooldown_days: int = 30  # before coaching the same finding again
+    max_writes_per_run: int = 200  # the rest is deferred to the next run
+    workers: int = 4  # bounded write pool
+    # A write whose answer was lost is looked for on the ticket this long after it,
+    # then written again if absent (once); longer than the server may take to save.
+    settle_after_seconds: int = 60
+    skip_states: tuple[str, ...] = ("closed", "cancelled", "canceled", "done", "resolved")
+    opt_out_labels: tuple[str, ...] = ("csi-coach-skip",)
+    acknowledge_fixed: bool = False  # a short thank-you when the owner fixes the goal
+    coach_categories: tuple[str, ...] = ("process_only", "no_goal")
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    level: str = "info"
+    format: str = "plain"  # "plain" | "json"
+    file: str = ""
+
+
+@dataclass(frozen=True)
+class StateSettings:
+    path: str = "state/csi-coach.sqlite"
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path  # the file it was read from; relative paths resolve beside it
+    rules: str = "default"
+    templates_dir: str = ""
+    state: StateSettings = StateSettings()
+    logging: LoggingSettings = LoggingSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    comments: CommentPolicy = CommentPolicy()
+    sources: tuple[SourceSettings, ...] = ()
+
+    def resolve(self, relative: str) -> Path:
+        """A path from the config, taken relative to the config file's folder."""
+        p = Path(relative).expanduser()
+        return p if p.is_absolute() else (self.path.parent / p)
+
+    def rules_spec(self) -> str | Path:
+        """What to pass to ``rules.load_ruleset``: "default" or the absolute rules path."""
+        return "default" if self.rules == "default" else self.resolve(self.rules).absolute()
+
+    def templates_path(self) -> Path | None:
+        """The admin templates folder, or None for the shipped templates only."""
+        return self.resolve(self.templates_dir).absolute() if self.templates_dir.strip() else None
+
+    def source(self, name: str) -> SourceSettings:
+        for s in self.sources:
+            if s.name == name:
+                return s
+        names = ", ".join(s.name for s in self.sources) or "none"
+        raise ConfigError(f"no source named {name!r}", file=str(self.path), key="sources", expected=f"one of: {names}")

@@ -1,0 +1,1 @@
+"""ServiceNow: the Table API connector and its authentication."""

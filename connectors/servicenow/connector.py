@@ -1,0 +1,589 @@
+"""ServiceNow connector: Table API reads, journal (work notes / comments) writes.
+
+How the registry opens it (``connectors/__init__.py``)::
+
+    connector = ServiceNowConnector.open(settings, limiters=limiters)   # builds the session
+    connector = ServiceNowConnector(settings, session)                   # or bring your own
+
+Requests per scan: one per page of records, one PATCH per write, and the
+OAuth token request when OAuth is used. ``get(key)`` (explain --ticket) is one
+request, by sys_id or number; ``get_in_scope(key)`` (a record re-read by key
+in a scan) is one request, by sys_id within the admin's query. ``marked_keys`` is one journal request per page
+of bot entries (which records carry one). Other journal reads happen only when
+the coach asks for the bot's earlier comments, or the pipeline settles an
+ambiguous write.
+
+Vendor facts relied on (ServiceNow Table API docs and KB0534905):
+- ``sysparm_display_value=all`` gives ``{"display_value", "value"}`` per
+  field; ``value`` of a date/time is UTC ("YYYY-MM-DD HH:MM:SS"),
+  ``display_value`` is in the API user's time zone, so only ``value`` is parsed.
+- A plain date/time in an encoded query is taken as UTC; only the
+  ``javascript:gs.dateGenerate(...)`` form is read in the user's time zone
+  (and needs script evaluation in queries). So the watermark is sent as a
+  plain UTC value: ``sys_updated_on>=2026-01-31 23:59:00``.
+- Invalid parts of an encoded query are silently ignored, and so are unknown
+  names in ``sysparm_fields``; the connector warns when a mapped field is
+  missing from the records it gets back.
+- ``sysparm_no_count=true`` skips the COUNT(*) the instance runs per page.
+- Journal entries live in ``sys_journal_field`` (element_id = record sys_id,
+  element = field, name = table) and cannot be edited: an "update" is a new entry.
+- PATCH answers with the record, never the journal row, so ``post`` returns
+  ``comment_id = ""``; ``bot_comments`` gives each entry's journal sys_id and
+  ``sys_created_on``, which is what settling an ambiguous write matches on.
+- A PATCH that timed out may still commit on the instance seconds later, so a
+  write is never repeated here: ``AmbiguousWrite`` goes to the caller.
+- Older releases answer an empty list with 404 "No Record found"; that is
+  taken as an empty page.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from csi_coach.config import ServiceNowSettings
+from csi_coach.connectors.servicenow.auth import SnAuth, auth_from_settings
+from csi_coach.connectors.transport import RetryPolicy, build_session, error_for
+from csi_coach.errors import AmbiguousWrite, CoachError, TransientError
+from csi_coach.model import MARKER_PREFIX, MARKER_RE, BotComment, BrokenRecord, CommentRef, Record
+
+log = logging.getLogger(__name__)
+
+SN_TIME = "%Y-%m-%d %H:%M:%S"
+JOURNAL_TABLE = "sys_journal_field"
+JOURNAL_PAGE = 100
+AMBIGUOUS_WRITE_STATUS = frozenset({500, 502, 504})  # the write may have landed behind the error
+
+
+def sn_time(moment: datetime) -> str:
+    """A datetime as ServiceNow's UTC value string (naive input is taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime(SN_TIME)
+
+
+def parse_sn_time(value: Any) -> datetime | None:
+    """ServiceNow's stored date/time value (UTC) as an aware datetime."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    if len(value) != 19 or value[10] != " ":  # exactly "YYYY-MM-DD HH:MM:SS"
+        return None
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)  # ~10x faster than strptime
+    except ValueError:
+        return None
+
+
+def build_query(admin_query: str, updated_field: str, since: str | None) -> str:
+    """The encoded query: the admin's filter, the watermark, a stable order.
+
+    An admin query may OR whole queries with ``^NQ``; the watermark is added
+    to each part, or it would only narrow the last one.
+    """
+    parts = [p for p in admin_query.split("^NQ")] if admin_query.strip() else [""]
+    if since is not None:
+        cond = f"{updated_field}>={since}"
+        parts = [f"{p}^{cond}" if p else cond for p in parts]
+    query = "^NQ".join(parts)
+    order = f"ORDERBY{updated_field}^ORDERBYsys_id"
+    return f"{query}^{order}" if query else order
+
+
+def scope_query(admin_query: str, condition: str) -> str:
+    """``condition`` AND the admin's filter, as one encoded query.
+
+    ``^OR`` binds only the two conditions around it, so ``cond^<admin>`` keeps
+    ``cond`` on every OR of the admin's; ``^NQ`` starts a whole new query,
+    so the condition is put at the head of each ``^NQ`` part.
+    """
+    parts = [p.strip().lstrip("^") for p in admin_query.split("^NQ")] if admin_query.strip() else [""]
+    return "^NQ".join(f"{condition}^{p}" if p else condition for p in parts)
+
+
+_LINK = re.compile(r"<[^>]*>([^<]*)")
+_REL = re.compile(r"""\brel\s*=\s*"?([^";,]+)"?""")
+
+
+def link_relations(header: str) -> set[str]:
+    """The rel values of an HTTP Link header (URLs may hold unencoded commas, so no split on ",")."""
+    rels: set[str] = set()
+    for params in _LINK.findall(header):
+        for m in _REL.finditer(params):
+            rels.update(m.group(1).lower().split())
+    return rels
+
+
+def field_value(item: Mapping[str, Any], name: str) -> str:
+    """The stored value of a field (``value`` of a display_value=all pair)."""
+    v = item.get(name)
+    if isinstance(v, Mapping):
+        v = v.get("value")
+    return "" if v is None else str(v)
+
+
+def field_display(item: Mapping[str, Any], name: str) -> str:
+    """What a person sees: ``display_value`` (names for references, labels for choices)."""
+    v = item.get(name)
+    if isinstance(v, Mapping):
+        shown = v.get("display_value")
+        v = shown if shown not in (None, "") else v.get("value")
+    return "" if v is None else str(v)
+
+
+class ServiceNowConnector:
+    """Reads improvement records through the Table API, coaches in the journal."""
+
+    target = "servicenow"
+    can_edit = False  # journal entries cannot be edited; an update is a new entry
+
+    def __init__(
+        self,
+        settings: ServiceNowSettings,
+        session: requests.Session,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.name = settings.name
+        self.base_url = settings.url.rstrip("/")
+        self.table = settings.table
+        self.session = session
+        self.auth: SnAuth = auth_from_settings(settings, session, clock=clock)
+        self._sent = 0
+        self._sent_lock = threading.Lock()  # pages, journal reads and writes run in worker threads
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests made through this connector (OAuth token calls not included)."""
+        with self._sent_lock:
+            return self._sent
+
+    @classmethod
+    def open(cls, settings: ServiceNowSettings, *, limiters: Any, policy: RetryPolicy | None = None,
+             **kwargs: Any) -> ServiceNowConnector:
+        """Build the project's resilient session for ``settings.url`` and connect."""
+        session = build_session(settings.url, policy=policy or RetryPolicy(), limiters=limiters,
+                                verify=settings.verify_tls, timeout=settings.timeout_seconds)
+        return cls(settings, session, **kwargs)
+
+    # -- one request, errors converted ---------------------------------------------------
+
+    def _hints(self, write: bool) -> dict[int, str]:
+        need = (f"write on {self.table}.{self.settings.journal_field}" if write
+                else f"read on {self.table} and on {JOURNAL_TABLE}")
+        return {
+            401: f"Check {self.auth.hint}" if self.auth.hint else "Check the credentials",
+            403: (f"The bot's account needs {need} (e.g. the role sn_cim.improvement_manager for "
+                  f"sn_cim_register, plus a read ACL on {JOURNAL_TABLE})"),
+            404: f"Check url and table in [sources.{self.name}] (a read ACL can also hide a table)",
+        }
+
+    def _request(self, method: str, path: str, *, action: str, params: Mapping[str, Any] | None = None,
+                 json: Any = None, write: bool = False, empty_404: bool = False) -> requests.Response:
+        url = self.base_url + path
+        headers = {"Accept": "application/json"}
+        if json is not None:
+            headers["Content-Type"] = "application/json"
+        head = f"ServiceNow source {self.name!r} could not {action}"
+        renewed = False
+        while True:
+            with self._sent_lock:
+                self._sent += 1
+            try:
+                resp = self.session.request(method, url, params=params, json=json, headers=headers,
+                                            auth=self.auth, timeout=self.settings.timeout_seconds)
+            except AmbiguousWrite as exc:
+                raise AmbiguousWrite(f"{head}: {exc.message}", url=exc.url) from None
+            except CoachError:
+                raise
+            except requests.RequestException as exc:
+                raise TransientError(f"{head}: connection failed ({type(exc).__name__})", url=url) from None
+            if resp.status_code == 401 and not renewed and self.auth.renew():
+                renewed = True  # an expired or revoked token: renew once, then believe the 401
+                log.info("servicenow source %s: HTTP 401; renewed the OAuth token, trying once more", self.name)
+                continue
+            break
+        if resp.status_code < 400:
+            return resp
+        if empty_404 and resp.status_code == 404 and "no record found" in resp.text.lower():
+            return resp
+        if write and resp.status_code in AMBIGUOUS_WRITE_STATUS:
+            raise AmbiguousWrite(f"{head}: HTTP {resp.status_code} after the write was sent", url=url,
+                                 status=resp.status_code)
+        raise error_for(resp, head, hints=self._hints(write))
+
+    @staticmethod
+    def _result(resp: requests.Response, action: str) -> list[Any]:
+        if resp.status_code == 404:
+            return []
+        try:
+            body = resp.json()
+        except ValueError:
+            raise TransientError(f"ServiceNow answered {action} with a body that is not JSON",
+                                 status=resp.status_code, url=resp.url.split("?", 1)[0]) from None
+        result = body.get("result") if isinstance(body, dict) else None
+        if not isinstance(result, list):
+            raise TransientError(f"ServiceNow answered {action} without a result list",
+                                 status=resp.status_code, url=resp.url.split("?", 1)[0])
+        return result
+
+    # -- records -------------------------------------------------------------------------
+
+    def requested_fields(self) -> list[str]:
+        f = self.settings.fields
+        names = ["sys_id", f.number, f.title, f.description, *f.goal, f.service, f.owner, f.state, f.updated]
+        if f.labels:
+            names.append(f.labels)
+        out: list[str] = []
+        for n in names:
+            if n and n not in out:
+                out.append(n)
+        return out
+
+    def fetch(self, since: datetime | None) -> Iterator[Record | BrokenRecord]:
+        """Records updated at or after ``since``, oldest first, one page in memory (paged by ``_seek_pages``)."""
+        fields = self.requested_fields()
+        size = self.settings.page_size
+        stats = {"pages": 0}
+        count = 0
+        checked_fields = False
+        rows = self._seek_pages(self.table, self.settings.query, self.settings.fields.updated, since,
+                                lambda query, offset: self._read_params(fields, query, size, offset),
+                                action=f"read {self.table}", stats=stats)
+        for item in rows:
+            if not checked_fields and isinstance(item, Mapping):
+                self._warn_missing(item, fields)
+                checked_fields = True
+            count += 1
+            yield self._to_record(item)
+        log.info("servicenow source %s: fetched %d record(s) from %s in %d page(s)",
+                 self.name, count, self.table, stats["pages"])
+
+    def _seek_pages(self, table: str, base_query: str, stamp: str, since: datetime | None,
+                    params_for: Callable[[str, int], dict[str, str]], *, action: str,
+                    stats: dict[str, int]) -> Iterator[Any]:
+        """The rows of ``base_query`` with ``stamp`` at or after ``since``, ordered by ``stamp`` then
+        sys_id, each once, one page in memory.
+
+        Pages are read by seeking: each page's query starts at the last
+        ``stamp`` value seen, with ``sysparm_offset`` counting only the rows
+        already read at that very second. A row updated mid-scan moves to the
+        end without shifting the others past a page boundary, as plain offset
+        paging would (and so skipping one). Same number of requests.
+
+        Read ACLs are applied after the query and the limit, so a page may hold
+        fewer rows than the limit (even none) while more follow, and the offset
+        counts rows before the ACLs. So a page's length never ends the paging
+        (``_more`` asks the response), a page that reaches no later second steps
+        on by the whole limit, and a restart may read again rows of its second
+        that hidden rows made the offset undercount: those are skipped by sys_id.
+        """
+        size = self.settings.page_size
+        seek = sn_time(since) if since is not None else None
+        offset = 0
+        counted = False
+        tail, at_tail = seek, set()  # the last second read, and the sys_ids read at it
+        while True:
+            params = params_for(build_query(base_query, stamp, seek), offset)
+            if counted:
+                params.pop("sysparm_no_count", None)
+            resp = self._request("GET", f"/api/now/table/{table}", params=params, action=action, empty_404=True)
+            page = self._result(resp, action)
+            stats["pages"] = stats.get("pages", 0) + 1
+            log.debug("servicenow source %s: page %d, %d row(s), query %s offset %d",
+                      self.name, stats["pages"], len(page), params["sysparm_query"], offset)
+            for item in page:
+                value = field_value(item, stamp) if isinstance(item, Mapping) else ""
+                if parse_sn_time(value) is None:
+                    value = tail or ""
+                row_id = field_value(item, "sys_id") if isinstance(item, Mapping) else ""
+                if value != tail:
+                    tail, at_tail = value, set()
+                elif row_id and row_id in at_tail:
+                    continue  # read already; an undercounted restart offset brought it again
+                at_tail.add(row_id or str(len(at_tail)))
+                yield item
+            more, counted = self._more(resp, len(page), offset, size, counted)
+            if not more:
+                return
+            if tail != seek:
+                seek, offset = tail, len(at_tail)
+            else:  # the page reached no later second (one second throughout, or all hidden)
+                offset += size
+
+    def _more(self, resp: requests.Response, returned: int, offset: int, size: int,
+              counted: bool) -> tuple[bool, bool]:
+        """Whether rows follow the page read at ``offset``, and whether to ask for a count next.
+
+        ACLs hide rows after the limit, so a short page proves nothing. What the
+        instance read before the ACLs is in its headers: ``X-Total-Count`` when
+        counted, else the ``Link`` header (rel="next" while the window it read was
+        full). With neither (suppressed or stripped by a proxy), a full page goes
+        on and a short one is followed by one counted request (no
+        ``sysparm_no_count``), whose ``X-Total-Count`` decides.
+        """
+        total = resp.headers.get("X-Total-Count", "").strip()
+        if total.isdigit():
+            return offset + size < int(total), counted
+        link = resp.headers.get("Link")
+        if link:
+            return "next" in link_relations(link), counted
+        if returned >= size:
+            return True, counted
+        if counted:
+            return False, counted  # counted and still no header: nothing more to go on
+        log.info("servicenow source %s: a short page came without paging headers; asking once with a count",
+                 self.name)
+        return True, True
+
+    @staticmethod
+    def _read_params(fields: list[str], query: str, limit: int, offset: int) -> dict[str, str]:
+        """Table API parameters for reading records, the same for ``fetch`` and ``get``."""
+        return {
+            "sysparm_query": query,
+            "sysparm_fields": ",".join(fields),
+            "sysparm_display_value": "all",
+            "sysparm_exclude_reference_link": "true",
+            "sysparm_no_count": "true",
+            "sysparm_limit": str(limit),
+            "sysparm_offset": str(offset),
+        }
+
+    def get(self, key: str) -> Record | BrokenRecord | None:
+        """One record by its sys_id or its number (e.g. ``CIM0010023``), or None: one request.
+
+        The admin's ``query`` is not applied: the record is read even when the
+        scan's filter would leave it out (``explain --ticket`` on any record).
+        """
+        key = key.strip()
+        # "^" joins encoded-query terms and a newline ends one: such a key would query
+        # something else, and no sys_id or number contains them.
+        if not key or "^" in key or any(ord(ch) < 32 for ch in key):
+            return None
+        return self._read_one(f"sys_id={key}^OR{self.settings.fields.number}={key}", f"read {key} from {self.table}")
+
+    def get_in_scope(self, key: str) -> Record | BrokenRecord | None:
+        """The record with sys_id ``key`` only if the admin's ``query`` still selects it, as ``fetch``
+        would yield it; None when it is gone, hidden by a read ACL or out of scope. One request.
+
+        ``GET /api/now/table/<table>`` with ``sysparm_query=sys_id=<key>^<admin query>``
+        (the sys_id at the head of every ``^NQ`` part, see ``scope_query``),
+        limit 1, the same fields and display values as ``fetch``.
+        """
+        key = key.strip()
+        if not key or "^" in key or any(ord(ch) < 32 for ch in key):
+            return None  # as in get: such a key would query something else
+        return self._read_one(scope_query(self.settings.query, f"sys_id={key}"),
+                              f"read {key} from {self.table} within the source's query")
+
+    def _read_one(self, query: str, action: str) -> Record | BrokenRecord | None:
+        """The first record the encoded query selects, read as fetch reads it: one request."""
+        fields = self.requested_fields()
+        resp = self._request("GET", f"/api/now/table/{self.table}", params=self._read_params(fields, query, 1, 0),
+                             action=action, empty_404=True)
+        page = self._result(resp, action)
+        if not page:
+            return None
+        if isinstance(page[0], Mapping):
+            self._warn_missing(page[0], fields)
+        return self._to_record(page[0])
+
+    def _warn_missing(self, item: Mapping[str, Any], fields: list[str]) -> None:
+        missing = [f for f in fields if f not in item]
+        if missing:
+            log.warning("servicenow source %s: %s returned no %s; check [sources.%s.fields] "
+                        "(unknown field names are silently ignored by ServiceNow)",
+                        self.name, self.table, ", ".join(missing), self.name)
+
+    def _to_record(self, item: Any) -> Record | BrokenRecord:
+        if not isinstance(item, Mapping):
+            return BrokenRecord(self.name, "", "", f"not a record: {type(item).__name__}")
+        f = self.settings.fields
+        sys_id = field_value(item, "sys_id")
+        number = field_display(item, f.number) or sys_id
+        if not sys_id:
+            return BrokenRecord(self.name, "", number, "the record has no sys_id")
+        stamp = field_value(item, f.updated)
+        moment = parse_sn_time(stamp)
+        if moment is None:
+            return BrokenRecord(self.name, sys_id, number, f"{f.updated} is not a date/time: {stamp[:40]!r}")
+        goal = "\n\n".join(t for t in (field_display(item, g).strip() for g in f.goal) if t)
+        labels: tuple[str, ...] = ()
+        if f.labels:
+            labels = tuple(x.strip() for x in field_display(item, f.labels).split(",") if x.strip())
+        return Record(
+            source=self.name,
+            key=sys_id,
+            number=number,
+            url=self.record_url(sys_id),
+            title=field_display(item, f.title),
+            description=field_display(item, f.description),
+            goal=goal,
+            service=field_display(item, f.service),
+            owner=field_display(item, f.owner),
+            labels=labels,
+            state=field_display(item, f.state),
+            updated=moment,
+            container=self.table,
+            raw=item,
+        )
+
+    def record_url(self, sys_id: str) -> str:
+        return f"{self.base_url}/nav_to.do?uri={self.table}.do?sys_id={quote(sys_id, safe='')}"
+
+    # -- comments ------------------------------------------------------------------------
+
+    def bot_comments(self, record: Record) -> list[BotComment]:
+        """The bot's journal entries on the record (found by marker), oldest first.
+
+        Each entry's ``ref.comment_id`` is its ``sys_journal_field`` sys_id and
+        ``created`` its ``sys_created_on`` (UTC): the pipeline settles an
+        ambiguous write by the marker, skipping ids it already knows and entries
+        far older than the write (an earlier coaching on the same finding).
+        """
+        field = self.settings.journal_field
+        query = (f"element_id={record.key}^name={self.table}^element={field}"
+                 f"^valueLIKE{MARKER_PREFIX}^ORDERBYsys_created_on^ORDERBYsys_id")
+        action = f"read the {field} of {record.number or record.key} ({JOURNAL_TABLE})"
+        out: list[BotComment] = []
+        offset = 0
+        counted = False
+        while True:
+            params = {
+                "sysparm_query": query,
+                "sysparm_fields": "sys_id,value,sys_created_on",
+                "sysparm_exclude_reference_link": "true",
+                "sysparm_limit": str(JOURNAL_PAGE),
+                "sysparm_offset": str(offset),
+            }
+            if not counted:
+                params["sysparm_no_count"] = "true"
+            resp = self._request("GET", f"/api/now/table/{JOURNAL_TABLE}", params=params, action=action,
+                                 empty_404=True)
+            rows = self._result(resp, action)
+            for row in rows:
+                if not isinstance(row, Mapping):
+                    continue
+                body = field_value(row, "value")
+                m = MARKER_RE.search(body)
+                if not m:
+                    continue
+                out.append(BotComment(
+                    ref=CommentRef(self.name, record.key, field_value(row, "sys_id")),
+                    marker=m.group(0),
+                    body=body,
+                    created=parse_sn_time(field_value(row, "sys_created_on")),
+                    editable=False,
+                ))
+            # ACLs may shorten a page while entries follow: the headers decide, as in fetch.
+            more, counted = self._more(resp, len(rows), offset, JOURNAL_PAGE, counted)
+            if not more:
+                return out
+            offset += JOURNAL_PAGE
+
+    def marked_keys(self, since: datetime | None) -> set[str]:
+        """sys_ids of the records with a journal entry carrying the marker prefix, created at or
+        after ``since`` (all when None): one request per page, whatever the number of records.
+
+        ``GET sys_journal_field`` with ``name=<table>^element=<journal field>
+        ^valueLIKEcsi-coach:^sys_created_on>=<since, UTC>``, ordered by
+        ``sys_created_on`` and sys_id and seek-paged as ``fetch`` is; only
+        ``element_id`` (the record's sys_id) is kept. The admin's ``query`` is
+        not applied (journal rows cannot be filtered by it), so keys of records
+        outside it may come back; a person quoting the marker counts too.
+        Entries written in another journal field than the configured one are
+        not seen (``bot_comments`` does not look there either).
+
+        Cost on a real instance: ``value`` is a long text column that LIKE
+        cannot use an index for, so the database narrows by table, field and
+        ``sys_created_on`` first; with ``since`` None on a large journal the
+        query may run long (the REST transaction quota then cancels it, raised
+        as an error like any failed read).
+        """
+        field = self.settings.journal_field
+        base = f"name={self.table}^element={field}^valueLIKE{MARKER_PREFIX}"
+        size = self.settings.page_size
+
+        def params_for(query: str, offset: int) -> dict[str, str]:
+            return {
+                "sysparm_query": query,
+                "sysparm_fields": "element_id,sys_created_on,sys_id",
+                "sysparm_exclude_reference_link": "true",
+                "sysparm_no_count": "true",
+                "sysparm_limit": str(size),
+                "sysparm_offset": str(offset),
+            }
+
+        stats = {"pages": 0}
+        keys: set[str] = set()
+        rows = self._seek_pages(JOURNAL_TABLE, base, "sys_created_on", since, params_for,
+                                action=f"list the records with bot entries in {field} ({JOURNAL_TABLE})",
+                                stats=stats)
+        for row in rows:
+            key = field_value(row, "element_id").strip() if isinstance(row, Mapping) else ""
+            if key:
+                keys.add(key)
+        log.info("servicenow source %s: %d record(s) carry bot entries in %s (%d page(s))",
+                 self.name, len(keys), field, stats["pages"])
+        return keys
+
+    def post(self, record: Record, body: str, marker: str) -> CommentRef:
+        """A new journal entry carrying ``marker``: one PATCH of the journal field, never two.
+
+        Returns ``comment_id = ""``: the PATCH answers with the record, not the
+        journal row, and finding the row would cost a GET per write; the entry's
+        sys_id is learnt from ``bot_comments`` whenever it is needed.
+
+        When the outcome is unknown (timeout or reset after the request was
+        sent, or 500/502/504) this raises ``AmbiguousWrite`` and writes nothing
+        more: a slow instance may still commit the first PATCH seconds later,
+        so a quick look-and-rewrite here would leave two entries. The caller
+        keeps its ledger row pending and settles it by looking for the marker
+        with ``bot_comments`` (entries created near the write, ids it does not
+        already know), now or on the next scan.
+        """
+        self._write(record, body, marker)
+        return CommentRef(self.name, record.key, "")
+
+    def update(self, ref: CommentRef, body: str, marker: str) -> None:
+        """Journal entries cannot be edited: a new entry is written instead (as ``post``,
+        including ``AmbiguousWrite`` without a second write)."""
+        probe = Record(source=self.name, key=ref.record_key, number=ref.record_key, url="", title="")
+        self._write(probe, body, marker)
+
+    def _write(self, record: Record, body: str, marker: str) -> None:
+        if marker and marker not in body:
+            body = f"{body.rstrip()}\n\n{marker}"  # the marker is how the bot finds its entry again
+        field = self.settings.journal_field
+        action = f"add {field} to {record.number or record.key}"
+        path = f"/api/now/table/{self.table}/{quote(record.key, safe='')}"
+        params = {"sysparm_fields": "sys_id", "sysparm_exclude_reference_link": "true"}
+        try:
+            self._request("PATCH", path, params=params, json={field: body}, action=action, write=True)
+        except AmbiguousWrite:
+            log.warning("servicenow source %s: the write on %s may or may not have landed; not writing it "
+                        "again (settled by its marker %s)", self.name, record.number or record.key, marker)
+            raise
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> ServiceNowConnector:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+

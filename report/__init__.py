@@ -1,0 +1,1 @@
+"""The managers' report: report.json and report.html from a scan's result."""

@@ -1,0 +1,221 @@
+"""What a scan tells people: a terminal summary, report.json and report.html.
+
+The terminal summary is for the admin who just ran a scan; the JSON is for
+scripts and dashboards; the HTML (``templates/report/report.html.j2``, rendered
+by ``render.Renderer.report`` with autoescaping) is for managers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import glob
+import json
+import os
+import secrets
+import stat
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from csi_coach.errors import ConfigError
+
+if TYPE_CHECKING:
+    from csi_coach.scan.result import ScanResult
+
+CATEGORY_LABELS = {
+    "value": "names a service-value goal",
+    "linked": "process metric linked to value",
+    "process_only": "process metrics only",
+    "no_goal": "no goal",
+}
+REPORT_TEMPLATE = "report.html.j2"
+REPORT_FILES = ("report.json", "report.html")
+FOLDER_EXPECTED = "a folder (created if missing) in which report.json and report.html can be written"
+
+
+def summary_text(result: ScanResult, *, report_dir: str | None = None) -> str:
+    lines: list[str] = []
+    head = "Dry run: nothing was written" if result.dry_run else "Scan finished"
+    lines.append(f"{head} ({result.status}).")
+    for s in result.sources:
+        mode = "full" if s.full else "incremental"
+        lines.append(f"  {s.name} ({s.type or 'source'}, {mode}, {s.seconds:.1f}s)")
+        if s.status == "failed":
+            lines.append(f"    could not be scanned: {s.error}")
+        lines.append(f"    {s.records} records read, {s.flagged} flagged, {s.skipped} skipped")
+        for cat, n in sorted(s.categories.items(), key=lambda kv: -kv[1]):
+            lines.append(f"      {n:6d}  {CATEGORY_LABELS.get(cat, cat)}")
+        verb = "would write" if result.dry_run else "wrote"
+        lines.append(
+            f"    {verb} {s.written} comment(s): {s.posted} new, {s.updated} edited, {s.acknowledged} acknowledgements"
+        )
+        if s.deferred:
+            lines.append(f"    {s.deferred} write(s) deferred to the next run (max_writes_per_run)")
+        if s.settled:
+            lines.append(f"    {s.settled} write(s) left pending by an earlier scan were settled")
+        if s.failed:
+            lines.append(f"    {s.failed} record(s) failed and will be retried next scan:")
+            for f in s.failures[:10]:
+                lines.append(f"      {f['number'] or f['key']}: {f['error']}")
+            if s.failed > 10:
+                lines.append(f"      ... and {s.failed - 10} more (see the log or the report)")
+        totals = result.estate.get(s.name)
+        if totals is not None:
+            if totals.repeated:
+                lines.append(f"    {len(totals.repeated)} record(s) have failed several scans in a row:")
+                for r in totals.repeated[:10]:
+                    lines.append(f"      {r['number'] or r['key']}: {r['failures']} scans, last error: {r['error']}")
+                if len(totals.repeated) > 10:
+                    lines.append(f"      ... and {len(totals.repeated) - 10} more (see the report)")
+            known = "known before this dry run" if result.dry_run else "known in total"
+            lines.append(f"    {known}: {totals.records} records, {totals.flagged} flagged, {totals.failing} failing")
+    if not result.dry_run:
+        lines.append(f"State: {result.state_path}")
+    if report_dir:
+        lines.append(f"Report: {Path(report_dir) / 'report.html'}")
+    return "\n".join(lines) + "\n"
+
+
+def check_folder(folder: Path) -> None:
+    """Raise ConfigError unless report.json and report.html can be written into
+    ``folder``: checked before a scan so it never fails after comments were written.
+    Only stats and probes (an unnamed temporary file); creates nothing."""
+    from csi_coach.config.paths import probe_folder, writable_problem
+
+    shown = str(folder)
+    if folder.exists() and not folder.is_dir():
+        hint = " (--report takes a folder, not a file name)" if folder.suffix.lower() in (".html", ".json") else ""
+        raise ConfigError(f"is a file, not a folder{hint}", file=shown, key="--report", expected=FOLDER_EXPECTED)
+    if not folder.exists() and folder.suffix.lower() in (".html", ".json"):
+        raise ConfigError("looks like a file name, but --report takes a folder", file=shown, key="--report",
+                          expected=FOLDER_EXPECTED)
+    for name in REPORT_FILES:
+        # A report file is replaced, not written into (write_report): what must be
+        # writable is the folder holding it, or its link's target.
+        try:
+            target = _target(folder.absolute() / name)
+        except OSError as exc:
+            raise ConfigError(f"cannot write the report there: {exc}", file=shown, key="--report",
+                              expected=FOLDER_EXPECTED) from None
+        if target.is_dir():
+            problem = f"{target} is a folder"
+        elif target != folder.absolute() / name and not target.parent.is_dir():
+            problem = f"the link {name} points into {target.parent}, which does not exist"
+        else:
+            problem = probe_folder(target.parent) if target.exists() else writable_problem(target, needs_folder=True)
+        if problem:
+            raise ConfigError(f"cannot write the report there: {problem}", file=shown, key="--report",
+                              expected=FOLDER_EXPECTED)
+
+
+def report_data(result: ScanResult) -> dict[str, Any]:
+    data = result.summary()
+    data["details"] = {
+        s.name: {"writes": s.writes, "failures": s.failures} for s in result.sources
+    }
+    return data
+
+
+def _categories(counts: dict[str, int]) -> list[dict[str, Any]]:
+    return [
+        {"name": c, "label": CATEGORY_LABELS.get(c, c), "count": n}
+        for c, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+
+
+def html_context(result: ScanResult, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    data = data if data is not None else report_data(result)
+    sources = []
+    for s in result.sources:
+        totals = result.estate.get(s.name)
+        estate = None
+        if totals is not None:
+            estate = {
+                **totals.as_dict(),
+                "failing_in_a_row": list(totals.repeated),
+                "categories": _categories(totals.categories),
+                "judged": sum(totals.categories.values()),
+            }
+        sources.append({
+            **s.counts(),
+            "name": s.name,
+            "categories": _categories(dict(s.categories)),
+            "writes": s.writes,
+            "failures": s.failures,
+            "estate": estate,
+        })
+    return {"scan": data, "sources": sources, "category_labels": CATEGORY_LABELS}
+
+
+def render_html(result: ScanResult, renderer: Any, data: dict[str, Any] | None = None) -> str:
+    return renderer.report(REPORT_TEMPLATE, html_context(result, data))
+
+
+def write_report(folder: Path, result: ScanResult, renderer: Any) -> list[Path]:
+    """Write report.json and report.html into ``folder`` (created if missing).
+
+    The HTML is rendered before anything is written, and each file is written beside
+    its target under a temporary name, flushed to disk, and only then moved into
+    place: a dashboard reading the report mid-write sees a whole file, never a
+    truncated one, and a write that fails (a full disk) leaves each file either as it
+    was or wholly new. A report file that is a symbolic link (into a web root, say)
+    has its target replaced, and the link kept; an existing file keeps its mode."""
+    data = report_data(result)
+    html = render_html(result, renderer, data)
+    folder.mkdir(parents=True, exist_ok=True)
+    texts = {
+        "report.json": json.dumps(data, indent=2, sort_keys=True, default=str) + "\n",
+        "report.html": html,
+    }
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for name, text in texts.items():
+            target = _target(folder / name)
+            _sweep_stale(target)
+            tmp = target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+            # Made like any new file (0666 less the umask), or with the mode of the file
+            # it replaces, so a web server that could read the old report reads the new.
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            staged.append((tmp, target))
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            if target.exists():
+                # Its permission bits (not set-id bits) and, where allowed, its group.
+                st = target.stat()
+                os.chmod(tmp, stat.S_IMODE(st.st_mode) & 0o777)
+                with contextlib.suppress(OSError):
+                    os.chown(tmp, -1, st.st_gid)
+        for tmp, target in staged:
+            os.replace(tmp, target)
+    finally:
+        for tmp, _ in staged:
+            with contextlib.suppress(OSError):  # never hide the error that got us here
+                tmp.unlink(missing_ok=True)
+    return [folder / name for name in texts]
+
+
+_STALE_SECONDS = 3600
+
+
+def _target(path: Path) -> Path:
+    """The file a report path stands for: itself, or where its symbolic link leads.
+    A link loop is an OSError (Python 3.11 raises RuntimeError for it)."""
+    if not path.is_symlink():
+        return path
+    try:
+        return path.resolve()
+    except RuntimeError:
+        raise OSError(errno.ELOOP, "symbolic link loop", str(path)) from None
+
+
+def _sweep_stale(target: Path) -> None:
+    """Remove temporary copies of ``target`` left by a scan that was killed mid-write
+    (older than an hour, so a scan writing right now is never disturbed)."""
+    cutoff = time.time() - _STALE_SECONDS
+    for old in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        with contextlib.suppress(OSError):
+            if old.stat().st_mtime < cutoff:
+                old.unlink()

@@ -1,0 +1,1 @@
+"""The local ServiceNow: Table API server, its data, query language and authentication."""

@@ -1,0 +1,585 @@
+"""The bot's memory between scans: one SQLite file (stdlib ``sqlite3``, WAL).
+
+What it keeps:
+
+- ``scans``       one row per run: start, end, status, counts (JSON), rule-set version
+- ``watermarks``  per source: how far incremental scans have got, the fingerprint
+                  (rule set + templates) that scan used, and whether one complete pass
+                  over the source has finished (the "baseline")
+- ``records``     per record: last verdict digest and category, when it changed, when
+                  it was last seen, consecutive failures and the last error
+- ``ledger``      every comment the bot writes: ``pending`` is committed *before* the
+                  remote write and turned ``posted`` after, so a crash at any moment
+                  leaves a row to settle by looking for the marker on the ticket
+
+The schema is versioned: ``schema_version`` holds the number of migrations applied,
+and ``MIGRATIONS`` is the ordered list of functions that bring a file forward.
+
+Thread-safety: one connection guarded by a lock, in autocommit mode; each public
+method is one short statement or one short transaction, so worker threads writing
+ledger rows never wait behind a long transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from csi_coach.errors import CoachError
+
+PENDING, POSTED = "pending", "posted"
+KINDS = ("post", "update", "ack")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(value: datetime | None) -> str | None:
+    """Timestamps are stored as ISO 8601 in UTC, so text order is time order."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+# --- migrations ---------------------------------------------------------------------
+# Append only. Each function gets a cursor inside the migration's transaction.
+
+
+def _run_script(db: sqlite3.Cursor, script: str) -> None:
+    # Not executescript(): it commits first, and a migration must be one transaction.
+    for statement in script.split(";\n"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def _m1_initial(db: sqlite3.Cursor) -> None:
+    _run_script(
+        db,
+        """
+        CREATE TABLE scans (
+            id INTEGER PRIMARY KEY,
+            started TEXT NOT NULL,
+            ended TEXT,
+            status TEXT NOT NULL,          -- running | ok | failed | interrupted
+            sources TEXT NOT NULL,         -- JSON list of source names
+            counts TEXT,                   -- JSON
+            ruleset TEXT NOT NULL DEFAULT ''
+        );
+        CREATE TABLE watermarks (
+            source TEXT PRIMARY KEY,
+            watermark TEXT,                -- every record updated before it is handled
+            fingerprint TEXT NOT NULL DEFAULT '',
+            baseline INTEGER NOT NULL DEFAULT 0,
+            updated TEXT NOT NULL
+        );
+        CREATE TABLE records (
+            source TEXT NOT NULL,
+            key TEXT NOT NULL,
+            number TEXT NOT NULL DEFAULT '',
+            digest TEXT NOT NULL DEFAULT '',
+            category TEXT NOT NULL DEFAULT '',
+            updated TEXT,                  -- the record's own updated time
+            last_seen TEXT NOT NULL,
+            failures INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (source, key)
+        );
+        CREATE TABLE ledger (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            record_key TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            marker TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('post', 'update', 'ack')),
+            state TEXT NOT NULL CHECK (state IN ('pending', 'posted')),
+            comment_id TEXT NOT NULL DEFAULT '',
+            previous_id TEXT NOT NULL DEFAULT '',
+            created TEXT NOT NULL,
+            updated TEXT NOT NULL
+        );
+        CREATE INDEX ledger_record ON ledger (source, record_key, id);
+        CREATE INDEX ledger_state ON ledger (state, source);
+        """
+    )
+
+
+def _m2_scan_source_index(db: sqlite3.Cursor) -> None:
+    # Catch-up at start-up asks for the last good scan; keep that cheap on old files.
+    db.execute("CREATE INDEX scans_status ON scans (status, id)")
+
+
+def _m3_record_content(db: sqlite3.Cursor) -> None:
+    # A hash of what the rules read, so an unchanged record re-read in the overlap
+    # window (or after the bot's own comment bumped its updated time) is not judged again.
+    db.execute("ALTER TABLE records ADD COLUMN content TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE records ADD COLUMN flagged INTEGER NOT NULL DEFAULT 0")
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Cursor], None], ...] = (_m1_initial, _m2_scan_source_index, _m3_record_content)
+
+
+def _open_readonly(path: Path) -> sqlite3.Connection:
+    """Open without creating anything: not the file, its folder, its -wal or -shm.
+
+    A clean file (no -wal beside it) is read into memory whole; with a -wal (a scan
+    running, or one killed before its checkpoint) SQLite's read-only mode reads both.
+    """
+    if Path(f"{path}-wal").exists():
+        uri = path.resolve().as_uri() + "?mode=ro"
+        return sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+    db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+    data = bytearray(path.read_bytes())
+    if len(data) >= 20:
+        data[18:20] = b"\x01\x01"  # header: WAL -> rollback journal; memory cannot do WAL
+    db.deserialize(bytes(data))
+    return db
+
+
+# --- values -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    id: int
+    source: str
+    record_key: str
+    digest: str
+    marker: str
+    kind: str
+    state: str
+    comment_id: str
+    previous_id: str
+    created: datetime
+    updated: datetime
+
+
+@dataclass(frozen=True)
+class Watermark:
+    source: str
+    watermark: datetime | None
+    fingerprint: str
+    baseline: bool
+
+
+@dataclass(frozen=True)
+class RecordState:
+    source: str
+    key: str
+    number: str
+    digest: str
+    category: str
+    updated: datetime | None
+    last_seen: datetime
+    failures: int
+    last_error: str
+    content: str = ""
+    flagged: bool = False
+
+
+@dataclass(frozen=True)
+class ScanRow:
+    id: int
+    started: datetime
+    ended: datetime | None
+    status: str
+    sources: tuple[str, ...]
+    counts: dict[str, Any]
+    ruleset: str
+
+
+@dataclass(frozen=True)
+class RecordUpdate:
+    """What a scan learned about one record; written in batches."""
+
+    source: str
+    key: str
+    number: str
+    digest: str
+    category: str
+    updated: datetime | None
+    seen: datetime
+    error: str = ""  # non-empty: the record failed this time
+    content: str = ""  # hash of the fields the rules read
+    flagged: bool = False
+
+
+class StateError(CoachError):
+    """The state file cannot be opened or is from a newer csi-coach."""
+
+
+# --- the store ----------------------------------------------------------------------
+
+
+class StateStore:
+    """The SQLite state file. ``StateStore(":memory:")`` for a throwaway store."""
+
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+        self.path = str(path)
+        self.readonly = readonly
+        # A real file: one connection per thread, so the read loop never waits on a
+        # Python lock held by a writer thread that is itself waiting for the GIL (WAL
+        # lets readers and the one writer proceed at once; SQLite queues the writers).
+        # In memory or read-only (dry runs, single-threaded): one shared connection.
+        self._shared_mode = readonly or self.path == ":memory:"
+        self._guard: Any = threading.RLock() if self._shared_mode else nullcontext()
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        try:
+            if readonly:
+                self._shared = _open_readonly(Path(self.path))
+                self._shared.execute("PRAGMA busy_timeout=30000")
+                self._check_version()
+            else:
+                if self.path != ":memory:":
+                    Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                self._shared = self._connect() if self._shared_mode else None
+                self._migrate()
+        except sqlite3.Error as exc:
+            raise StateError(f"cannot open state file {self.path}: {exc}") from exc
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        db.execute("PRAGMA busy_timeout=30000")
+        db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: every commit survives the process dying (kill -9, OOM,
+        # a crash), which is what exactly-once needs; only an OS crash or power cut can
+        # roll back the last commits. FULL would fsync each ledger row (about 10 ms
+        # each, serialised), making the writes, not the network, the bottleneck.
+        db.execute("PRAGMA synchronous=NORMAL")
+        with self._all_lock:
+            self._all.append(db)
+        return db
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._shared is not None:
+            return self._shared
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = self._connect()
+        return db
+
+    @classmethod
+    def open_readonly_or_empty(cls, path: str | Path) -> StateStore:
+        """For dry runs: the real file read-only if it exists, else an empty in-memory store."""
+        return cls(path, readonly=True) if Path(path).exists() else cls(":memory:")
+
+    # -- plumbing ------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._guard, self._all_lock:
+            if self._shared is not None and self._shared not in self._all:
+                self._all.append(self._shared)
+            for db in self._all:
+                db.close()
+            self._all.clear()
+
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Cursor]:
+        with self._guard:
+            cur = self._db.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            else:
+                cur.execute("COMMIT")
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        with self._guard:
+            return self._db.execute(sql, params).fetchall()
+
+    def _exec(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        if self.readonly:
+            raise StateError("state store is read-only (dry run)")
+        with self._guard:
+            return self._db.execute(sql, params)
+
+    def schema_version(self) -> int:
+        rows = self._query("SELECT name FROM sqlite_master WHERE type='table' AND name='schema_version'")
+        if not rows:
+            return 0
+        row = self._query("SELECT version FROM schema_version")
+        return int(row[0][0]) if row else 0
+
+    def _check_version(self) -> None:
+        have = self.schema_version()
+        if have > len(MIGRATIONS):
+            raise StateError(
+                f"state file {self.path} has schema version {have}, newer than this csi-coach "
+                f"understands ({len(MIGRATIONS)}); upgrade csi-coach"
+            )
+
+    def _migrate(self) -> None:
+        self._check_version()
+        with self._tx() as cur:
+            cur.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = cur.execute("SELECT version FROM schema_version").fetchone()
+            have = int(row[0]) if row else 0
+            if row is None:
+                cur.execute("INSERT INTO schema_version (version) VALUES (0)")
+            for number, migration in enumerate(MIGRATIONS[have:], start=have + 1):
+                migration(cur)
+                cur.execute("UPDATE schema_version SET version = ?", (number,))
+
+    # -- scans ---------------------------------------------------------------------
+
+    def begin_scan(self, sources: Iterable[str], ruleset: str, *, now: datetime | None = None) -> int:
+        cur = self._exec(
+            "INSERT INTO scans (started, status, sources, ruleset) VALUES (?, 'running', ?, ?)",
+            (_ts(now or utcnow()), json.dumps(list(sources)), ruleset),
+        )
+        return int(cur.lastrowid)
+
+    def end_scan(self, scan_id: int, status: str, counts: dict[str, Any], *, now: datetime | None = None) -> None:
+        self._exec(
+            "UPDATE scans SET ended = ?, status = ?, counts = ? WHERE id = ?",
+            (_ts(now or utcnow()), status, json.dumps(counts, sort_keys=True), scan_id),
+        )
+
+    def scans(self, limit: int = 20) -> list[ScanRow]:
+        rows = self._query(
+            "SELECT id, started, ended, status, sources, counts, ruleset FROM scans ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [_scan_row(r) for r in rows]
+
+    def last_successful_scan(self) -> ScanRow | None:
+        """The newest scan that finished with status ok (some failed records count as ok
+        for scheduling: the scan ran; the failures are retried next time)."""
+        rows = self._query(
+            "SELECT id, started, ended, status, sources, counts, ruleset FROM scans "
+            "WHERE status IN ('ok', 'partial') ORDER BY id DESC LIMIT 1"
+        )
+        return _scan_row(rows[0]) if rows else None
+
+    # -- watermarks ----------------------------------------------------------------
+
+    def watermark(self, source: str) -> Watermark:
+        rows = self._query("SELECT watermark, fingerprint, baseline FROM watermarks WHERE source = ?", (source,))
+        if not rows:
+            return Watermark(source, None, "", False)
+        wm, fp, baseline = rows[0]
+        return Watermark(source, _dt(wm), fp, bool(baseline))
+
+    def set_watermark(
+        self, source: str, watermark: datetime | None, fingerprint: str, *, baseline: bool | None = None
+    ) -> None:
+        """Store how far the source is handled. ``baseline`` only ever turns on here;
+        ``None`` keeps what is stored."""
+        with self._tx() as cur:
+            row = cur.execute("SELECT baseline FROM watermarks WHERE source = ?", (source,)).fetchone()
+            keep = bool(row[0]) if row else False
+            new_baseline = keep or bool(baseline)
+            cur.execute(
+                "INSERT INTO watermarks (source, watermark, fingerprint, baseline, updated) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(source) DO UPDATE SET watermark = excluded.watermark, "
+                "fingerprint = excluded.fingerprint, baseline = excluded.baseline, updated = excluded.updated",
+                (source, _ts(watermark), fingerprint, int(new_baseline), _ts(utcnow())),
+            )
+
+    # -- records -------------------------------------------------------------------
+
+    def record(self, source: str, key: str) -> RecordState | None:
+        rows = self._query(
+            "SELECT source, key, number, digest, category, updated, last_seen, failures, last_error, content, flagged "
+            "FROM records WHERE source = ? AND key = ?",
+            (source, key),
+        )
+        if not rows:
+            return None
+        s, k, n, d, c, u, seen, f, e, content, flagged = rows[0]
+        return RecordState(s, k, n, d, c, _dt(u), _dt(seen), f, e, content, bool(flagged))  # type: ignore[arg-type]
+
+    def remember(self, updates: Sequence[RecordUpdate]) -> None:
+        """Write what a scan learned about many records in one transaction.
+
+        A failure keeps the last good digest and counts up ``failures``; a success
+        resets the count.
+        """
+        if not updates:
+            return
+        ok = [
+            (u.source, u.key, u.number, u.digest, u.category, _ts(u.updated), _ts(u.seen), u.content, int(u.flagged))
+            for u in updates
+            if not u.error
+        ]
+        bad = [(u.source, u.key, u.number, _ts(u.seen), u.error[:2000]) for u in updates if u.error]
+        with self._tx() as cur:
+            cur.executemany(
+                "INSERT INTO records (source, key, number, digest, category, updated, last_seen, failures, last_error, "
+                "content, flagged) VALUES (?, ?, ?, ?, ?, ?, ?, 0, '', ?, ?) ON CONFLICT(source, key) DO UPDATE SET "
+                "number = excluded.number, digest = excluded.digest, category = excluded.category, "
+                "updated = excluded.updated, last_seen = excluded.last_seen, failures = 0, last_error = '', "
+                "content = excluded.content, flagged = excluded.flagged",
+                ok,
+            )
+            cur.executemany(
+                "INSERT INTO records (source, key, number, last_seen, failures, last_error) VALUES (?, ?, ?, ?, 1, ?) "
+                "ON CONFLICT(source, key) DO UPDATE SET last_seen = excluded.last_seen, "
+                "failures = records.failures + 1, last_error = excluded.last_error, content = ''",
+                bad,
+            )
+
+    def record_keys(self, source: str) -> set[str]:
+        """Every record of ``source`` this file has seen (one query instead of one per record)."""
+        return {k for (k,) in self._query("SELECT key FROM records WHERE source = ?", (source,))}
+
+    def failing_records(self, source: str | None = None) -> list[RecordState]:
+        sql = (
+            "SELECT source, key, number, digest, category, updated, last_seen, failures, last_error "
+            "FROM records WHERE failures > 0"
+        )
+        params: tuple = ()
+        if source is not None:
+            sql += " AND source = ?"
+            params = (source,)
+        return [
+            RecordState(s, k, n, d, c, _dt(u), _dt(seen), f, e)  # type: ignore[arg-type]
+            for s, k, n, d, c, u, seen, f, e in self._query(sql + " ORDER BY source, key", params)
+        ]
+
+    def forget(self, source: str, keys: Iterable[str]) -> None:
+        """Drop records that no longer exist on the source (their ledger rows stay)."""
+        with self._tx() as cur:
+            cur.executemany("DELETE FROM records WHERE source = ? AND key = ?", [(source, k) for k in keys])
+
+    def known_since(self, source: str) -> datetime | None:
+        """From when on the tickets may hold bot comments this file does not know.
+
+        The later of the end of the last finished scan of ``source`` and the newest
+        ledger row (a scan killed mid-way never finished, but its writes are in the
+        ledger): a restored backup answers with its own, old time; a new file None.
+        """
+        ended = self._query(
+            "SELECT MAX(ended) FROM scans WHERE status != 'running' "
+            "AND EXISTS (SELECT 1 FROM json_each(scans.sources) WHERE value = ?)",
+            (source,),
+        )[0][0]
+        created = self._query("SELECT MAX(created) FROM ledger WHERE source = ?", (source,))[0][0]
+        times = [t for t in (_dt(ended), _dt(created)) if t is not None]
+        return max(times) if times else None
+
+    def category_counts(self, source: str) -> dict[str, int]:
+        rows = self._query(
+            "SELECT category, COUNT(*) FROM records WHERE source = ? AND category != '' GROUP BY category", (source,)
+        )
+        return {c: n for c, n in rows}
+
+    # -- ledger --------------------------------------------------------------------
+
+    def ledger_begin(
+        self,
+        source: str,
+        record_key: str,
+        digest: str,
+        marker: str,
+        kind: str,
+        *,
+        previous_id: str = "",
+        now: datetime | None = None,
+    ) -> int:
+        """Commit a ``pending`` row. Call this before the remote write, always."""
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        stamp = _ts(now or utcnow())
+        cur = self._exec(
+            "INSERT INTO ledger (source, record_key, digest, marker, kind, state, previous_id, created, updated) "
+            "VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+            (source, record_key, digest, marker, kind, previous_id, stamp, stamp),
+        )
+        return int(cur.lastrowid)
+
+    def ledger_posted(self, row_id: int, comment_id: str, *, now: datetime | None = None) -> None:
+        """The remote write landed (or was found on the ticket)."""
+        self._exec(
+            "UPDATE ledger SET state = 'posted', comment_id = ?, updated = ? WHERE id = ?",
+            (comment_id or "", _ts(now or utcnow()), row_id),
+        )
+
+    def ledger_discard(self, row_id: int) -> None:
+        """The remote write certainly did not land: forget the pending row."""
+        self._exec("DELETE FROM ledger WHERE id = ? AND state = 'pending'", (row_id,))
+
+    def ledger_adopt(
+        self,
+        source: str,
+        record_key: str,
+        digest: str,
+        marker: str,
+        kind: str,
+        comment_id: str,
+        created: datetime | None,
+    ) -> int:
+        """Record a bot comment found on the ticket that the ledger did not know
+        (state file lost or replaced)."""
+        stamp = _ts(created or utcnow())
+        cur = self._exec(
+            "INSERT INTO ledger (source, record_key, digest, marker, kind, state, comment_id, created, updated) "
+            "VALUES (?, ?, ?, ?, ?, 'posted', ?, ?, ?)",
+            (source, record_key, digest, marker, kind, comment_id or "", stamp, _ts(utcnow())),
+        )
+        return int(cur.lastrowid)
+
+    def ledger_for(self, source: str, record_key: str) -> list[LedgerRow]:
+        rows = self._query(
+            "SELECT id, source, record_key, digest, marker, kind, state, comment_id, previous_id, created, updated "
+            "FROM ledger WHERE source = ? AND record_key = ? ORDER BY id",
+            (source, record_key),
+        )
+        return [_ledger_row(r) for r in rows]
+
+    def ledger_keys(self, source: str) -> set[str]:
+        """The records of ``source`` the bot has ledger rows for."""
+        return {k for (k,) in self._query("SELECT DISTINCT record_key FROM ledger WHERE source = ?", (source,))}
+
+    def pending(self, source: str) -> list[LedgerRow]:
+        rows = self._query(
+            "SELECT id, source, record_key, digest, marker, kind, state, comment_id, previous_id, created, updated "
+            "FROM ledger WHERE state = 'pending' AND source = ? ORDER BY id",
+            (source,),
+        )
+        return [_ledger_row(r) for r in rows]
+
+    def ledger_counts(self) -> dict[str, int]:
+        return {f"{k}:{s}": n for k, s, n in self._query("SELECT kind, state, COUNT(*) FROM ledger GROUP BY kind, state")}
+
+    def record_totals(self, source: str) -> tuple[int, int]:
+        """(records of ``source`` this file knows, how many of them were last judged flagged)."""
+        n, flagged = self._query("SELECT COUNT(*), COALESCE(SUM(flagged), 0) FROM records WHERE source = ?", (source,))[0]
+        return int(n), int(flagged)
+
+
+def _ledger_row(r: tuple) -> LedgerRow:
+    i, s, k, d, m, kind, st, cid, prev, created, updated = r
+    return LedgerRow(i, s, k, d, m, kind, st, cid, prev, _dt(created), _dt(updated))  # type: ignore[arg-type]
+
+
+def _scan_row(r: tuple) -> ScanRow:
+    i, started, ended, status, sources, counts, ruleset = r
+    return ScanRow(
+        i, _dt(started), _dt(ended), status, tuple(json.loads(sources)), json.loads(counts) if counts else {}, ruleset  # type: ignore[arg-type]
+    )

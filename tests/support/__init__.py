@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: fakes, fixtures' loaders, sandbox clients, paths."""
