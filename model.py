@@ -41,9 +41,16 @@ class Category(str, Enum):
     LINKED = "linked"
     PROCESS_ONLY = "process_only"
     NO_GOAL = "no_goal"
+    # The record states a consequence or an intended change the rules cannot place:
+    # never coached (a wrong comment costs more than a missed one), counted and
+    # listed so admins can tune the rules.
+    UNSURE = "unsure"
 
     @property
-    def value_goal(self) -> bool:
+    def value_goal(self) -> bool | None:
+        """True for value and linked, False for process_only and no_goal, None when unsure."""
+        if self is Category.UNSURE:
+            return None
         return self in (Category.VALUE, Category.LINKED)
 
 
@@ -120,13 +127,13 @@ class Verdict:
     exempt: bool = False  # the record carries the opt-out label/field
 
     @property
-    def value_goal(self) -> bool:
+    def value_goal(self) -> bool | None:
         return self.category.value_goal
 
     @property
     def flagged(self) -> bool:
-        """True when the bot should coach: no value goal and not opted out."""
-        return not self.value_goal and not self.exempt
+        """True when the bot should coach: surely no value goal, and not opted out."""
+        return self.value_goal is False and not self.exempt
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -53,9 +53,12 @@ def in_split(record_id: str, split: str) -> bool:
     return split == "all" or split_of(record_id) == split
 
 
+FLAG_CATEGORIES = ("process_only", "no_goal")
+
+
 def is_flag(category: str) -> bool:
-    """The bot coaches when the record names no value goal."""
-    return category not in VALUE_CATEGORIES
+    """The bot coaches when the record surely names no value goal (``unsure`` stays silent)."""
+    return category in FLAG_CATEGORIES
 
 
 def _ratio(num: int, den: int) -> float | None:
@@ -223,7 +226,8 @@ def format_scores(name: str, s: Scores) -> str:
         f"== {name}: {s.records} records "
         + "(" + ", ".join(f"{c} {n}" for c, n in s.labels.items()) + ")",
         f"flag (value_goal false) precision {_pct(f.precision)}  recall {_pct(f.recall)}  F1 {_pct(f.f1)}"
-        f"   [tp {f.tp}  fp {f.fp}  fn {f.fn}  tn {f.tn}]",
+        f"   [tp {f.tp}  fp {f.fp}  fn {f.fn}  tn {f.tn}]"
+        f"   unsure {_pct(_ratio(s.predicted.get('unsure', 0), s.records))} ({s.predicted.get('unsure', 0)})",
         f"category accuracy {_pct(s.category_accuracy)}   measurable accuracy {_pct(s.measurable_accuracy)}"
         + ("   measurable errors by label: " + ", ".join(
             f"{c} {e['over']} over/{e['under']} under" for c, e in s.measurable_errors.items())

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from csi_coach.model import TEXT_FIELDS, Category, Evidence, Finding, Record, Severity, Verdict
+from csi_coach.rules.document import read_record
 from csi_coach.rules.kinds.base import NO, Condition, Match, make_evidence
 from csi_coach.rules.negation import FieldCues
 from csi_coach.rules.scanner import Scanner, Token
@@ -43,11 +44,21 @@ class Rule:
 
 @dataclass(frozen=True)
 class Classification:
-    """Which rules decide the category: value goal named, process metric named, measurable."""
+    """Which rules decide the category: value goal named, process metric named, measurable;
+    and, optionally, what makes a verdict ``unsure`` instead of a flag:
+
+    - ``consequence``: a stated consequence the value rules cannot place ("restore in
+      20 min so the night orders still reach the ovens"); a record with process
+      measures and such a consequence is unsure, not process_only;
+    - ``intent``: an intended change stated without value or process words ("no case
+      adjourned for want of evidence"); a record with neither is unsure, not no_goal.
+    """
 
     value: str
     process: str
     measurable: str
+    consequence: str | None = None
+    intent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -335,6 +346,7 @@ def evaluate(record: Record, ruleset: RuleSet) -> Verdict:
     """The verdict for one record. Same record + same rule set = same verdict."""
     # Lazy: only the rules that report or classify are asked for, and they ask only
     # for what they need (rules that are not needed are never run).
+    record = read_record(record)
     ctx = Context(record, ruleset)
     findings = []
     for rule in ruleset._reported:  # type: ignore[attr-defined]
@@ -346,8 +358,14 @@ def evaluate(record: Record, ruleset: RuleSet) -> Verdict:
     process = ctx.holds(c.process)
     if value:
         category = Category.LINKED if process else Category.VALUE
+    elif c.consequence and ctx.holds(c.consequence):
+        category = Category.UNSURE
+    elif process:
+        category = Category.PROCESS_ONLY
+    elif c.intent and ctx.holds(c.intent):
+        category = Category.UNSURE
     else:
-        category = Category.PROCESS_ONLY if process else Category.NO_GOAL
+        category = Category.NO_GOAL
     return Verdict(
         category=category,
         measurable=ctx.holds(c.measurable),

@@ -38,7 +38,8 @@ SETTINGS = {
     "negation_vocab": P.Param(P._str, "the name of a vocabulary (\"\" for none)", default=""),
     "negation_window": P.Param(P._word_count, P.WORDS_EXPECTED, default=4),
 }
-CLASSIFY_KEYS = ("value", "process", "measurable")
+CLASSIFY_KEYS = ("value", "process", "measurable", "consequence", "intent")
+CLASSIFY_OPTIONAL = ("consequence", "intent")  # unset: no verdict is unsure
 EXAMPLE_KEYS = ("flag", "pass")
 # Record attributes an exemption may test besides labels.
 EXEMPT_FIELDS = ("state", "owner", "service", "container", "source")
@@ -312,7 +313,7 @@ def _compile(eff: dict[str, Any], origins: Origins, files: list[str]) -> RuleSet
             condition=condition, examples_flag=flag, examples_pass=passing, description=params["description"],
         )
     for rid in rules:
-        for ref_key in ("if", "then", "rule", "a", "b", "rules", "unless", "unless_clause"):  # every kind's rule references
+        for ref_key in ("if", "then", "rule", "a", "b", "rules", "unless", "unless_clause", "link"):  # every kind's rule references
             refs = eff["rule"][rid].get(ref_key)
             for ref in ([refs] if isinstance(refs, str) else refs or []):
                 if ref not in rules:
@@ -322,6 +323,8 @@ def _compile(eff: dict[str, Any], origins: Origins, files: list[str]) -> RuleSet
     cls = {}
     for k in CLASSIFY_KEYS:
         v = eff["classify"].get(k)
+        if v is None and k in CLASSIFY_OPTIONAL:
+            continue
         if v is None:
             origins.fail(f"classify.{k}", f"[classify] needs {k!r}", expected="the id of the rule that decides it", has_got=False)
         if not isinstance(v, str) or v not in rules:

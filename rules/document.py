@@ -1,0 +1,253 @@
+"""Read a record as a document: the text its author meant, without the markup around it.
+
+Records arrive as ServiceNow HTML, Jira wiki markup, markdown and pasted e-mail
+threads. The rules judge words and clauses, so before they look, each text field is
+turned into plain text in which:
+
+- a heading stands on its own line, ending with a colon ("h3. Expected outcomes",
+  "## Key results", "<b>Target:</b>" all become "Expected outcomes:" ...), so the
+  rules that look for a goal under a heading find it whatever the markup was;
+- a table row is one line of cells joined by " | " (a KPI table's
+  "Measure | Baseline | Target" rows stay together, one row a clause);
+- list items, check boxes and quotes lose their markers but keep their lines;
+- e-mail headers (From:, Sent:, To: ...), signatures, "Sent from my iPhone" and
+  confidentiality footers are dropped; quoted replies keep their text (a goal is
+  often stated in the mail being answered);
+- HTML entities are decoded and runs of blank lines and spaces are collapsed.
+
+HTML is parsed with the standard library's ``html.parser`` (tags are never matched
+with regexes). Jira wiki markup, markdown and e-mail quoting are read line by line:
+the bot needs their structure (headings, tables, lists), not a rendering, and the
+markdown parsers would add a dependency to recover what a few line rules give.
+
+Pure and deterministic; linear in the text. Evidence offsets refer to the text read
+here, which is also what comments quote: no markup ever reaches an owner.
+"""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+from html.parser import HTMLParser
+
+from csi_coach.model import Record
+
+# A quick look first: most fields hold plain text and are returned as they are.
+_MARKUP_HINT = re.compile(
+    r"<[a-zA-Z/!]|&(?:[a-zA-Z]{2,8}|#\d{2,5});|^\s*(?:h[1-6]\.|#{1,6}\s|\|\||\||>|\{(?:quote|panel|code|noformat|color)"
+    r"|(?:From|Sent|To|Cc|Subject|Date):\s|-{3,}|\*{1,2}\S|[-*+]\s+\[[ xX]\])",
+    re.MULTILINE,
+)
+_HTML_TAG = re.compile(r"<(?:p|br|div|li|ul|ol|table|tr|td|th|b|strong|i|em|u|h[1-6]|span|a|font|pre|code|blockquote|hr)\b[^>]*>",
+                       re.IGNORECASE)
+
+_BLOCK_TAGS = frozenset({"p", "div", "ul", "ol", "table", "tr", "pre", "blockquote", "hr", "section", "article",
+                         "header", "footer", "thead", "tbody", "dl", "dt", "dd"})
+_HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+_CELL_TAGS = frozenset({"td", "th"})
+_SKIP_TAGS = frozenset({"script", "style", "head", "title"})
+
+
+class _HtmlText(HTMLParser):
+    """HTML to lines: blocks and <br> end a line, cells are joined by " | ", headings
+    and a bold lead-in that ends with a colon become heading lines."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.lines: list[str] = []
+        self.line: list[str] = []
+        self.cells: list[str] | None = None
+        self.skip = 0
+
+    def _end_line(self) -> None:
+        text = "".join(self.line).strip()
+        if text:
+            self.lines.append(text)
+        self.line = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIP_TAGS:
+            self.skip += 1
+        elif tag == "br" or tag in _BLOCK_TAGS or tag in _HEADING_TAGS:
+            if tag == "tr":
+                self.cells = []
+            self._end_line()
+        elif tag == "li":
+            self._end_line()
+            self.line.append("- ")
+        elif tag in _CELL_TAGS:
+            self._end_line()
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP_TAGS:
+            self.skip = max(0, self.skip - 1)
+        elif tag in _CELL_TAGS:
+            text = "".join(self.line).strip()
+            self.line = []
+            if self.cells is not None:
+                self.cells.append(text)
+            elif text:
+                self.lines.append(text)
+        elif tag == "tr":
+            if self.cells is not None and any(self.cells):
+                self.lines.append(" | ".join(c for c in self.cells))
+            self.cells = None
+        elif tag in _HEADING_TAGS:
+            text = "".join(self.line).strip()
+            self.line = []
+            if text:
+                self.lines.append(text if text.endswith(":") else text + ":")
+        elif tag in _BLOCK_TAGS or tag == "li":
+            self._end_line()
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "br" or tag == "hr":
+            self._end_line()
+
+    def handle_data(self, data: str) -> None:
+        if not self.skip:
+            self.line.append(data.replace("\n", " "))
+
+    def text(self) -> str:
+        self._end_line()
+        return "\n".join(self.lines)
+
+
+def _html_to_text(text: str) -> str:
+    parser = _HtmlText()
+    parser.feed(text)
+    parser.close()
+    return parser.text()
+
+
+# ---- Jira wiki markup, markdown and e-mail, line by line ---------------------------
+
+_WIKI_HEADING = re.compile(r"^\s*h[1-6]\.\s*(.*?)\s*$")
+_MD_HEADING = re.compile(r"^\s*#{1,6}\s+(.*?)\s*#*\s*$")
+_BOLD_HEADING = re.compile(r"^\s*(?:\*\*|\*|__)([^*_\n]{2,60}?)(?::)?(?:\*\*|\*|__)\s*:?\s*$")
+_WIKI_MACRO = re.compile(r"\{(?:quote|panel|code|noformat|color|info|note|tip|warning|expand)(?::[^}]*)?\}")
+_WIKI_LINK = re.compile(r"\[([^|\]\n]+)\|[^\]\n]+\]")
+_WIKI_MENTION = re.compile(r"\[~([^\]\n]+)\]")
+_MD_LINK = re.compile(r"\[([^\]\n]+)\]\([^)\n]+\)")
+_TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
+_LIST_MARKER = re.compile(r"^\s*(?:[-*+#]+|\d+[.)])\s+(?:\[[ xX]\]\s*)?")
+_QUOTE_MARKER = re.compile(r"^\s*(?:>\s?)+")
+_EMPHASIS = re.compile(r"(?<![\w*])(\*\*|\*|__)(?=\S)([^*\n]+?)(?<=\S)\1(?![\w*])")
+_CODE = re.compile(r"`([^`\n]+)`|\{\{([^}\n]+)\}\}")
+_RULE_LINE = re.compile(r"^\s*(?:-{3,}|\*{3,}|_{3,}|={3,})\s*$")
+
+_MAIL_HEADER = re.compile(r"^\s*(?:From|Sent|To|Cc|Bcc|Date|Subject|Importance|Attachments?)\s*:\s.*$", re.IGNORECASE)
+_MAIL_BOUNDARY = re.compile(r"^\s*-{2,}\s*(?:Original Message|Forwarded message)\s*-{2,}\s*$|^\s*On .{6,80} wrote:\s*$",
+                            re.IGNORECASE)
+_MAIL_SENT_FROM = re.compile(r"^\s*(?:Sent from my \w+|Get Outlook for \w+|Sent from Outlook|Sent from Mail)\b.*$", re.IGNORECASE)
+_MAIL_CLOSING = re.compile(
+    r"^\s*(?:kind regards|best regards|warm regards|many thanks|thanks(?: again| all)?|thank you|regards|cheers|best"
+    r"|br|ta|saludos|un saludo|cordialement|mit freundlichen grüßen|viele grüße)\s*[,.!]?\s*$",
+    re.IGNORECASE,
+)
+_MAIL_FOOTER = re.compile(r"\b(?:this (?:e-?mail|message)(?: and any attachments?)? (?:is|are|may be) (?:confidential|intended)"
+                          r"|confidentiality notice|disclaimer:|please consider the environment)", re.IGNORECASE)
+# After a closing ("Kind regards"), this many short lines are the signature.
+_SIGNATURE_LINES = 4
+_SIGNATURE_MAX_WORDS = 8
+# A signature line with a colon is a contact line; any other line with one is text.
+_SIGNATURE_CONTACT = re.compile(r"^\s*(?:tel|telephone|phone|mob|mobile|m|t|e|email|e-mail|ext|web|www)\b", re.IGNORECASE)
+
+
+def _table_row(line: str) -> str | None:
+    """A wiki (||h||h|| or |c|c|) or markdown (| c | c |) table row as "c | c", else None."""
+    s = line.strip()
+    if not s.startswith("|") or s.count("|") < 2:
+        return None
+    cells = [c.strip() for c in re.split(r"\|\|?", s.strip("|"))]
+    cells = [c for c in cells if c]
+    return " | ".join(cells) if cells else ""
+
+
+def _heading(line: str) -> str | None:
+    for pattern in (_WIKI_HEADING, _MD_HEADING, _BOLD_HEADING):
+        m = pattern.match(line)
+        if m:
+            text = m.group(1).strip().strip("*_").strip()
+            if text:
+                return text if text.endswith(":") else text + ":"
+            return ""
+    return None
+
+
+def _lines_to_text(text: str) -> str:
+    out: list[str] = []
+    signature = 0  # lines of a signature still to drop
+    for raw in text.split("\n"):
+        line = _QUOTE_MARKER.sub("", raw).rstrip()
+        if signature:
+            if (line.strip() and len(line.split()) <= _SIGNATURE_MAX_WORDS and not line.rstrip().endswith((".", "?"))
+                    and (":" not in line or _SIGNATURE_CONTACT.match(line))):
+                signature -= 1
+                continue
+            signature = 0
+        if not line.strip():
+            out.append("")
+            continue
+        if (_MAIL_HEADER.match(line) or _MAIL_BOUNDARY.match(line) or _MAIL_SENT_FROM.match(line)
+                or _TABLE_SEPARATOR.match(line) or _RULE_LINE.match(line) or _MAIL_FOOTER.search(line)):
+            continue
+        if _MAIL_CLOSING.match(line):
+            signature = _SIGNATURE_LINES
+            continue
+        line = _WIKI_MACRO.sub("", line)
+        if not line.strip():
+            continue
+        heading = _heading(line)
+        if heading is not None:
+            if heading:
+                out.append(heading)
+            continue
+        row = _table_row(line)
+        if row is not None:
+            if row:
+                out.append(row)
+            continue
+        line = _LIST_MARKER.sub("- ", line, count=1)
+        line = _WIKI_LINK.sub(r"\1", line)
+        line = _WIKI_MENTION.sub(r"\1", line)
+        line = _MD_LINK.sub(r"\1", line)
+        line = _CODE.sub(lambda m: m.group(1) or m.group(2), line)
+        line = _EMPHASIS.sub(r"\2", line)
+        out.append(line)
+    return "\n".join(out)
+
+
+_SPACES = re.compile(r"[ \t\u00a0\u2002\u2003\u2009\u200b]+")
+_BLANK_RUNS = re.compile(r"\n\s*\n(?:\s*\n)+")
+
+
+def plain_text(text: str) -> str:
+    """The words of one field without markup (see the module docstring)."""
+    if not text or not _MARKUP_HINT.search(text):
+        return text
+    if _HTML_TAG.search(text):
+        text = _html_to_text(text)
+    elif "&" in text:
+        text = unescape(text)
+    text = _lines_to_text(text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = _SPACES.sub(" ", text)
+    text = "\n".join(line.strip() for line in text.split("\n"))
+    return _BLANK_RUNS.sub("\n\n", text).strip()
+
+
+def read_record(record: Record) -> Record:
+    """The record with its text fields read as plain text; the same object when no field
+    holds markup (so a plain record costs one quick search per field)."""
+    changes = {}
+    for name in ("title", "description", "goal"):
+        value = record.text(name)
+        if value:
+            read = plain_text(value)
+            if read != value:
+                changes[name] = read
+    if not changes:
+        return record
+    from dataclasses import replace
+
+    return replace(record, **changes)

@@ -1,0 +1,57 @@
+"""rules.document: a record read as plain text, whatever markup it arrived in."""
+
+from __future__ import annotations
+
+from csi_coach.model import Record
+from csi_coach.rules.document import plain_text, read_record
+
+
+def test_plain_text_is_returned_as_it_is():
+    text = "Patients book appointments online at any hour.\nNo more calls at 8 am."
+    assert plain_text(text) is text
+
+
+def test_html_blocks_headings_lists_and_entities():
+    html = ("<p><b>Owner:</b> Facilities&nbsp;IT</p><h3>Expected outcomes</h3>"
+            "<ul><li>Tenants book a repair in one visit</li><li>Fewer call-backs &amp; no lost forms</li></ul>")
+    assert plain_text(html) == ("Owner: Facilities IT\nExpected outcomes:\n- Tenants book a repair in one visit\n"
+                                "- Fewer call-backs & no lost forms")
+
+
+def test_html_table_rows_become_one_line_of_cells():
+    html = ("<table><tr><th>KPI</th><th>Baseline</th><th>Target</th></tr>"
+            "<tr><td>Renewals online</td><td>41%</td><td>80%</td></tr></table>")
+    assert plain_text(html) == "KPI | Baseline | Target\nRenewals online | 41% | 80%"
+
+
+def test_jira_wiki_headings_tables_macros_links_and_bold():
+    wiki = ("h2. Measuring success\n||Measure||Baseline||Target||\n|abandoned bookings|22%|10%|\n"
+            "{quote}see [the runbook|https://wiki/x] by [~jsmith]{quote}\n* *Owner*: platform")
+    assert plain_text(wiki) == ("Measuring success:\nMeasure | Baseline | Target\nabandoned bookings | 22% | 10%\n"
+                                "see the runbook by jsmith\n- Owner: platform")
+
+
+def test_markdown_headings_checklists_and_pipe_tables():
+    md = "## Key results\n| KPI | Now | Target |\n|---|---|---|\n| NPS | 12 | 30 |\n- [ ] ship the form\n- [x] **agree** scope"
+    assert plain_text(md) == "Key results:\nKPI | Now | Target\nNPS | 12 | 30\n- ship the form\n- agree scope"
+
+
+def test_email_headers_signatures_and_footers_go_quoted_text_stays():
+    mail = ("From: Head of Membership\nSent: 12 May 09:14\nTo: Digital\nSubject: renewals\n\n"
+            "Renewal rate fell from 84% to 81%. I'd like it back to 88%.\n\nKind regards,\nAnnie\nMembership Lead\n"
+            "Sent from my iPhone\n> Digital: we can add a card-expiry reminder.\n"
+            "This email and any attachments are confidential and intended for the addressee only.")
+    assert plain_text(mail) == ("Renewal rate fell from 84% to 81%. I'd like it back to 88%.\n\n"
+                                "Digital: we can add a card-expiry reminder.")
+
+
+def test_a_line_after_a_closing_that_states_something_is_kept():
+    assert plain_text("From: A\nThanks,\nGoal: no tenant waits a week") == "Goal: no tenant waits a week"
+
+
+def test_read_record_returns_the_same_record_when_nothing_is_marked_up():
+    plain = Record(source="s", key="k", number="n", url="", title="Plain", description="No markup here.")
+    assert read_record(plain) is plain
+    marked = Record(source="s", key="k", number="n", url="", title="T", description="<p>Hi</p>", goal="h3. Goal")
+    read = read_record(marked)
+    assert (read.description, read.goal, read.title) == ("Hi", "Goal:", "T")

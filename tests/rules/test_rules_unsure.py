@@ -1,0 +1,83 @@
+"""``unsure``: a stated consequence or intended change the rules cannot place is never
+flagged; process measures tied only to the provider's own ends still are."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from csi_coach import rules
+from csi_coach.model import Category, Record
+from support.paths import BOT
+from support.rules import write_rules
+
+
+@pytest.fixture(scope="module")
+def rs():
+    return rules.load_ruleset("default")
+
+
+def judge(rs, **fields):
+    return rules.evaluate(Record(source="t", key="k", number="n", url="", **{"title": "", **fields}), rs)
+
+
+@pytest.mark.parametrize("goal", [
+    "Restore time under 20 min so the night orders still reach the ovens by 4 am",
+    "MTTA under 5 min on storage alerts, so the nightly consolidation finishes before the 7am finance pack",
+])
+def test_a_process_measure_with_a_consequence_the_rules_cannot_place_is_unsure(rs, goal):
+    v = judge(rs, goal=goal)
+    assert v.category is Category.UNSURE
+    assert v.value_goal is None and not v.flagged
+    assert v.to_dict()["value_goal"] is None
+
+
+@pytest.mark.parametrize("goal", [
+    "Cut P1 incidents by 20% so we hit our SLA target",
+    "Reduce P2 incidents by 30% so that we meet the OLA before the ISO audit",
+    "MTTR under 4 hours so that we pass the internal audit",
+    "Reduce P1 incidents by 20% and raise FCR to 75%",
+])
+def test_a_process_measure_tied_to_the_providers_own_ends_is_still_flagged(rs, goal):
+    v = judge(rs, goal=goal)
+    assert v.category is Category.PROCESS_ONLY and v.flagged
+
+
+@pytest.mark.parametrize("description", [
+    "If we reconcile the files within 2 days instead of 10, then contributions are invested sooner.",
+    "Target: app store rating for the e-edition from 2.8 to 4.2 by the spring drive.",
+])
+def test_an_intended_change_without_value_or_process_words_is_unsure_not_no_goal(rs, description):
+    assert judge(rs, description=description).category is Category.UNSURE
+
+
+@pytest.mark.parametrize("description", ["Review the change process by March.", "Improve monitoring.",
+                                         "Upgrade the CMDB to the new release."])
+def test_an_activity_is_still_no_goal(rs, description):
+    assert judge(rs, description=description).category is Category.NO_GOAL
+
+
+def test_background_reasons_in_a_description_do_not_make_a_goal_field_unsure(rs):
+    v = judge(rs, goal="First contact resolution for rostering calls from 50% to 70%.",
+              description="The desk lacks admin rights in the app, so nearly everything gets passed to the supplier.")
+    assert v.category is Category.PROCESS_ONLY
+
+
+def test_a_rule_set_without_the_unsure_keys_never_answers_unsure(tmp_path):
+    path = write_rules(tmp_path, "")
+    rs = rules.load_ruleset(str(path))
+    assert rules.evaluate_text("Restore in 20 min so the night orders reach the ovens", rs).category is Category.NO_GOAL
+
+
+def test_classify_prints_null_value_goal_for_unsure(tmp_path):
+    record = {"id": "U-1", "source": "jira", "number": "OPS-1", "title": "Night orders",
+              "description": "", "goal": "Restore time under 20 min so the night orders still reach the ovens by 4 am"}
+    path = tmp_path / "in.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    out = subprocess.run([sys.executable, str(BOT), "classify", "--input", str(path)], capture_output=True, text=True,
+                         timeout=60, env={"PATH": "/usr/bin:/bin", "CSI_COACH_CONFIG": "/nonexistent/config.toml"})
+    line = json.loads(out.stdout)
+    assert out.returncode == 0 and line["category"] == "unsure" and line["value_goal"] is None
