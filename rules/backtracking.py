@@ -28,9 +28,9 @@ a group only (``(?i:...)``) or longer pieces that overlap.
 from __future__ import annotations
 
 try:  # the parser behind re.compile; private, so without it nothing is reported
-    from re import _compiler as _K
-    from re import _constants as _C
-    from re import _parser as _P
+    from re import _compiler as _K  # type: ignore[attr-defined]  # private, not in typeshed's re
+    from re import _constants as _C  # type: ignore[attr-defined]  # private, not in typeshed's re
+    from re import _parser as _P  # type: ignore[attr-defined]  # private, not in typeshed's re
 except ImportError:  # pragma: no cover
     _P = _C = _K = None
 
@@ -119,8 +119,7 @@ def _same_twice(alts) -> bool:
 
 
 def _overlapping_choice(alts, flags: int) -> bool:
-    sets = [_chars(list(alt), flags) for alt in alts]
-    sets = [x for x in sets if x]
+    sets = [x for x in (_chars(list(alt), flags) for alt in alts) if x]
     return any(sets[i] & sets[j] for i in range(len(sets)) for j in range(i + 1, len(sets)))
 
 

@@ -10,7 +10,8 @@ turned into plain text in which:
 - a table row is one line of cells joined by " | " (a KPI table's
   "Measure | Baseline | Target" rows stay together, one row a clause);
 - list items, check boxes and quotes lose their markers but keep their lines;
-- e-mail headers (From:, Sent:, To: ...), signatures, "Sent from my iPhone" and
+- ticket metadata lines ("Owner: ...", "Status: ..."), e-mail headers (From:,
+  Sent:, To: ...), signatures, "Sent from my iPhone" and
   confidentiality footers are dropped; quoted replies keep their text (a goal is
   often stated in the mail being answered);
 - HTML entities are decoded and runs of blank lines and spaces are collapsed.
@@ -136,6 +137,15 @@ _EMPHASIS = re.compile(r"(?<![\w*])(\*\*|\*|__)(?=\S)([^*\n]+?)(?<=\S)\1(?![\w*]
 _CODE = re.compile(r"`([^`\n]+)`|\{\{([^}\n]+)\}\}")
 _RULE_LINE = re.compile(r"^\s*(?:-{3,}|\*{3,}|_{3,}|={3,})\s*$")
 
+# Ticket metadata pasted into a description ("Owner: J. Smith", "Status: In progress"):
+# names and states, not the author's words about the change.
+_METADATA = re.compile(
+    r"^\s*(?:owner|service owner|process owner|reporter|reported by|assignee|assigned to|requester|requested by"
+    r"|raised by|logged by|sponsor|status|state|priority|due date|due|labels?|components?|epic link|sprint"
+    r"|story points|created|updated|resolution|assignment group|configuration item|ci|ticket|ref|reference)"
+    r"\s*:\s*[^\n]{0,60}$",
+    re.IGNORECASE,
+)
 _MAIL_HEADER = re.compile(r"^\s*(?:From|Sent|To|Cc|Bcc|Date|Subject|Importance|Attachments?)\s*:\s.*$", re.IGNORECASE)
 _MAIL_BOUNDARY = re.compile(r"^\s*-{2,}\s*(?:Original Message|Forwarded message)\s*-{2,}\s*$|^\s*On .{6,80} wrote:\s*$",
                             re.IGNORECASE)
@@ -189,7 +199,7 @@ def _lines_to_text(text: str) -> str:
         if not line.strip():
             out.append("")
             continue
-        if (_MAIL_HEADER.match(line) or _MAIL_BOUNDARY.match(line) or _MAIL_SENT_FROM.match(line)
+        if (_MAIL_HEADER.match(line) or _MAIL_BOUNDARY.match(line) or _METADATA.match(line) or _MAIL_SENT_FROM.match(line)
                 or _TABLE_SEPARATOR.match(line) or _RULE_LINE.match(line) or _MAIL_FOOTER.search(line)):
             continue
         if _MAIL_CLOSING.match(line):

@@ -14,8 +14,8 @@ import re
 from collections.abc import Callable
 
 try:  # the parser behind re.compile; private, so its absence only costs speed
-    from re import _constants as _C
-    from re import _parser as _P
+    from re import _constants as _C  # type: ignore[attr-defined]  # private, not in typeshed's re
+    from re import _parser as _P  # type: ignore[attr-defined]  # private, not in typeshed's re
 except ImportError:  # pragma: no cover
     _P = _C = None
 try:  # what re.compile asks to tell letters with case from characters matched exactly
@@ -49,8 +49,9 @@ def gate(pattern: re.Pattern) -> Callable[[str], bool] | None:
         return None
     # Ignore-case literals are looked for in the lower-cased text: the same as the
     # regex's case folding except for three letters ("ſ" matches "s"); text with
-    # one of them is searched with the regex's own folding instead.
-    fallback = re.compile("|".join("(?i:%s)" % re.escape(lit) for lit in folded)).search if folded else None
+    # one of them is searched with the regex's own folding instead. (With nothing
+    # folded the fallback is the empty pattern, never used: test() returns first.)
+    fallback = re.compile("|".join("(?i:%s)" % re.escape(lit) for lit in folded)).search
 
     def test(text: str) -> bool:
         for lit in exact:

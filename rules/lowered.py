@@ -17,8 +17,8 @@ import re
 from typing import Any
 
 try:  # the parser behind re.compile; private, so its absence only costs speed
-    from re import _constants as _C
-    from re import _parser as _P
+    from re import _constants as _C  # type: ignore[attr-defined]  # private, not in typeshed's re
+    from re import _parser as _P  # type: ignore[attr-defined]  # private, not in typeshed's re
 except ImportError:  # pragma: no cover
     _P = _C = None
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import NamedTuple
+from enum import Enum
+from typing import Final, NamedTuple
 
 import snowballstemmer
 
@@ -33,7 +34,20 @@ _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'"})
 _TAIL = "\x01"  # "\w*" after a word's stem prefix
 _SEP = "\x02"  # separator between words of a term
 _STEM_CACHE_LIMIT = 200_000
-_MISSING = object()
+
+
+class _Missing(Enum):
+    """The dict.get default for "not cached yet" (None is a cached miss); an enum
+    member, so a type checker narrows ``hit is _MISSING`` away."""
+
+    MISSING = 0
+
+
+_MISSING: Final = _Missing.MISSING
+
+# A confirmed term: (length, vocabularies, (vocabulary, words as written) for each
+# vocabulary whose term has capitals and so must match the text's case).
+_Hit = tuple[int, frozenset[str], tuple[tuple[str, tuple[str, ...]], ...]]
 
 
 class Token(NamedTuple):
@@ -59,7 +73,7 @@ def split_term_words(term: str) -> list[str]:
     return [w for w in _SEP_SPLIT.split(term.strip().lower().translate(_APOSTROPHES)) if w]
 
 
-def _check_case(text: str, start: int, hit):
+def _check_case(text: str, start: int, hit: _Hit) -> _Hit | None:
     """Keep a capitalised term ("IT") only where the text has it in capitals."""
     length, vocabs, cased = hit
     words = [w for w in _SEP_SPLIT.split(text[start : start + length]) if w]
@@ -200,19 +214,22 @@ class Scanner:
         # word character, but drops the word-end boundaries before the alternation is
         # tried: the pass takes about a fifth less time.
         lead = r"\b(?=\w)" if all(_WORD.match(a) for a in trie.children) else r"\b"
-        self.regex = re.compile(lead + r"(?:" + body + r")(?!\w)") if body else None
-        self._regex_ci = re.compile(self.regex.pattern, re.IGNORECASE) if body else None
-        self._split = re.compile("(" + self.regex.pattern + ")").split if body else None
-        self._split_ci = re.compile("(" + self.regex.pattern + ")", re.IGNORECASE).split if body else None
+        pattern = lead + r"(?:" + body + r")(?!\w)"
+        self.regex = re.compile(pattern) if body else None
+        # The twins are compiled even without a body (the pattern is valid, just never
+        # used): scan() returns before it needs them when there is no regex.
+        self._regex_ci = re.compile(pattern, re.IGNORECASE)
+        self._split = re.compile("(" + pattern + ")").split
+        self._split_ci = re.compile("(" + pattern + ")", re.IGNORECASE).split
         self._entries = {k: tuple(v) for k, v in self._keys.items()}
-        # candidate text (lower-cased) -> confirmed (length, vocabs) or None
-        self._confirmed: dict[str, tuple[int, frozenset[str]] | None] = {}
+        # candidate text (lower-cased) -> confirmed (length, vocabs, cased) or None
+        self._confirmed: dict[str, _Hit | None] = {}
 
-    def _confirm(self, cand: str) -> tuple[int, frozenset[str]] | None:
-        """Longest run of leading words of ``cand`` that is a term: (length, vocabs)."""
+    def _confirm(self, cand: str) -> _Hit | None:
+        """Longest run of leading words of ``cand`` that is a term: (length, vocabs, cased)."""
         hit = self._confirmed.get(cand, _MISSING)
         if hit is not _MISSING:
-            return hit  # type: ignore[return-value]
+            return hit
         parts = [(m.start(), m.end()) for m in _PART.finditer(cand)]
         stems = [self.stem(cand[s:e].translate(_APOSTROPHES)) for s, e in parts]
         hit = None

@@ -58,17 +58,17 @@ class AnyCondition:
                     return True
         return False
 
-    def evaluate_window(self, ctx, scope, window) -> Match:
+    def evaluate_window(self, ctx, scope: frozenset, window) -> Match:
         """Evidence in a window of one field (see rules.window): each rule's, merged."""
-        sub = narrow(self.fields, scope)
-        if sub != scope:
+        if narrow(self.fields, scope) != scope:
             return self.evaluate(ctx, scope)  # another field set: answer in full
+        # The rule's fields are the caller's scope, never None here (engine.result_in).
         result_in = ctx.result_in
         held = []
         for r in self.refs:
-            m = result_in(r, sub, window)
+            m = result_in(r, scope, window)
             if m.holds:
-                ev = tuple([e for e in m.evidence if e.field in sub])
+                ev = tuple([e for e in m.evidence if e.field in scope])
                 if ev:
                     held.append(ev)
         if not held:

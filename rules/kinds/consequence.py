@@ -4,8 +4,10 @@ what follows from the change for someone other than the provider.
     [rule.consequence-clause]
     kind = "consequence"
     link = "causal-link"           # the rule whose evidence is a link ("so that", "because")
-    unless = "provider-internal"   # optional: its evidence inside the clause makes the
-                                   # consequence the provider's own ("so we hit our SLA")
+    unless = "provider-internal"   # optional: its evidence in the clause's first words makes
+    unless_within = 6              # the consequence the provider's own ("so we hit our SLA");
+                                   # later in the clause it is a detail ("so that no student
+                                   # loses an exam attempt to an outage")
     min_words = 3                  # the clause needs at least this many words
     max_words = 30                 # and is read up to its end or this many words
     fields = ["goal", "description", "title"]
@@ -33,6 +35,7 @@ _WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
 PARAMS = {
     "link": P.RULE_REF,
     "unless": P.Param(P._nonempty_str, "the id of another rule", default=None),
+    "unless_within": P.Param(P._word_count, P.WORDS_EXPECTED, default=6),
     "min_words": P.Param(P._word_count, P.WORDS_EXPECTED, default=3),
     "max_words": P.Param(P._word_count, P.WORDS_EXPECTED, default=30),
     "fields": P.FIELDS,
@@ -43,6 +46,7 @@ PARAMS = {
 class ConsequenceCondition:
     link: str
     unless: str | None
+    unless_within: int
     min_words: int
     max_words: int
     fields: tuple[str, ...]
@@ -65,10 +69,11 @@ class ConsequenceCondition:
         for e in links.evidence:
             text = ctx.record.text(e.field)
             end = self._clause_end(text, e.end)
-            words = _WORD.findall(text, e.end, end)
+            words = list(_WORD.finditer(text, e.end, end))
             if len(words) < self.min_words:
                 continue
-            if any(b.field == e.field and b.start >= e.end and b.end <= end for b in blockers):
+            head = words[min(self.unless_within, len(words)) - 1].end() if self.unless_within else e.end
+            if any(b.field == e.field and b.start >= e.end and b.start < head for b in blockers):
                 continue
             found.append(make_evidence(e.field, text[e.start:end].rstrip(" ,"), e.start, end))
         return Match(True, tuple(found)) if found else NO
@@ -86,4 +91,5 @@ class ConsequenceCondition:
 
 def build(b: BuildContext) -> ConsequenceCondition:
     p = b.params
-    return ConsequenceCondition(p["link"], p["unless"], p["min_words"], p["max_words"], tuple(p["fields"]))
+    return ConsequenceCondition(p["link"], p["unless"], p["unless_within"], p["min_words"], p["max_words"],
+                                tuple(p["fields"]))

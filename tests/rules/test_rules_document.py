@@ -14,7 +14,8 @@ def test_plain_text_is_returned_as_it_is():
 def test_html_blocks_headings_lists_and_entities():
     html = ("<p><b>Owner:</b> Facilities&nbsp;IT</p><h3>Expected outcomes</h3>"
             "<ul><li>Tenants book a repair in one visit</li><li>Fewer call-backs &amp; no lost forms</li></ul>")
-    assert plain_text(html) == ("Owner: Facilities IT\nExpected outcomes:\n- Tenants book a repair in one visit\n"
+    # "Owner: ..." is ticket metadata: a name, not the author's words about the change.
+    assert plain_text(html) == ("Expected outcomes:\n- Tenants book a repair in one visit\n"
                                 "- Fewer call-backs & no lost forms")
 
 
