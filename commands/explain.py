@@ -194,7 +194,7 @@ def explain(record: Record, *, config: Config | None, rules_spec: str | Path, ta
 
 def _print_text(result: dict[str, Any], out=sys.stdout) -> None:
     rec = result["record"]
-    yes = lambda b: "yes" if b else "no"  # noqa: E731
+    yes = lambda b: "unsure (not coached)" if b is None else "yes" if b else "no"  # noqa: E731
     if rec["source"] == "cli":
         label = "(text given with --text)"
     elif rec["source"] == "file" and rec["number"] == rec["key"]:

@@ -28,6 +28,7 @@ CATEGORY_LABELS = {
     "linked": "process metric linked to value",
     "process_only": "process metrics only",
     "no_goal": "no goal",
+    "unsure": "unsure: a consequence the rules cannot place (not coached)",
 }
 REPORT_TEMPLATE = "report.html.j2"
 REPORT_FILES = ("report.json", "report.html")
@@ -98,6 +99,7 @@ def check_folder(folder: Path) -> None:
         except OSError as exc:
             raise ConfigError(f"cannot write the report there: {exc}", file=shown, key="--report",
                               expected=FOLDER_EXPECTED) from None
+        problem: str | None
         if target.is_dir():
             problem = f"{target} is a folder"
         elif target != folder.absolute() / name and not target.parent.is_dir():
@@ -112,7 +114,7 @@ def check_folder(folder: Path) -> None:
 def report_data(result: ScanResult) -> dict[str, Any]:
     data = result.summary()
     data["details"] = {
-        s.name: {"writes": s.writes, "failures": s.failures} for s in result.sources
+        s.name: {"writes": s.writes, "failures": s.failures, "unsure": s.unsure} for s in result.sources
     }
     return data
 
@@ -143,6 +145,7 @@ def html_context(result: ScanResult, data: dict[str, Any] | None = None) -> dict
             "categories": _categories(dict(s.categories)),
             "writes": s.writes,
             "failures": s.failures,
+            "unsure_records": s.unsure,
             "estate": estate,
         })
     return {"scan": data, "sources": sources, "category_labels": CATEGORY_LABELS}
@@ -202,13 +205,22 @@ _STALE_SECONDS = 3600
 
 def _target(path: Path) -> Path:
     """The file a report path stands for: itself, or where its symbolic link leads.
-    A link loop is an OSError (Python 3.11 raises RuntimeError for it)."""
+    A link loop is an OSError, on every Python: 3.11 and 3.12 raise RuntimeError for
+    it, 3.13 returns the looping path unresolved, which stat() then refuses."""
     if not path.is_symlink():
         return path
+    loop = OSError(errno.ELOOP, "symbolic link loop", str(path))
     try:
-        return path.resolve()
+        target = path.resolve()
     except RuntimeError:
-        raise OSError(errno.ELOOP, "symbolic link loop", str(path)) from None
+        raise loop from None
+    try:
+        target.stat()
+    except OSError as exc:
+        # Only a loop: a link to a file not written yet is a place to write the report.
+        if exc.errno == errno.ELOOP:
+            raise loop from None
+    return target
 
 
 def _sweep_stale(target: Path) -> None:

@@ -342,6 +342,10 @@ def _sorted_evidence(evidence: tuple[Evidence, ...]) -> tuple[Evidence, ...]:
     return tuple(sorted(evidence, key=lambda e: (rank.get(e.field, 99), e.start, e.end)))
 
 
+UNSURE_MESSAGE = ("States a consequence or an intended change that the rules cannot place as value or "
+                  "process: not coached. Tune the rules if this is a pattern.")
+
+
 def evaluate(record: Record, ruleset: RuleSet) -> Verdict:
     """The verdict for one record. Same record + same rule set = same verdict."""
     # Lazy: only the rules that report or classify are asked for, and they ask only
@@ -356,16 +360,23 @@ def evaluate(record: Record, ruleset: RuleSet) -> Verdict:
     c = ruleset.classification
     value = ctx.holds(c.value)
     process = ctx.holds(c.process)
+    unsure_by = None  # the rule that made the verdict unsure
     if value:
         category = Category.LINKED if process else Category.VALUE
     elif c.consequence and ctx.holds(c.consequence):
-        category = Category.UNSURE
+        category, unsure_by = Category.UNSURE, c.consequence
     elif process:
         category = Category.PROCESS_ONLY
     elif c.intent and ctx.holds(c.intent):
-        category = Category.UNSURE
+        category, unsure_by = Category.UNSURE, c.intent
     else:
         category = Category.NO_GOAL
+    if unsure_by is not None:
+        # Nothing is coached, so no coaching finding stands: what is shown (explain, the
+        # report) is what the rules could not place, for an admin to tune.
+        findings = [f for f in findings if f.severity not in (Severity.WARNING, Severity.ERROR)]
+        findings.append(Finding("unsure", Severity.INFO, UNSURE_MESSAGE,
+                                _sorted_evidence(ctx.result(unsure_by).evidence)))
     return Verdict(
         category=category,
         measurable=ctx.holds(c.measurable),

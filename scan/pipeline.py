@@ -43,7 +43,7 @@ from csi_coach.coach import Action, ActionKind, History, decide
 from csi_coach.config import CommentPolicy
 from csi_coach.connectors.base import Connector
 from csi_coach.errors import AmbiguousWrite, CoachError, NotFound
-from csi_coach.model import BrokenRecord, Record, Verdict
+from csi_coach.model import BrokenRecord, Category, Record, Verdict
 from csi_coach.scan.comment_trail import CommentTrail, history_from_ledger
 from csi_coach.scan.result import LIST_CAP, SourceResult, WriteBudget
 from csi_coach.scan.state import RecordUpdate, StateStore
@@ -326,6 +326,8 @@ class SourceScan:
         if reused is not None:
             digest, category, flagged = reused
             r.categories[category] += 1
+            if category == Category.UNSURE.value:
+                r.note_unsure(record.key, record.number, "")
             r.flagged += int(flagged)
             self._remember(record, digest, category, flagged, content)
             return
@@ -337,6 +339,8 @@ class SourceScan:
         r.categories[verdict.category.value] += 1
         if verdict.flagged:
             r.flagged += 1
+        elif verdict.category is Category.UNSURE:
+            r.note_unsure(record.key, record.number, _unsure_reason(verdict))
         self._decide_and_write(record, verdict, token, position, tracker, pool, inflight)
 
     def _reusable(self, key: str, content: str) -> tuple[str, str, bool] | None:
@@ -594,3 +598,10 @@ class SourceScan:
 def _verb(kind: ActionKind) -> str:
     return {ActionKind.POST: "coached", ActionKind.UPDATE: "updated the comment on", ActionKind.ACKNOWLEDGE: "acknowledged"}[kind]
 
+
+def _unsure_reason(verdict: Verdict) -> str:
+    """What the rules could not place: the words of the "unsure" finding."""
+    for finding in verdict.findings:
+        if finding.rule == "unsure":
+            return " … ".join(e.text for e in finding.evidence[:2])
+    return ""

@@ -59,6 +59,8 @@ class SourceResult:
     categories: Counter = field(default_factory=Counter)
     failures: list[dict[str, Any]] = field(default_factory=list)
     writes: list[dict[str, Any]] = field(default_factory=list)
+    # Records the rules could not place (category unsure): not coached, listed for admins.
+    unsure: list[dict[str, Any]] = field(default_factory=list)
     watermark: str | None = None
     seconds: float = 0.0
 
@@ -70,6 +72,7 @@ class SourceResult:
             "full": self.full,
             "records": self.records,
             "flagged": self.flagged,
+            "unsure": self.categories.get("unsure", 0),
             "written": self.written,
             "posted": self.posted,
             "updated": self.updated,
@@ -82,6 +85,10 @@ class SourceResult:
             "watermark": self.watermark,
             "seconds": round(self.seconds, 3),
         }
+
+    def note_unsure(self, record_key: str, number: str, why: str) -> None:
+        if len(self.unsure) < LIST_CAP:
+            self.unsure.append({"key": record_key, "number": number, "why": why})
 
     def note_failure(self, record_key: str, number: str, error: str) -> None:
         self.failed += 1
@@ -165,6 +172,7 @@ class ScanResult:
             "dry_run": self.dry_run,
             "records": self.total("records"),
             "flagged": self.total("flagged"),
+            "unsure": sum(s.categories.get("unsure", 0) for s in self.sources),
             "written": self.total("written"),
             "deferred": self.total("deferred"),
             "failed": self.total("failed"),
@@ -182,6 +190,7 @@ class ScanResult:
         return {
             **s.counts(),
             "failures": s.failures[:LIST_CAP],  # this scan: key, number, error
+            "unsure_records": s.unsure[:LIST_CAP],  # this scan: key, number, why (not coached)
             # from the state file: records failing scan after scan (key, number, failures, error)
             "failing_in_a_row": list(totals.repeated) if totals else [],
             "estate": totals.as_dict() if totals else None,

@@ -263,3 +263,27 @@ def test_stale_temporary_files_are_swept_whatever_the_name(tmp_path):
     os.utime(stale, (time.time() - 7200, time.time() - 7200))
     _written_report(tmp_path, folder)
     assert not stale.exists()
+
+
+def test_unsure_records_are_counted_listed_and_never_coached(tmp_path):
+    """With the real rules: a consequence they cannot place is unsure, in the summary,
+    in report.json and report.html (with the words), and gets no comment."""
+    from csi_coach import rules
+    from csi_coach.scan.runner import run_scan
+
+    ruleset = rules.load_ruleset("default")
+    goals = ["Restore time under 20 min so the night orders still reach the <ovens> by 4 am",
+             "Reduce P1 incidents by 20% and raise FCR to 75%"]
+    fake = FakeConnector("snow", make_records("snow", goals))
+    result = run_scan(make_config(tmp_path), evaluate=lambda r: rules.evaluate(r, ruleset), renderer=render.Renderer(),
+                      open_connector=lambda settings, limiters: fake, fingerprint="fp1")
+    summary = result.summary()
+    assert summary["unsure"] == 1 and summary["flagged"] == 1 and summary["written"] == 1
+    assert [w[1] for w in fake.ops] == ["k1"]  # only the process-only record was coached
+    assert summary["sources"]["snow"]["unsure_records"] == [
+        {"key": "k0", "number": "REC0000", "why": "so the night orders still reach the <ovens> by 4 am"}]
+    report.write_report(tmp_path / "r", result, render.Renderer())
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert "Not coached: the rules could not place" in html and "REC0000" in html
+    assert "the &lt;ovens&gt; by 4 am" in html
+    assert json.loads((tmp_path / "r" / "report.json").read_text())["unsure"] == 1
