@@ -6,7 +6,8 @@
     b = "effect-term"
     within = 8              # at most this many words apart (default 8)
     same = "clause"         # "clause": no . ; : ! ? or newline between them (default);
-                            # "sentence": no . ! ? or newline; "field": anywhere in the field
+                            # "sentence": no . ! ? or newline; "section": no heading line
+                            # between them; "field": anywhere in the field
     unless = "desk-term"    # optional: a pair does not count when this rule's evidence
                             # sits next to A's evidence (same short clause, at most
     unless_within = 3       # this many words away; default 3)
@@ -36,6 +37,9 @@ _BREAKS = {
     # same matches, found without trying the alternatives at every position.
     "clause": re.compile(r"(?=[.:;!?\n\u2013\u2014Bb])(?:(?<!\d)[.:](?!\d)|[;!?\n\u2013\u2014]|\b[Bb]ut\b)"),
     "sentence": re.compile(r"(?=[.!?\n])(?:[.!?](?:\s|$)|\n)"),
+    # "section": up to the next heading, a short line ending with a colon (as records are
+    # read: "h3. How", "## Notes", "<b>Actions:</b>" all become such a line).
+    "section": re.compile(r"\n(?=[^\n]{1,60}:[ \t]*(?:\n|$))"),
     "field": None,
 }
 # A blocker ("unless") reaches only within a short clause: commas and links end it too.
