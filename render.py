@@ -15,6 +15,41 @@ Targets:
 Templates are looked up in the admin's folder first, then in the shipped
 ``templates/`` folder: ``<target>/comment.j2``, ``<target>/acknowledgement.j2``,
 ``report/<name>``. Files whose name starts with "_" are partials for includes.
+The coaching lines (``coaching.toml``) are read the same way: an admin's file in the
+templates folder replaces the shipped entries key by key (see advice.py).
+
+Variables a comment or acknowledgement template may use (all text is cleaned, capped
+and escaped on output; quotes are cut from the record as the rules read it, never
+from its raw markup):
+
+  record     number, title, description, goal, service, owner, state, labels, url,
+             source, key
+  verdict    category, value_goal, measurable, exempt, more_findings,
+             findings (each: rule, severity, message, evidence, more_evidence;
+                       each evidence: field, text, quote, start, end, clipped),
+             quotes (at most 2 whole sentences around the evidence, merged, each once;
+                     each: field, quote, text, start, end, clipped)
+  coaching   what to say, built from the record (advice.build):
+             finding    "process" (a quote holds a process term of a known kind),
+                        "process_other" (a process term, no known kind), "unclear"
+                        (no process term quoted: "I can't see who gains from this"),
+                        "intention" (the goal field holds an intention), "pointer"
+                        (the goal field says "See description", "TBC" ...), "no_goal"
+             kinds      up to 2 kinds of process measure quoted (each: key, name, line,
+                        question, draft form); kind: the first or none
+             line       the first kind's reframe line ("" when none)
+             question   the one question to ask
+             draft      a draft goal in the record's words, "" when the record names no
+                        consumer group (then ask the question alone)
+             who        the consumer group the record names, or ""
+             internal   the owner wrote that the work is internal or for an audit
+             quotes     the same list as verdict.quotes
+             goal       the goal field as read (one line, up to 160 characters)
+             goal_state "empty", "pointer" or "text"
+             greeting   the owner's first name when the owner field holds a name, or ""
+             measurable the verdict's measurability
+  guide_url  the admin's CSI guide ([comments] guide_url), or ""
+  marker, opt_out_label, target
 """
 
 from __future__ import annotations
@@ -29,26 +64,29 @@ from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateSynt
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
+from csi_coach import advice
 from csi_coach.errors import ConfigError
 from csi_coach.model import MARKER_RE, TEXT_FIELDS, Category, Evidence, Finding, Record, Severity, Verdict, marker_for
+from csi_coach.rules.document import read_record
 
 SHIPPED_TEMPLATES = Path(__file__).resolve().parent / "templates"
 TARGETS = ("servicenow", "jira")
 KINDS = ("comment", "acknowledgement")
 
-QUOTE_LIMIT = 120  # one quoted piece of evidence
+QUOTE_LIMIT = advice.QUOTE_LIMIT  # one quoted piece: a sentence, or its clauses that fit
 TEXT_LIMIT = 500  # any ticket text a template can reach
 OUTPUT_LIMIT = 600  # any single {{ }} output, whatever the template does
 MAX_FINDINGS = 5
 MAX_EVIDENCE = 3  # per finding
-MAX_QUOTES = 4
+MAX_QUOTES = advice.MAX_QUOTES
 MAX_COMMENT_CHARS = 12_000  # well under ServiceNow's and Jira's comment limits
 
 TEMPLATE_VARIABLES = (
     "the variables record (number, title, description, goal, service, owner, state, labels, url, source, key), "
     "verdict (category, value_goal, measurable, exempt, findings, quotes, more_findings; each finding: rule, "
-    "severity, message, evidence, more_evidence; each evidence/quote: field, text, quote, start, end), "
-    "marker, opt_out_label and target"
+    "severity, message, evidence, more_evidence; each evidence/quote: field, text, quote, start, end, clipped), "
+    "coaching (finding, kinds, kind, line, question, draft, who, internal, quotes, goal, goal_state, greeting, "
+    "measurable), guide_url, marker, opt_out_label and target"
 )
 ZWSP = "\u200b"  # invisible; breaks a markup token without changing what people read
 _SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
@@ -143,51 +181,33 @@ def _html_finalize(value: Any) -> Any:
 _URL_RE = re.compile(r"https?://[A-Za-z0-9._~:/?#@!$&'()*+,;=%-]{1,2000}")
 
 
-QUOTE_CONTEXT = 40  # characters of the sentence shown either side of the matched words
-
-
-def _window(field_text: str, ev: Evidence) -> tuple[int, int] | None:
-    """The span to quote around the evidence, widened to word boundaries; None if offsets are off."""
-    start, end = ev.start, ev.end
-    if not (0 <= start < end <= len(field_text)) or end - start > QUOTE_LIMIT:
-        return None
-    room = min(QUOTE_CONTEXT, (QUOTE_LIMIT - (end - start)) // 2)
-    lo, hi = max(0, start - room), min(len(field_text), end + room)
-    while lo > 0 and lo > start - room - 12 and not field_text[lo - 1].isspace():
-        lo -= 1
-    while hi < len(field_text) and hi < end + room + 12 and not field_text[hi].isspace():
-        hi += 1
-    return lo, hi
-
-
-def _quote(field_text: str, ev: Evidence, span: tuple[int, int] | None) -> str:
-    if span is None:
-        return clean(ev.text, QUOTE_LIMIT)
-    lo, hi = span
-    snippet = clean(field_text[lo:hi], QUOTE_LIMIT)
-    return ("…" if lo > 0 else "") + snippet + ("…" if hi < len(field_text) and not snippet.endswith("…") else "")
-
-
-def _evidence_views(record: Record, evidence: Iterable[Evidence]) -> list[dict[str, Any]]:
-    """At most MAX_EVIDENCE quotes; evidence inside an already quoted span is not quoted twice."""
+def _evidence_views(read: Record, evidence: Iterable[Evidence]) -> list[dict[str, Any]]:
+    """At most MAX_EVIDENCE evidence items, each with the sentence around it as its quote;
+    evidence inside an already quoted sentence is not quoted twice."""
     out: list[dict[str, Any]] = []
     spans: list[tuple[str, int, int]] = []
     for ev in evidence:
         if len(out) == MAX_EVIDENCE:
             break
-        text = record.text(ev.field) if ev.field in TEXT_FIELDS else ""
-        span = _window(text, ev)
-        if span and any(f == ev.field and lo <= ev.start and ev.end <= hi for f, lo, hi in spans):
-            continue
-        if span:
-            spans.append((ev.field, *span))
-        out.append({"field": clean(ev.field, 40), "text": clean(ev.text, QUOTE_LIMIT), "quote": _quote(text, ev, span),
-                    "start": ev.start, "end": ev.end})
+        text = read.text(ev.field) if ev.field in TEXT_FIELDS else ""
+        where = advice._locate(text, ev) if text else None
+        if where is not None and where[1] - where[0] <= QUOTE_LIMIT:
+            lo, hi, clipped = advice.quote_span(text, *where)
+            if any(f == ev.field and a <= where[0] and where[1] <= b for f, a, b in spans):
+                continue
+            spans.append((ev.field, lo, hi))
+            words = clean(text[lo:hi], QUOTE_LIMIT)
+            quote = ("…" + words + "…") if clipped else words
+        else:
+            clipped = len(clean(ev.text, QUOTE_LIMIT * 4)) > QUOTE_LIMIT
+            quote = clean(ev.text, QUOTE_LIMIT)
+        out.append({"field": clean(ev.field, 40), "text": clean(ev.text, QUOTE_LIMIT), "quote": quote,
+                    "start": ev.start, "end": ev.end, "clipped": clipped})
     return out
 
 
-def _finding_view(record: Record, f: Finding) -> dict[str, Any]:
-    evidence = _evidence_views(record, f.evidence)
+def _finding_view(read: Record, f: Finding) -> dict[str, Any]:
+    evidence = _evidence_views(read, f.evidence)
     return {
         "rule": clean(f.rule, 80),
         "severity": f.severity.value,
@@ -197,16 +217,16 @@ def _finding_view(record: Record, f: Finding) -> dict[str, Any]:
     }
 
 
-def verdict_view(record: Record, verdict: Verdict) -> dict[str, Any]:
-    shown = sorted((f for f in verdict.findings if f.severity in _SEVERITY_ORDER), key=lambda f: _SEVERITY_ORDER[f.severity])
-    findings = [_finding_view(record, f) for f in shown[:MAX_FINDINGS]]
-    quotes: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for f in findings:
-        for e in f["evidence"]:
-            if e["text"].lower() not in seen and len(quotes) < MAX_QUOTES:
-                seen.add(e["text"].lower())
-                quotes.append(e)
+def _shown(verdict: Verdict) -> list[Finding]:
+    return sorted((f for f in verdict.findings if f.severity in _SEVERITY_ORDER), key=lambda f: _SEVERITY_ORDER[f.severity])
+
+
+def verdict_view(record: Record, verdict: Verdict, quotes: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    read = read_record(record)
+    shown = _shown(verdict)
+    findings = [_finding_view(read, f) for f in shown[:MAX_FINDINGS]]
+    if quotes is None:
+        quotes = [q.view() for q in advice.quotes_for(read, [e for f in shown[:MAX_FINDINGS] for e in f.evidence])]
     return {
         "category": verdict.category.value,
         "value_goal": verdict.value_goal,
@@ -216,6 +236,17 @@ def verdict_view(record: Record, verdict: Verdict) -> dict[str, Any]:
         "more_findings": max(0, len(shown) - MAX_FINDINGS),
         "quotes": quotes,
     }
+
+
+def coaching_view(record: Record, verdict: Verdict, coaching: advice.Coaching) -> dict[str, Any]:
+    """advice.build for the shown findings, with every quote capped for the template."""
+    shown = Verdict(verdict.category, verdict.measurable, tuple(_shown(verdict)[:MAX_FINDINGS]), verdict.exempt)
+    view = advice.build(record, shown, coaching)
+    for q in view["quotes"]:
+        q["text"] = clean(q["text"], QUOTE_LIMIT)
+        q["quote"] = clean(q["quote"], QUOTE_LIMIT + 2)
+        q["field"] = clean(q["field"], 40)
+    return view
 
 
 def record_view(record: Record) -> dict[str, Any]:
@@ -254,12 +285,18 @@ def _template_error(exc: BaseException, fallback: str) -> ConfigError:
 class Renderer:
     """Renders coaching comments (per target) and HTML reports."""
 
-    def __init__(self, templates_dir: Path | str | None = None, *, opt_out_label: str = "csi-coach-skip") -> None:
+    def __init__(self, templates_dir: Path | str | None = None, *, opt_out_label: str = "csi-coach-skip",
+                 guide_url: str = "") -> None:
         self.templates_dir = Path(templates_dir) if templates_dir else None
         if self.templates_dir is not None and not self.templates_dir.is_dir():
             raise ConfigError("the templates folder does not exist", file=str(self.templates_dir), key="templates_dir",
                               expected="an existing folder of admin templates, or none for the shipped ones")
         self.opt_out_label = opt_out_label or ""
+        if guide_url and not _URL_RE.fullmatch(guide_url):
+            raise ConfigError("the CSI guide link is not an http(s) URL", key="comments.guide_url", got=guide_url,
+                              has_got=True, expected="https://... (your CSI guide), or \"\" for none")
+        self.guide_url = guide_url
+        self.coaching = advice.load_coaching(self.templates_dir)  # raises ConfigError naming the admin's file
         folders = [str(self.templates_dir)] if self.templates_dir else []
         self._loader = ChoiceLoader([FileSystemLoader(f) for f in folders + [str(SHIPPED_TEMPLATES)]])
         self._envs = {t: self._environment(_finalizer(ESCAPERS[t]), autoescape=False) for t in TARGETS}
@@ -269,7 +306,8 @@ class Renderer:
     def from_config(cls, config: Any) -> Renderer:
         """The renderer a config asks for: its templates folder and first opt-out label."""
         labels = config.comments.opt_out_labels
-        return cls(config.templates_path(), opt_out_label=labels[0] if labels else "")
+        return cls(config.templates_path(), opt_out_label=labels[0] if labels else "",
+                   guide_url=getattr(config.comments, "guide_url", ""))
 
     def _environment(self, finalize: Callable[[Any], Any], *, autoescape: bool) -> SandboxedEnvironment:
         return SandboxedEnvironment(
@@ -299,9 +337,12 @@ class Renderer:
         name = f"{target}/{kind}.j2"
         try:
             template = self._envs[target].get_template(name)
+            coaching = coaching_view(record, verdict, self.coaching)
             body = template.render(
                 record=record_view(record),
-                verdict=verdict_view(record, verdict),
+                verdict=verdict_view(record, verdict, coaching["quotes"]),
+                coaching=coaching,
+                guide_url=Trusted(self.guide_url),
                 marker=Trusted(marker),
                 opt_out_label=self.opt_out_label,
                 target=target,

@@ -24,29 +24,44 @@ def sample(category: Category = Category.PROCESS_ONLY, *, measurable: bool = Tru
 
 
 @pytest.mark.parametrize("target", ["servicenow", "jira"])
-def test_process_only_comment_quotes_evidence_explains_and_offers_opt_out(target):
+def test_process_only_comment_quotes_the_sentence_names_the_kind_and_offers_opt_out(target):
     record, verdict, marker = sample()
     body = render.Renderer(opt_out_label="no-coaching").comment(target, record, verdict, marker)
-    assert "P1 incidents" in body
-    lines = body.splitlines()
-    found = next(i for i, line in enumerate(lines) if "What I found" in line)
-    assert lines[found].endswith("process measures:")
-    assert lines[found + 1].lstrip().startswith(("- \"", "* \"")) and "P1 incidents" in lines[found + 1]
-    assert "process improvement is not yet service improvement" in body
-    assert "Payroll Portal" in body  # suggestions are for this service
-    assert "no" in body and "coaching" in body and "leave it alone" in body
-    assert body.splitlines()[-1].endswith(marker + ("{color}" if target == "jira" else ""))
-    assert MARKER_RE.search(body.splitlines()[-1])
+    shown = body.replace("\\", "")
+    assert shown.startswith("Hi Ada, a note on the goal for Payroll Portal:")
+    assert "measures the process (incident counts)" in shown
+    assert f'"{GOAL}"' in shown  # the whole sentence, once
+    assert shown.count("P1 incidents") == 1
+    assert "Incident counts say how often things break" in shown  # the kind's line from coaching.toml
+    assert "<" not in shown and "this service" not in shown  # no generic placeholders
+    assert 'label "no-coaching"' in shown and "leave it alone" in shown
+    last = body.splitlines()[-1]
+    assert last.endswith(marker + ("{color}" if target == "jira" else ")"))
+    assert MARKER_RE.search(last)
+    assert len(render_words(shown)) <= 90
+
+
+def render_words(text: str) -> list[str]:
+    import re
+
+    return re.findall(r"[A-Za-z0-9][\w'.%-]*", MARKER_RE.sub("", text))
 
 
 @pytest.mark.parametrize("target", ["servicenow", "jira"])
-def test_no_goal_comment_asks_for_a_goal(target):
-    record, verdict, marker = sample(Category.NO_GOAL, measurable=False, service="")
-    body = render.Renderer().comment(target, record, verdict, marker)
-    assert "no goal" in body
-    assert "this service" in body  # no service name known
-    assert "measurable" in body  # the tip appears only when not measurable
-    assert "process improvement is not yet" not in body
+def test_no_goal_comment_says_what_is_missing_without_placeholders(target):
+    record = Record(source="snow", key="abc", number="CIM0010024", url="", title="Yard Wi-Fi",
+                    description="Straddle carrier drivers keep reporting Wi-Fi dropouts in the back rows. Need to look into it.")
+    finding = Finding("no-goal", Severity.WARNING, "an activity", (Evidence("description", record.description, 0,
+                                                                             len(record.description)),))
+    verdict = Verdict(Category.NO_GOAL, False, (finding,))
+    body = render.Renderer().comment(target, record, verdict, marker_for(verdict.digest()))
+    shown = body.replace("\\", "")
+    assert "not what should change, or for whom" in shown
+    assert "no goal" not in shown.lower()
+    assert "Straddle carrier drivers keep reporting Wi-Fi dropouts in the back rows." in shown
+    assert 'A goal could read: ' in shown and "Straddle carrier drivers no longer report Wi-Fi dropouts in the back rows." in shown
+    assert not shown.startswith(("Hi", "Hello"))  # no owner: no greeting
+    assert "<" not in shown and "this service" not in shown
 
 
 @pytest.mark.parametrize("target", ["servicenow", "jira"])
@@ -89,7 +104,7 @@ def test_admin_template_overrides_shipped_one_and_is_still_escaped(tmp_path):
     assert body.startswith("Custom note on CIM0010023")
     assert "[~admin]" not in body and "49" not in body.replace(marker, "")
     # Other targets and kinds still come from the shipped folder.
-    assert "What I found" in render.Renderer(tmp_path).comment("servicenow", record, verdict, marker)
+    assert "measures the process" in render.Renderer(tmp_path).comment("servicenow", record, verdict, marker)
 
 
 def test_syntax_error_in_admin_template_is_reported_with_file_and_line(tmp_path):
