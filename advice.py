@@ -38,6 +38,7 @@ SHIPPED_COACHING = Path(__file__).resolve().parent / "templates" / "coaching.tom
 COACHING_FILE = "coaching.toml"
 
 QUOTE_LIMIT = 160  # one quoted piece: a sentence, or the clauses of one that fit
+NEGATION_SLACK = 50  # a negation before the evidence is kept even if the quote grows this much longer
 MAX_QUOTES = 2
 GOAL_LIMIT = 160  # the goal text the comment may repeat
 _SCAN_LIMIT = 20_000  # characters of a field looked at for people and intent
@@ -259,7 +260,8 @@ def quote_span(text: str, start: int, end: int, limit: int = QUOTE_LIMIT) -> tup
         return a, b, True
     i, j = first, last
     # A negation before the evidence belongs in the quote ("This isn't about ..., it's to hit the OLA").
-    while i > 0 and _NEGATION.search(text, pieces[i - 1][0], pieces[i - 1][1]) and b - pieces[i - 1][0] <= limit:
+    while (i > 0 and _NEGATION.search(text, pieces[i - 1][0], pieces[i - 1][1])
+           and b - pieces[i - 1][0] <= limit + NEGATION_SLACK):
         i -= 1
         a = pieces[i][0]
     grown = True
@@ -461,7 +463,7 @@ def _capital(text: str) -> str:
 
 
 _REST = (r"((?:[A-Za-z0-9£$€%][\w'’%.£$€-]*\s+){0,11}?[A-Za-z0-9£$€%][\w'’%£$€-]*)"
-         r"(?=\s*(?:[.;:!?,)]|$|\n|\s(?:so|because|which|but|and then|when|while)\b))")
+         r"(?=\s*(?:[.;:!?,)]|$|\n|\s(?:and|or|so|because|which|but|then|when|while|until|before|after)\b))")
 _CANT = re.compile(r"\s+(?:still\s+|often\s+)?(?:can't|cannot|can not|are unable to|is unable to)\s+" + _REST, re.IGNORECASE)
 _MUST = re.compile(r"\s+(?:still\s+|often\s+)?(?:have to|has to|must|need to|needs to)\s+" + _REST, re.IGNORECASE)
 _KEEP = re.compile(r"\s+(?:keep|keeps|are still|still)\s+([a-z]{2,12})ing\s+" + _REST, re.IGNORECASE)
@@ -540,15 +542,18 @@ def goal_state(read: Record) -> str:
 def kinds_for(evidence: Iterable[Evidence], coaching: Coaching) -> list[Kind]:
     """The kinds of process measure the evidence names: most evidence first, then file order."""
     counts: dict[str, int] = {}
+    first: dict[str, tuple[int, int]] = {}
+    order = {"goal": 0, "title": 1, "description": 2}
     for ev in evidence:
         if len(ev.text) > QUOTE_LIMIT:
             continue
         for kind in coaching.kinds:
-            if kind.pattern.fullmatch(ev.text.strip()) or kind.pattern.search(ev.text):
+            if kind.pattern.search(ev.text):
                 counts[kind.key] = counts.get(kind.key, 0) + 1
+                first[kind.key] = min(first.get(kind.key, (9, 10**9)), (order.get(ev.field, 3), ev.start))
                 break
-    ranked = sorted((k for k in coaching.kinds if k.key in counts), key=lambda k: -counts[k.key])
-    return ranked
+    # Most evidence first; on a tie, the kind named first in the goal ("Get MTTR for till outages": MTTR).
+    return sorted((k for k in coaching.kinds if k.key in counts), key=lambda k: (-counts[k.key], first[k.key]))
 
 
 def build(record: Record, verdict: Verdict, coaching: Coaching) -> dict[str, Any]:

@@ -244,7 +244,7 @@ def coaching_view(record: Record, verdict: Verdict, coaching: advice.Coaching) -
     view = advice.build(record, shown, coaching)
     for q in view["quotes"]:
         q["text"] = clean(q["text"], QUOTE_LIMIT)
-        q["quote"] = clean(q["quote"], QUOTE_LIMIT + 2)
+        q["quote"] = clean(q["quote"], QUOTE_LIMIT + advice.NEGATION_SLACK + 2)
         q["field"] = clean(q["field"], 40)
     return view
 
@@ -307,7 +307,7 @@ class Renderer:
         """The renderer a config asks for: its templates folder and first opt-out label."""
         labels = config.comments.opt_out_labels
         return cls(config.templates_path(), opt_out_label=labels[0] if labels else "",
-                   guide_url=getattr(config.comments, "guide_url", ""))
+                   guide_url=config.comments.guide_url)
 
     def _environment(self, finalize: Callable[[Any], Any], *, autoescape: bool) -> SandboxedEnvironment:
         return SandboxedEnvironment(

@@ -9,7 +9,8 @@ The TOML shape (every option is shown, commented, in config.example.toml):
     [logging]      level, format ("plain" | "json"), file
     [schedule]     cron, timezone, misfire_grace_seconds, catch_up
     [comments]     policy: on_change, cooldown_days, max_writes_per_run, workers,
-                   skip_states, opt_out_labels, acknowledge_fixed, coach_categories
+                   skip_states, opt_out_labels, acknowledge_fixed, coach_categories,
+                   guide_url (the admins' CSI guide, linked from comments)
     [sources.NAME] type = "servicenow" | "jira", url, ... and
     [sources.NAME.auth]    method and the *names* of environment variables
     [sources.NAME.fields]  field mapping (partial override of the defaults below)
@@ -25,6 +26,7 @@ import os
 import re
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from csi_coach.config.paths import file_path_problem
@@ -78,7 +80,7 @@ LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 SCHEDULE_KEYS = ("cron", "timezone", "misfire_grace_seconds", "catch_up")
 COMMENT_KEYS = (
     "on_change", "cooldown_days", "max_writes_per_run", "workers", "skip_states",
-    "opt_out_labels", "acknowledge_fixed", "coach_categories", "settle_after_seconds",
+    "opt_out_labels", "acknowledge_fixed", "coach_categories", "settle_after_seconds", "guide_url",
 )
 COACHABLE = ("process_only", "no_goal")
 SN_KEYS = ("type", "url", "auth", "table", "query", "fields", "journal_field", "page_size", "timeout_seconds", "verify_tls")
@@ -192,7 +194,35 @@ def _comments(r: TomlReader, t: dict) -> CommentPolicy:
         opt_out_labels=r.strings(t, k, "opt_out_labels", d.opt_out_labels),
         acknowledge_fixed=r.boolean(t, k, "acknowledge_fixed", d.acknowledge_fixed),
         coach_categories=categories,
+        guide_url=_guide_url(r, t, k),
     )
+
+
+# The characters a comment may carry in a link (render.py prints the guide URL as is).
+_GUIDE_URL_CHARS = re.compile(r"[A-Za-z0-9._~:/?#@!$&'()*+,;=%-]{1,2000}")
+
+
+def _guide_url(r: TomlReader, t: dict, k: str) -> str:
+    """[comments] guide_url: "" (no link) or an http(s) URL with a host, no credentials, no spaces."""
+    value = r.string(t, k, "guide_url", "").strip()
+    if not value:
+        return ""
+    want = 'the http(s) address of your CSI guide, e.g. "https://intranet.example.com/csi-guide", or "" for none'
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+        _ = parts.port
+    except ValueError:
+        raise r.fail(f"{k}.guide_url", "not a valid URL", got=value, expected=want) from None
+    if parts.username is not None or parts.password is not None:
+        raise r.fail(f"{k}.guide_url", "credentials written in the URL are refused (not shown)",
+                     expected="a link without user:password@")
+    if parts.scheme not in ("http", "https") or not host:
+        raise r.fail(f"{k}.guide_url", "not an http(s) URL with a host name", got=value, expected=want)
+    if not _GUIDE_URL_CHARS.fullmatch(value):
+        raise r.fail(f"{k}.guide_url", "the URL holds spaces or characters a comment cannot carry ([ ] { } | < > \" ...)",
+                     got=value, expected="a percent-encoded URL")
+    return value
 
 
 def _sources(r: TomlReader, t: dict) -> tuple[SourceSettings, ...]:

@@ -171,6 +171,8 @@ class CommentPolicy:
     opt_out_labels: tuple[str, ...] = ("csi-coach-skip",)
     acknowledge_fixed: bool = False  # a short thank-you when the owner fixes the goal
     coach_categories: tuple[str, ...] = ("process_only", "no_goal")
+    # Your CSI guide: comments link to it as "why it matters" ("" = no link).
+    guide_url: str = ""
 
 
 @dataclass(frozen=True)
