@@ -13,6 +13,10 @@ of bot entries (which records carry one). Other journal reads happen only when
 the coach asks for the bot's earlier comments, or the pipeline settles an
 ambiguous write.
 
+Paging (``_keyset_pages``): keyset on ``(sys_updated_on, sys_id)`` with an upper bound
+fixed when the listing starts, no offset. Its docstring argues why no interleaving of
+the bot's writes and owners' edits with the page reads can skip a record.
+
 Vendor facts relied on (ServiceNow Table API docs and KB0534905):
 - ``sysparm_display_value=all`` gives ``{"display_value", "value"}`` per
   field; ``value`` of a date/time is UTC ("YYYY-MM-DD HH:MM:SS"),
@@ -84,15 +88,31 @@ def parse_sn_time(value: Any) -> datetime | None:
         return None
 
 
-def build_query(admin_query: str, updated_field: str, since: str | None) -> str:
-    """The encoded query: the admin's filter, the watermark, a stable order.
+def build_query(admin_query: str, updated_field: str, since: str | None, *, until: str | None = None,
+                after: tuple[str, str] | None = None) -> str:
+    """The encoded query: the admin's filter, the listing's window, a stable order.
 
-    An admin query may OR whole queries with ``^NQ``; the watermark is added
-    to each part, or it would only narrow the last one.
+    ``since`` is the watermark (``updated >= since``); ``until`` the upper bound
+    fixed when the listing started (``updated <= until``); ``after`` the key
+    ``(updated, sys_id)`` of the last row read, so only rows ordered after it
+    are asked for. ``^OR`` binds the condition after it to the one before it, so
+    ``U>=t^U>t^ORsys_id>i`` reads ``U >= t AND (U > t OR sys_id > i)``, which is
+    ``(U, sys_id) > (t, i)``: no offset, whatever moved before the key.
+
+    An admin query may OR whole queries with ``^NQ``; the window is added to
+    each part, or it would only narrow the last one.
     """
     parts = [p for p in admin_query.split("^NQ")] if admin_query.strip() else [""]
-    if since is not None:
-        cond = f"{updated_field}>={since}"
+    conds: list[str] = []
+    if after is not None:
+        at, sys_id = after
+        conds.append(f"{updated_field}>={at}^{updated_field}>{at}^ORsys_id>{sys_id}")
+    elif since is not None:
+        conds.append(f"{updated_field}>={since}")
+    if until is not None:
+        conds.append(f"{updated_field}<={until}")
+    if conds:
+        cond = "^".join(conds)
         parts = [f"{p}^{cond}" if p else cond for p in parts]
     query = "^NQ".join(parts)
     order = f"ORDERBY{updated_field}^ORDERBYsys_id"
@@ -140,6 +160,17 @@ def field_display(item: Mapping[str, Any], name: str) -> str:
     return "" if v is None else str(v)
 
 
+def _row_key(item: Any, stamp: str) -> tuple[str, str] | None:
+    """A row's place in the listing's order, ``(stamp value, sys_id)``; None when it has no
+    date/time or no sys_id to continue from."""
+    if not isinstance(item, Mapping):
+        return None
+    value, sys_id = field_value(item, stamp), field_value(item, "sys_id")
+    if parse_sn_time(value) is None or not sys_id or "^" in sys_id:
+        return None
+    return value, sys_id
+
+
 class ServiceNowConnector:
     """Reads improvement records through the Table API, coaches in the journal."""
 
@@ -152,6 +183,7 @@ class ServiceNowConnector:
         session: requests.Session,
         *,
         clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings = settings
         self.name = settings.name
@@ -159,6 +191,7 @@ class ServiceNowConnector:
         self.table = settings.table
         self.session = session
         self.auth: SnAuth = auth_from_settings(settings, session, clock=clock)
+        self._now = now  # the wall clock that fixes each listing's upper bound
         self._sent = 0
         self._sent_lock = threading.Lock()  # pages, journal reads and writes run in worker threads
 
@@ -251,15 +284,17 @@ class ServiceNowConnector:
         return out
 
     def fetch(self, since: datetime | None) -> Iterator[Record | BrokenRecord]:
-        """Records updated at or after ``since``, oldest first, one page in memory (paged by ``_seek_pages``)."""
+        """Records updated at or after ``since`` and at or before the moment the listing starts,
+        oldest first, one page in memory (keyset-paged by ``_keyset_pages``)."""
         fields = self.requested_fields()
         size = self.settings.page_size
         stats = {"pages": 0}
         count = 0
         checked_fields = False
-        rows = self._seek_pages(self.table, self.settings.query, self.settings.fields.updated, since,
-                                lambda query, offset: self._read_params(fields, query, size, offset),
-                                action=f"read {self.table}", stats=stats)
+        until = self._now()
+        rows = self._keyset_pages(self.table, self.settings.query, self.settings.fields.updated, since,
+                                  lambda query, offset: self._read_params(fields, query, size, offset),
+                                  action=f"read {self.table}", stats=stats, until=until)
         for item in rows:
             if not checked_fields and isinstance(item, Mapping):
                 self._warn_missing(item, fields)
@@ -269,32 +304,50 @@ class ServiceNowConnector:
         log.info("servicenow source %s: fetched %d record(s) from %s in %d page(s)",
                  self.name, count, self.table, stats["pages"])
 
-    def _seek_pages(self, table: str, base_query: str, stamp: str, since: datetime | None,
-                    params_for: Callable[[str, int], dict[str, str]], *, action: str,
-                    stats: dict[str, int]) -> Iterator[Any]:
-        """The rows of ``base_query`` with ``stamp`` at or after ``since``, ordered by ``stamp`` then
-        sys_id, each once, one page in memory.
+    def _keyset_pages(self, table: str, base_query: str, stamp: str, since: datetime | None,
+                      params_for: Callable[[str, int], dict[str, str]], *, action: str,
+                      stats: dict[str, int], until: datetime | None = None) -> Iterator[Any]:
+        """The rows of ``base_query`` with ``stamp`` in [``since``, ``until``], ordered by
+        ``(stamp, sys_id)``, one page in memory.
 
-        Pages are read by seeking: each page's query starts at the last
-        ``stamp`` value seen, with ``sysparm_offset`` counting only the rows
-        already read at that very second. A row updated mid-scan moves to the
-        end without shifting the others past a page boundary, as plain offset
-        paging would (and so skipping one). Same number of requests.
+        Keyset paging: each next page asks for the rows whose key ``(stamp, sys_id)``
+        is greater than the last row read (see ``build_query``), from offset 0.
+        Why no interleaving of reads and writes can skip a row:
+
+        - A row whose key does not change while the listing runs is read. The
+          cursor only ever takes the key of a row just returned, and a page holds
+          the smallest keys above the cursor; a row keyed between the old and the
+          new cursor was in that page. Nothing before the cursor is counted, so
+          rows leaving the listing (updated, deleted) cannot push one past it, as
+          an offset would be pushed (the hole of offset or ``>=``+offset paging).
+        - A row whose key changes while the listing runs was updated: its stamp
+          moves to the instance's now, after ``until`` (taken when the listing
+          started), so this listing no longer returns it. The bot only writes on
+          rows it has read, so its own writes lose nothing. A row an owner edits
+          is read by this listing if it came before the edit, else by the next
+          scan: the watermark never passes ``until`` (it is the stamp of a row
+          this listing read, or older), and the next scan reads from it.
+        - Clock skew: ``until`` is the bot's clock. Behind the instance, rows
+          updated just before the scan wait for the next one. Ahead by d, an
+          owner's edit in the scan's first d seconds stays under ``until`` and may
+          land behind the cursor: its stamp is then at least the watermark minus
+          d, which the scan's overlap (10 minutes) reads again next time.
 
         Read ACLs are applied after the query and the limit, so a page may hold
-        fewer rows than the limit (even none) while more follow, and the offset
-        counts rows before the ACLs. So a page's length never ends the paging
-        (``_more`` asks the response), a page that reaches no later second steps
-        on by the whole limit, and a restart may read again rows of its second
-        that hidden rows made the offset undercount: those are skipped by sys_id.
+        fewer rows than the limit (even none) while more follow: a page's length
+        never ends the paging (``_more`` asks the response's headers). A page
+        with no row to take a key from (all hidden) is stepped over with an
+        offset within the same query: the one place where an offset remains,
+        and it only counts rows the bot cannot see.
         """
         size = self.settings.page_size
-        seek = sn_time(since) if since is not None else None
+        floor = sn_time(since) if since is not None else None
+        ceiling = sn_time(until) if until is not None else None
+        cursor: tuple[str, str] | None = None
         offset = 0
         counted = False
-        tail, at_tail = seek, set()  # the last second read, and the sys_ids read at it
         while True:
-            params = params_for(build_query(base_query, stamp, seek), offset)
+            params = params_for(build_query(base_query, stamp, floor, until=ceiling, after=cursor), offset)
             if counted:
                 params.pop("sysparm_no_count", None)
             resp = self._request("GET", f"/api/now/table/{table}", params=params, action=action, empty_404=True)
@@ -302,23 +355,22 @@ class ServiceNowConnector:
             stats["pages"] = stats.get("pages", 0) + 1
             log.debug("servicenow source %s: page %d, %d row(s), query %s offset %d",
                       self.name, stats["pages"], len(page), params["sysparm_query"], offset)
+            last: tuple[str, str] | None = None
             for item in page:
-                value = field_value(item, stamp) if isinstance(item, Mapping) else ""
-                if parse_sn_time(value) is None:
-                    value = tail or ""
-                row_id = field_value(item, "sys_id") if isinstance(item, Mapping) else ""
-                if value != tail:
-                    tail, at_tail = value, set()
-                elif row_id and row_id in at_tail:
-                    continue  # read already; an undercounted restart offset brought it again
-                at_tail.add(row_id or str(len(at_tail)))
+                key = _row_key(item, stamp)
+                if key is not None:
+                    if cursor is not None and key <= cursor:
+                        # read already: the instance dropped the keyset terms (it ignores
+                        # terms it cannot read) or a proxy served an old page
+                        continue
+                    last = key
                 yield item
             more, counted = self._more(resp, len(page), offset, size, counted)
             if not more:
                 return
-            if tail != seek:
-                seek, offset = tail, len(at_tail)
-            else:  # the page reached no later second (one second throughout, or all hidden)
+            if last is not None and (cursor is None or last > cursor):
+                cursor, offset = last, 0
+            else:  # nothing to take a key from: every row of the page is hidden from the bot
                 offset += size
 
     def _more(self, resp: requests.Response, returned: int, offset: int, size: int,
@@ -497,7 +549,8 @@ class ServiceNowConnector:
 
         ``GET sys_journal_field`` with ``name=<table>^element=<journal field>
         ^valueLIKEcsi-coach:^sys_created_on>=<since, UTC>``, ordered by
-        ``sys_created_on`` and sys_id and seek-paged as ``fetch`` is; only
+        ``sys_created_on`` and sys_id and keyset-paged as ``fetch`` is (no upper bound:
+        journal entries never change, so none can move); only
         ``element_id`` (the record's sys_id) is kept. The admin's ``query`` is
         not applied (journal rows cannot be filtered by it), so keys of records
         outside it may come back; a person quoting the marker counts too.
@@ -526,7 +579,7 @@ class ServiceNowConnector:
 
         stats = {"pages": 0}
         keys: set[str] = set()
-        rows = self._seek_pages(JOURNAL_TABLE, base, "sys_created_on", since, params_for,
+        rows = self._keyset_pages(JOURNAL_TABLE, base, "sys_created_on", since, params_for,
                                 action=f"list the records with bot entries in {field} ({JOURNAL_TABLE})",
                                 stats=stats)
         for row in rows:

@@ -12,8 +12,11 @@ from __future__ import annotations
 import copy
 import json
 import random
+import re
 import threading
+from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -95,13 +98,19 @@ def make_session(clock: FakeTime, *, policy: RetryPolicy | None = None, limiters
                          sleep=clock.sleep, rng=random.Random(7))
 
 
+# The wall-clock moment every test connector's listing starts at (its upper bound,
+# ``sys_updated_on<=2026-03-02 00:00:00``): after every stamp the fixtures use.
+LISTING_NOW = datetime(2026, 3, 2, tzinfo=UTC)
+
+
 def connector(monkeypatch, method: str = "basic", *, clock: FakeTime | None = None,
-              policy: RetryPolicy | None = None, **changes: Any) -> tuple[ServiceNowConnector, FakeTime]:
+              policy: RetryPolicy | None = None, now: Callable[[], datetime] = lambda: LISTING_NOW,
+              **changes: Any) -> tuple[ServiceNowConnector, FakeTime]:
     for k, v in ENV.items():
         monkeypatch.setenv(k, v)
     clock = clock or FakeTime()
     session = make_session(clock, policy=policy)
-    return ServiceNowConnector(settings(method, **changes), session, clock=clock.monotonic), clock
+    return ServiceNowConnector(settings(method, **changes), session, clock=clock.monotonic, now=now), clock
 
 
 def record_item(n: int, updated: str, **fields: str) -> dict[str, Any]:
@@ -128,3 +137,28 @@ NEXT = {"Link": f'<{TABLE_URL}?sysparm_offset=0>;rel="first",<{TABLE_URL}?syspar
 
 def page(items: list[dict[str, Any]]) -> dict[str, Any]:
     return {"result": items}
+
+
+def matches_query(item: dict[str, Any], query: str) -> bool:
+    """Whether a row matches an encoded query of comparisons (``>= <= > < =``) joined by ``^``,
+    ``^OR`` joining a condition to the one before it; ORDERBY terms are ignored. Field values
+    may be plain or ``{"value": ...}`` pairs. Enough for the mini tables that page in tests."""
+    terms: list[list[str]] = []
+    for part in query.split("^"):
+        if not part or part.startswith("ORDERBY"):
+            continue
+        if part.startswith("OR"):
+            terms[-1].append(part[2:])
+        else:
+            terms.append([part])
+
+    def holds(cond: str) -> bool:
+        m = re.fullmatch(r"(\w+)(>=|<=|>|<|=)(.*)", cond)
+        if m is None or m.group(1) not in item:
+            return True  # LIKE, fields a mini table does not keep: it holds only matching rows
+        value = item.get(m.group(1), "")
+        actual, want = str(value.get("value") if isinstance(value, dict) else value), m.group(3)
+        return {">=": actual >= want, "<=": actual <= want, ">": actual > want, "<": actual < want,
+                "=": actual == want}[m.group(2)]
+
+    return all(any(holds(c) for c in term) for term in terms)

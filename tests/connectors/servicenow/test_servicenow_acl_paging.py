@@ -86,7 +86,9 @@ def test_marked_keys_finds_every_visible_bot_entry_when_acls_shorten_pages():
             expected = {r["element_id"] for r in entries if r["sys_id"] not in hidden}
             before = list_requests(snow, JOURNAL)
             assert c.marked_keys(None) == expected
-            assert list_requests(snow, JOURNAL) - before == math.ceil(60 / 10) + 1  # 60 = 6 full windows, then an empty one
+            # each page restarts after its last visible entry, so hidden ones behind it are windowed
+            # again: a page or two more than the 6 full windows and the empty one
+            assert math.ceil(60 / 10) + 1 <= list_requests(snow, JOURNAL) - before <= math.ceil(60 / 10) + 3
 
 
 # -- the response signals, without the sandbox ----------------------------------------------------
@@ -108,9 +110,10 @@ def test_a_short_page_without_paging_headers_is_followed_by_one_counted_request(
         c, _ = connector(monkeypatch, page_size=3)
         rsps.add(rs.GET, TABLE_URL, json=page([record_item(1, "2026-03-01 10:00:01")]))  # 2 of 3 hidden?
         rsps.add(rs.GET, TABLE_URL, json=page([record_item(2, "2026-03-01 10:00:05")]),
-                 headers={"X-Total-Count": "4"})
+                 headers={"X-Total-Count": "3"})  # after record 1: record 2 and two hidden
         got = [r.key for r in c.fetch(None)]
         assert got == [f"{1:032x}", f"{2:032x}"]
         first, second = (params_of(call.request.url) for call in rsps.calls)
         assert first["sysparm_no_count"] == "true" and "sysparm_no_count" not in second
-        assert second["sysparm_offset"] == "1"  # restarted after the row read, counted this time
+        # restarted after the row read, counted this time
+        assert second["sysparm_offset"] == "0" and f"^ORsys_id>{1:032x}^" in second["sysparm_query"]

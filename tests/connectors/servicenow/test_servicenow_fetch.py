@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -23,6 +22,7 @@ from support.servicenow import (
     TABLE_URL,
     connector,
     load,
+    matches_query,
     page,
     params_of,
     record_item,
@@ -46,7 +46,7 @@ def test_incremental_query_string_is_exact(rsps, monkeypatch):
     p = params_of(rsps.calls[0].request.url)
     assert p == {
         "sysparm_query": "active=true^stateNOT IN3,7^sys_updated_on>=2026-03-01 10:30:05"
-        "^ORDERBYsys_updated_on^ORDERBYsys_id",
+        "^sys_updated_on<=2026-03-02 00:00:00^ORDERBYsys_updated_on^ORDERBYsys_id",
         "sysparm_fields": "sys_id,number,short_description,description,benefit,business_service,"
         "assigned_to,state,sys_updated_on",
         "sysparm_display_value": "all",
@@ -57,17 +57,36 @@ def test_incremental_query_string_is_exact(rsps, monkeypatch):
     }
 
 
-def test_full_scan_has_no_watermark(rsps, monkeypatch):
+def test_full_scan_has_no_watermark_only_the_listings_upper_bound(rsps, monkeypatch):
     c, _ = connector(monkeypatch)
     rsps.add(responses.GET, TABLE_URL, json=page([]))
     list(c.fetch(None))
-    assert params_of(rsps.calls[0].request.url)["sysparm_query"] == "ORDERBYsys_updated_on^ORDERBYsys_id"
+    assert params_of(rsps.calls[0].request.url)["sysparm_query"] == (
+        "sys_updated_on<=2026-03-02 00:00:00^ORDERBYsys_updated_on^ORDERBYsys_id")
+
+
+def test_the_upper_bound_is_the_clock_when_the_listing_starts(rsps, monkeypatch):
+    moments = iter([datetime(2026, 3, 1, 9, 0, 0, tzinfo=UTC), datetime(2026, 3, 1, 9, 5, 0, tzinfo=UTC)])
+    c, _ = connector(monkeypatch, page_size=1, now=lambda: next(moments))
+    rsps.add(responses.GET, TABLE_URL, json=page([record_item(0, "2026-03-01 08:00:00")]))
+    rsps.add(responses.GET, TABLE_URL, json=page([]), headers=LAST)
+    list(c.fetch(None))
+    queries = [params_of(call.request.url)["sysparm_query"] for call in rsps.calls]
+    assert len(queries) == 2 and all("sys_updated_on<=2026-03-01 09:00:00^ORDERBY" in q for q in queries)
 
 
 def test_watermark_is_added_to_every_or_part():
     q = build_query("active=true^NQstate=3", "sys_updated_on", "2026-01-01 00:00:00")
     assert q == ("active=true^sys_updated_on>=2026-01-01 00:00:00^NQstate=3^sys_updated_on>=2026-01-01 00:00:00"
                  "^ORDERBYsys_updated_on^ORDERBYsys_id")
+
+
+def test_the_keyset_and_the_upper_bound_go_into_every_or_part():
+    q = build_query("active=true^NQstate=3", "sys_updated_on", "2026-01-01 00:00:00",
+                    until="2026-01-02 00:00:00", after=("2026-01-01 10:00:00", "abc"))
+    window = ("sys_updated_on>=2026-01-01 10:00:00^sys_updated_on>2026-01-01 10:00:00^ORsys_id>abc"
+              "^sys_updated_on<=2026-01-02 00:00:00")
+    assert q == f"active=true^{window}^NQstate=3^{window}^ORDERBYsys_updated_on^ORDERBYsys_id"
 
 
 def test_naive_and_aware_times_are_sent_as_utc():
@@ -91,11 +110,12 @@ def test_paging_across_three_pages_requests_pages_only(rsps, monkeypatch):
     assert [r.number for r in got] == [f"CIM{i:07d}" for i in range(5)]
     assert len(rsps.calls) == 3  # the minimum: one request per page, nothing else
     queries = [params_of(call.request.url) for call in rsps.calls]
-    # each page seeks from the last updated value seen, skipping what was read at that second
-    assert queries[1]["sysparm_query"].startswith(f"sys_updated_on>={times[1]}^")
-    assert queries[1]["sysparm_offset"] == "1"
-    assert queries[2]["sysparm_query"].startswith(f"sys_updated_on>={times[3]}^")
-    assert queries[2]["sysparm_offset"] == "1"
+    # each page asks for the keys after the last row read, from offset 0
+    assert queries[1]["sysparm_query"].startswith(
+        f"sys_updated_on>={times[1]}^sys_updated_on>{times[1]}^ORsys_id>{1:032x}^")
+    assert queries[2]["sysparm_query"].startswith(
+        f"sys_updated_on>={times[3]}^sys_updated_on>{times[3]}^ORsys_id>{3:032x}^")
+    assert all(q["sysparm_offset"] == "0" for q in queries)
     assert all(q["sysparm_limit"] == "2" for q in queries)
 
 
@@ -109,7 +129,7 @@ def test_exact_multiple_of_page_size_ends_on_an_empty_page(rsps, monkeypatch):
     assert len(rsps.calls) == 3
 
 
-def test_a_page_sharing_one_second_keeps_counting_the_offset(rsps, monkeypatch):
+def test_a_page_sharing_one_second_goes_on_by_sys_id(rsps, monkeypatch):
     c, _ = connector(monkeypatch, page_size=2)
     same = "2026-03-01 10:00:00"
     items = [record_item(0, same), record_item(1, same), record_item(2, same), record_item(3, "2026-03-01 10:00:01")]
@@ -118,12 +138,15 @@ def test_a_page_sharing_one_second_keeps_counting_the_offset(rsps, monkeypatch):
     rsps.add(responses.GET, TABLE_URL, json=page([]))
     assert len(list(c.fetch(None))) == 4
     q = [params_of(call.request.url) for call in rsps.calls]
-    assert (q[1]["sysparm_query"].split("^")[0], q[1]["sysparm_offset"]) == (f"sys_updated_on>={same}", "2")
-    assert (q[2]["sysparm_query"].split("^")[0], q[2]["sysparm_offset"]) == ("sys_updated_on>=2026-03-01 10:00:01", "1")
+    assert q[1]["sysparm_query"].startswith(f"sys_updated_on>={same}^sys_updated_on>{same}^ORsys_id>{1:032x}^")
+    assert q[2]["sysparm_query"].startswith(
+        f"sys_updated_on>=2026-03-01 10:00:01^sys_updated_on>2026-03-01 10:00:01^ORsys_id>{3:032x}^")
+    assert [x["sysparm_offset"] for x in q[:3]] == ["0", "0", "0"]
 
 
 class MiniTable:
-    """Enough of the Table API to page: >= on sys_updated_on, the order, offset, limit."""
+    """Enough of the Table API to page: an encoded query of comparisons on sys_updated_on and
+    sys_id (with ^OR), the order, offset, limit; rows change between pages through ``on_page``."""
 
     def __init__(self, items):
         self.items = items
@@ -132,17 +155,21 @@ class MiniTable:
 
     def __call__(self, request):
         p = params_of(request.url)
-        m = re.match(r"sys_updated_on>=([^^]+)\^", p["sysparm_query"])
-        rows = [i for i in self.items if not m or i["sys_updated_on"]["value"] >= m.group(1)]
+        rows = [i for i in self.items if matches_query(i, p["sysparm_query"])]
         rows.sort(key=lambda i: (i["sys_updated_on"]["value"], i["sys_id"]["value"]))
         off, lim = int(p["sysparm_offset"]), int(p["sysparm_limit"])
         out = rows[off:off + lim]
         self.served += 1
-        if self.on_page:
-            self.on_page(self.served)
         import json
 
-        return (200, {}, json.dumps(page(out)))
+        body = json.dumps(page(out))
+        if self.on_page:
+            self.on_page(self.served, out)
+        return (200, {}, body)
+
+
+def moved(item, value: str) -> None:
+    item["sys_updated_on"] = {"display_value": "x", "value": value}
 
 
 def test_a_record_updated_mid_scan_does_not_make_another_one_skipped(rsps, monkeypatch):
@@ -150,14 +177,48 @@ def test_a_record_updated_mid_scan_does_not_make_another_one_skipped(rsps, monke
     items = [record_item(i, t) for i, t in enumerate(stamps(9))]
     table = MiniTable(items)
 
-    def touch_first(served):  # after page 1, someone edits record 0: it moves to the end
+    def touch_first(served, out):  # after page 1, someone edits record 0: it moves past the bound
         if served == 1:
-            items[0]["sys_updated_on"] = {"display_value": "x", "value": "2026-03-01 12:00:00"}
+            moved(items[0], "2026-03-02 00:00:05")
 
     table.on_page = touch_first
     rsps.add_callback(responses.GET, TABLE_URL, callback=table)
-    seen = {r.number for r in c.fetch(None)}
-    assert seen >= {f"CIM{i:07d}" for i in range(9)}  # plain offset paging would skip CIM0000003
+    seen = [r.number for r in c.fetch(None)]
+    assert sorted(seen) == [f"CIM{i:07d}" for i in range(9)]  # plain offset paging would skip CIM0000003
+
+
+@pytest.mark.parametrize("same_second", [False, True])
+def test_writes_on_each_pages_last_rows_between_pages_skip_nothing(rsps, monkeypatch, same_second):
+    """The hole of issue 10: the bot comments on a page's last rows before the next page is asked
+    for; their sys_updated_on moves to now. ``>= last second`` plus an offset counting the rows
+    read at that second then skipped the true first row of the next page."""
+    c, _ = connector(monkeypatch, page_size=4)
+    times = ["2026-03-01 10:00:00"] * 20 if same_second else [t for t in stamps(10) for _ in (0, 1)]
+    items = [record_item(i, t) for i, t in enumerate(times)]
+    table = MiniTable(items)
+    written = iter(f"2026-03-02 00:00:{n:02d}" for n in range(1, 60))
+
+    def write_on_tail(served, out):  # two workers finish the page's last two rows
+        for item in out[-2:]:
+            moved(item, next(written))
+
+    table.on_page = write_on_tail
+    rsps.add_callback(responses.GET, TABLE_URL, callback=table)
+    seen = [r.number for r in c.fetch(None)]
+    assert sorted(seen) == [f"CIM{i:07d}" for i in range(20)]
+
+
+def test_a_row_without_a_date_is_read_and_the_keyset_continues_from_the_last_good_row(rsps, monkeypatch):
+    c, _ = connector(monkeypatch, page_size=2)
+    good = record_item(0, "2026-03-01 10:00:00")
+    bad = record_item(1, "not a date")
+    rsps.add(responses.GET, TABLE_URL, json=page([good, bad]))
+    rsps.add(responses.GET, TABLE_URL, json=page([]), headers=LAST)
+    got = list(c.fetch(None))
+    assert isinstance(got[1], BrokenRecord) and len(got) == 2
+    q = params_of(rsps.calls[1].request.url)
+    assert q["sysparm_query"].startswith("sys_updated_on>=2026-03-01 10:00:00^sys_updated_on>2026-03-01 10:00:00"
+                                         f"^ORsys_id>{0:032x}^")
 
 
 # --------------------------------------------------------------------------- mapping

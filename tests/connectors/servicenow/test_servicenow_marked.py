@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -13,7 +12,7 @@ from urllib3.exceptions import ProtocolError
 
 from csi_coach.connectors.transport import RetryPolicy
 from csi_coach.errors import AuthError, PermissionDenied, TransientError
-from support.servicenow import JOURNAL_URL, LAST, connector, load, page, params_of
+from support.servicenow import JOURNAL_URL, LAST, connector, load, matches_query, page, params_of
 
 
 def row(record: int, created: str, n: int = 0) -> dict:
@@ -62,12 +61,14 @@ def test_three_pages_seek_by_created_and_collect_distinct_keys(rsps, monkeypatch
     assert c.marked_keys(None) == {key(1), key(2), key(3), key(4)}
     q = [params_of(call.request.url) for call in rsps.calls]
     assert len(q) == 3  # one request per page, nothing else
+    base = "name=sn_cim_register^element=work_notes^valueLIKEcsi-coach:"
     assert (q[1]["sysparm_query"], q[1]["sysparm_offset"]) == (
-        "name=sn_cim_register^element=work_notes^valueLIKEcsi-coach:^sys_created_on>=2026-03-01 10:01:00"
-        "^ORDERBYsys_created_on^ORDERBYsys_id", "1")
-    # page 2 ended with two rows of one second: the seek counts both
-    assert q[2]["sysparm_query"].split("^")[3] == "sys_created_on>=2026-03-01 10:02:00"
-    assert q[2]["sysparm_offset"] == "2"
+        f"{base}^sys_created_on>=2026-03-01 10:01:00^sys_created_on>2026-03-01 10:01:00^ORsys_id>{rows[1]['sys_id']}"
+        "^ORDERBYsys_created_on^ORDERBYsys_id", "0")
+    # page 2 ended with two rows of one second: the next key is the last of them
+    assert q[2]["sysparm_query"].startswith(
+        f"{base}^sys_created_on>=2026-03-01 10:02:00^sys_created_on>2026-03-01 10:02:00^ORsys_id>{rows[3]['sys_id']}^")
+    assert q[2]["sysparm_offset"] == "0"
     assert all(p["sysparm_limit"] == "2" for p in q)
 
 
@@ -137,7 +138,8 @@ def test_a_body_that_is_not_a_result_list_is_transient(rsps, monkeypatch):
 
 
 class MiniJournal:
-    """Enough of sys_journal_field to page: >= on sys_created_on, the order, offset, limit."""
+    """Enough of sys_journal_field to page: comparisons on sys_created_on and sys_id, the order,
+    offset, limit."""
 
     def __init__(self, rows):
         self.rows = rows
@@ -145,8 +147,7 @@ class MiniJournal:
 
     def __call__(self, request):
         p = params_of(request.url)
-        m = re.search(r"\^sys_created_on>=([^^]+)\^", p["sysparm_query"])
-        rows = sorted((r for r in self.rows if not m or r["sys_created_on"] >= m.group(1)),
+        rows = sorted((r for r in self.rows if matches_query(r, p["sysparm_query"])),
                       key=lambda r: (r["sys_created_on"], r["sys_id"]))
         off, lim = int(p["sysparm_offset"]), int(p["sysparm_limit"])
         out = rows[off:off + lim]
