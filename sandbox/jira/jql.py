@@ -277,15 +277,15 @@ def _split_floor(parser: _Parser, order: tuple[SortField, ...], text: str) -> tu
     """The query's floor and the query without it (see ``Query.floor``), or (None, None)."""
     if parser.volatile or not order or order[0].descending:
         return None, None
-    found = [c for c in parser.top if c.floor is not None and c.floor.field == order[0].field]
+    found = [(c, c.floor) for c in parser.top if c.floor is not None and c.floor.field == order[0].field]
     if not found:
         return None, None
-    chosen = found[-1]
+    chosen, floor = found[-1]
     others = tuple(c.predicate for c in parser.top if c is not chosen)
     predicate = None if not others else others[0] if len(others) == 1 else (lambda v: all(p(v) for p in others))
     # The rest is cached by its text: the query's, with the floor clause cut out, in a namespace of its own.
-    rest_text = f"\x00floor {chosen.floor.field}\x00{text[:chosen.start]}\x00{text[chosen.end:]}"
-    return chosen.floor, Query(predicate, order, rest_text)
+    rest_text = f"\x00floor {floor.field}\x00{text[:chosen.start]}\x00{text[chosen.end:]}"
+    return floor, Query(predicate, order, rest_text)
 
 
 @dataclass(frozen=True)
@@ -324,7 +324,10 @@ class _Parser:
             parts.append(self.and_expr())
         if self.depth == 0 and len(parts) > 1:
             self.top = []
-        return parts[0] if len(parts) == 1 else (lambda v, ps=tuple(parts): any(p(v) for p in ps))
+        if len(parts) == 1:
+            return parts[0]
+        ps = tuple(parts)
+        return lambda v: any(p(v) for p in ps)
 
     def and_expr(self) -> Predicate:
         conjuncts = [self.conjunct()]
@@ -334,7 +337,10 @@ class _Parser:
         if self.depth == 0:
             self.top = conjuncts
         parts = [c.predicate for c in conjuncts]
-        return parts[0] if len(parts) == 1 else (lambda v, ps=tuple(parts): all(p(v) for p in ps))
+        if len(parts) == 1:
+            return parts[0]
+        ps = tuple(parts)
+        return lambda v: all(p(v) for p in ps)
 
     def conjunct(self) -> _Conjunct:
         tok = self.peek
@@ -487,11 +493,12 @@ class _Parser:
         name = spec.name
         if spec.kind == "date":
             moments = [self._moment(label, val) for val in values]
-            if any(m is None for m in moments):
-                return lambda v: False
+            known = [m for m in moments if m is not None]
+            if len(known) < len(moments):
+                return lambda v: False  # an unreadable date: _moment has recorded the error
             if op in (">=", ">"):
-                self._floor = Floor(name, op, moments[0])
-            return _compare(name, op, moments)
+                self._floor = Floor(name, op, known[0])
+            return _compare(name, op, known)
         if spec.kind == "text":
             patterns = text_patterns(values[0].text)
             negate = op == "!~"

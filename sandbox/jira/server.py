@@ -364,7 +364,8 @@ class JiraSandbox(SandboxServer):
         if not isinstance(payload, dict):
             raise ApiError(400, ["Can not deserialize the request body."])
         fields = payload.get("fields") or {}
-        errors, changes = {}, {}
+        errors: dict[str, str] = {}
+        changes: dict[str, Any] = {}  # a field's new value: text, a document, labels
         for name, value in fields.items():
             if name in ("summary",):
                 if not isinstance(value, str) or not value.strip():

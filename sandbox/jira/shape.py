@@ -132,7 +132,7 @@ class Shape:
         ]
 
     def project(self, expand_full: bool = True) -> dict[str, Any]:
-        p = {"self": f"{self.api}/project/{PROJECT_ID}", "id": PROJECT_ID, "key": PROJECT_KEY, "name": PROJECT_NAME,
+        p: dict[str, Any] = {"self": f"{self.api}/project/{PROJECT_ID}", "id": PROJECT_ID, "key": PROJECT_KEY, "name": PROJECT_NAME,
              "projectTypeKey": "software", "avatarUrls": {f"{n}x{n}": f"{self.base}/secure/projectavatar?size={n}"
                                                            for n in (16, 24, 32, 48)}}
         if self.cloud:

@@ -107,7 +107,8 @@ class Query:
         """The rows that match, in the query's order (stable: ties keep input order)."""
         out = [r for r in rows if self.matches(r, get)]
         for name, desc in reversed(self.order):
-            out.sort(key=lambda r, n=name: _sort_key(get(r, n) or ""), reverse=desc)
+            # sort() calls the key before the loop moves on: ``name`` need not be bound early.
+            out.sort(key=lambda r: _sort_key(get(r, name) or ""), reverse=desc)
         return out
 
     def split_floor(self) -> tuple[Condition, Query] | None:

@@ -193,6 +193,7 @@ class ServiceNowSandbox(SandboxServer):
             return sn_error(400, "Exception while reading request", str(exc))
         if not isinstance(body, dict):
             return sn_error(400, "Exception while reading request", "The request body must be a JSON object")
+        row: dict[str, str] | None  # None: no such record to update
         try:
             if sys_id is None:
                 row = self.store.insert(table, body, user)
