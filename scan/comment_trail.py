@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import overload
 
 from csi_coach.coach import History, PastComment
 from csi_coach.connectors.base import Connector
@@ -29,6 +30,10 @@ SETTLE_WINDOW = timedelta(hours=12)
 KNOWN_MARGIN = timedelta(minutes=10)
 
 
+@overload
+def _aware(value: datetime) -> datetime: ...
+@overload
+def _aware(value: datetime | None) -> datetime | None: ...
 def _aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=UTC)

@@ -30,7 +30,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from csi_coach.errors import CoachError
 
@@ -241,7 +241,7 @@ class StateStore:
         self._all_lock = threading.Lock()
         try:
             if readonly:
-                self._shared = _open_readonly(Path(self.path))
+                self._shared: sqlite3.Connection | None = _open_readonly(Path(self.path))
                 self._shared.execute("PRAGMA busy_timeout=30000")
                 self._check_version()
             else:
@@ -352,7 +352,7 @@ class StateStore:
             "INSERT INTO scans (started, status, sources, ruleset) VALUES (?, 'running', ?, ?)",
             (_ts(now or utcnow()), json.dumps(list(sources)), ruleset),
         )
-        return int(cur.lastrowid)
+        return cast(int, cur.lastrowid)  # set by the INSERT (typed Optional: None before one)
 
     def end_scan(self, scan_id: int, status: str, counts: dict[str, Any], *, now: datetime | None = None) -> None:
         self._exec(
@@ -511,7 +511,7 @@ class StateStore:
             "VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
             (source, record_key, digest, marker, kind, previous_id, stamp, stamp),
         )
-        return int(cur.lastrowid)
+        return cast(int, cur.lastrowid)  # set by the INSERT (typed Optional: None before one)
 
     def ledger_posted(self, row_id: int, comment_id: str, *, now: datetime | None = None) -> None:
         """The remote write landed (or was found on the ticket)."""
@@ -542,7 +542,7 @@ class StateStore:
             "VALUES (?, ?, ?, ?, ?, 'posted', ?, ?, ?)",
             (source, record_key, digest, marker, kind, comment_id or "", stamp, _ts(utcnow())),
         )
-        return int(cur.lastrowid)
+        return cast(int, cur.lastrowid)  # set by the INSERT (typed Optional: None before one)
 
     def ledger_for(self, source: str, record_key: str) -> list[LedgerRow]:
         rows = self._query(
