@@ -19,6 +19,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import cast
 
 from csi_coach import __version__
 from csi_coach.config import DEFAULT_CONFIG, default_config_path
@@ -108,7 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Commands that own many options add them from their own module. Only the
     # chosen command's module is imported, so one command cannot break another.
     for action in parser._subparsers._group_actions:  # type: ignore[union-attr]
-        for name, sp in action.choices.items():
+        # The only action there is the commands': its choices map names to parsers.
+        for name, sp in cast("dict[str, argparse.ArgumentParser]", action.choices).items():
             configure = sp.get_default("configure")
             if configure and name in argv:
                 _resolve(configure)(sp)

@@ -166,8 +166,8 @@ def check(config: Config, report: Report) -> None:
         errors = renderer.check()
     except ConfigError as exc:
         errors = [exc]
-    for exc in errors:
-        report.fail(f"template: {exc}")
+    for err in errors:
+        report.fail(f"template: {err}")
     if not errors:
         where = f"{config.templates_path()} over the shipped ones" if config.templates_path() else "shipped"
         report.ok(f"templates ({where}): {', '.join(TARGETS)} comments render safely with hostile ticket text")

@@ -30,7 +30,7 @@ from requests.auth import AuthBase, HTTPBasicAuth
 
 from csi_coach.config import ServiceNowSettings
 from csi_coach.connectors.transport import vendor_message
-from csi_coach.errors import AuthError, CoachError, ConfigError, TransientError
+from csi_coach.errors import AuthError, ConfigError, RemoteError, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ class OAuthSnAuth(SnAuth):
         try:
             resp = self._session.post(self._url, data=data, timeout=self._timeout,
                                       headers={"Accept": "application/json"})
-        except CoachError as exc:  # rate limited / ambiguous / transient from the transport
+        except RemoteError as exc:  # rate limited / ambiguous / transient from the transport
             raise TransientError(f"could not get an OAuth token from {self._url}: {exc.message}",
                                  url=self._url) from None
         except requests.RequestException as exc:
