@@ -30,6 +30,7 @@ from __future__ import annotations
 import re
 from html import unescape
 from html.parser import HTMLParser
+from typing import Any
 
 from csi_coach.model import Record
 
@@ -249,7 +250,7 @@ def plain_text(text: str) -> str:
 def read_record(record: Record) -> Record:
     """The record with its text fields read as plain text; the same object when no field
     holds markup (so a plain record costs one quick search per field)."""
-    changes = {}
+    changes: dict[str, Any] = {}  # field -> plain text; Any, as mypy checks **changes against every field
     for name in ("title", "description", "goal"):
         value = record.text(name)
         if value:
