@@ -55,6 +55,7 @@ class Kind:
     question: str
     draft: str
     pattern: re.Pattern[str] = field(compare=False, repr=False)
+    fallback: bool = False  # named only after the other kinds matched
 
     def view(self) -> dict[str, str]:
         return {"key": self.key, "name": self.name, "line": self.line, "question": self.question, "draft": self.draft}
@@ -118,7 +119,7 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 _TOP_KEYS = ("people", "provider", "internal_intent", "kind", "unclear", "no_goal", "internal")
-_KIND_KEYS = ("name", "terms", "line", "question", "draft")
+_KIND_KEYS = ("name", "terms", "line", "question", "draft", "fallback")
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any], file: str) -> dict[str, Any]:
@@ -167,7 +168,7 @@ def load_coaching(templates_dir: Path | None = None) -> Coaching:
         all_terms += terms
         kinds.append(Kind(key, _string(entry, where, "name", file), terms, _string(entry, where, "line", file),
                           _string(entry, where, "question", file), _draft(_string(entry, where, "draft", file), where, file),
-                          _terms_pattern(terms)))
+                          _terms_pattern(terms), fallback=entry.get("fallback") is True))
     texts: dict[str, dict[str, str]] = {}
     for key in ("unclear", "no_goal", "internal"):
         entry = data.get(key) or {}
@@ -553,7 +554,7 @@ def kinds_for(evidence: Iterable[Evidence], coaching: Coaching) -> list[Kind]:
                 first[kind.key] = min(first.get(kind.key, (9, 10**9)), (order.get(ev.field, 3), ev.start))
                 break
     # Most evidence first; on a tie, the kind named first in the goal ("Get MTTR for till outages": MTTR).
-    return sorted((k for k in coaching.kinds if k.key in counts), key=lambda k: (-counts[k.key], first[k.key]))
+    return sorted((k for k in coaching.kinds if k.key in counts), key=lambda k: (k.fallback, -counts[k.key], first[k.key]))
 
 
 def build(record: Record, verdict: Verdict, coaching: Coaching) -> dict[str, Any]:
@@ -562,6 +563,8 @@ def build(record: Record, verdict: Verdict, coaching: Coaching) -> dict[str, Any
     evidence = [ev for f in verdict.findings for ev in f.evidence]
     process = verdict.category is Category.PROCESS_ONLY
     quotes = quotes_for(read, evidence, prefer=coaching.process if process else None)
+    if len(quotes) > 1 and quotes[0].field == "title":  # a title mostly names the topic: the other quote says more
+        quotes = quotes[1:]
     intent = internal_intent(read, coaching)
     if intent is not None:
         name, s, e = intent

@@ -47,7 +47,7 @@ below after before again once over under out off our ours she her his him one tw
 use used using make made put set see seen here add label csi coach csi-coach leave alone useful hi hello note ask
 admin exclude record issue goal could read found what""".split())
 _WORD = re.compile(r"[a-z][a-z'-]{2,}")
-_QUOTE_LINE = re.compile(r'^\s*(?:"(.*)"|bq\.\s*(.*))\s*$')
+_QUOTE_LINE = re.compile(r'^\s*(?:[-*]\s+|bq\.\s*)?"(.*)"(?:\s*\([a-z]+\))?\s*$')
 _GENERIC = re.compile(r"<[a-z][^<>]{0,40}>|\bthis service\b|\bthe people who use\b|\[date\]", re.IGNORECASE)
 _NO_GOAL = re.compile(r"\bno goal\b|\bwithout a goal\b|\bno goal is stated\b|\bbut no goal\b", re.IGNORECASE)
 _PROCESS_CLAIM = re.compile(r"\bmeasures the process\b|\bprocess measures?\b", re.IGNORECASE)
@@ -80,7 +80,7 @@ def quotes_of(text: str) -> list[str]:
     for line in text.splitlines():
         m = _QUOTE_LINE.match(line)
         if m:
-            out.append(m.group(1) if m.group(1) is not None else m.group(2))
+            out.append(m.group(1))
     return out
 
 
@@ -91,8 +91,12 @@ def process_terms() -> re.Pattern[str]:
     vocabs = load_ruleset("default").vocabs
     terms = {t.lower() for name in ("process_metric", "provider_effort", "desk_interaction") for t in vocabs.get(name, ())}
     stems = set()
-    for t in terms:
-        stems.add(t[:-1] if t.endswith("s") and not t.endswith("ss") and len(t) > 3 else t)
+    for t in terms:  # singular forms: "crashes" -> "crash", "incidents" -> "incident" (the plural is matched below)
+        if re.search(r"(?:ss|sh|ch|x)es$", t):
+            t = t[:-2]
+        elif t.endswith("s") and not t.endswith("ss") and len(t) > 3:
+            t = t[:-1]
+        stems.add(t)
     body = "|".join(re.escape(t).replace(r"\ ", r"[\s-]+") for t in sorted(stems, key=len, reverse=True))
     return re.compile(rf"(?<![\w-])(?:{body})(?:s|es)?(?![\w-])", re.IGNORECASE)
 

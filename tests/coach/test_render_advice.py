@@ -111,7 +111,7 @@ def test_at_most_two_quotes_each_once(renderer, ruleset):
 
 
 @pytest.mark.parametrize("goal, kind_line", [
-    ("Reduce P1 incidents by 20% by June.", "Incident counts say how often things break"),
+    ("Reduce P1 incidents by 20% by June.", "Counting incidents or failures says how often things break"),
     ("Get MTTR for till outages under 2 hours by June.", "A faster fix counts when someone is back at work sooner"),
     ("Raise first-contact resolution to 75% by June.", "First-contact resolution measures the desk"),
     ("Ticket CSAT above 4.5 on the closure survey by June.", "Satisfaction with how a ticket was handled"),

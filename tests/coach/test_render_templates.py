@@ -29,10 +29,10 @@ def test_process_only_comment_quotes_the_sentence_names_the_kind_and_offers_opt_
     body = render.Renderer(opt_out_label="no-coaching").comment(target, record, verdict, marker)
     shown = body.replace("\\", "")
     assert shown.startswith("Hi Ada, a note on the goal for Payroll Portal:")
-    assert "measures the process (incident counts)" in shown
+    assert "measures the process (incident and failure counts)" in shown
     assert f'"{GOAL}"' in shown  # the whole sentence, once
     assert shown.count("P1 incidents") == 1
-    assert "Incident counts say how often things break" in shown  # the kind's line from coaching.toml
+    assert "Counting incidents or failures says how often things break" in shown  # the kind's line from coaching.toml
     assert "<" not in shown and "this service" not in shown  # no generic placeholders
     assert 'label "no-coaching"' in shown and "leave it alone" in shown
     last = body.splitlines()[-1]
