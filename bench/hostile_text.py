@@ -52,6 +52,15 @@ def shapes(ruleset: rules.RuleSet) -> dict[str, str]:
         "money": "$10 saved ",
         "separators": "- customers - ",
         "link words": "so so because which ",
+        # Markup, read by rules/document.py before the rules look.
+        "html paragraphs": "<p><b>Goal:</b> customers get refunds&nbsp;so that staff</p>",
+        "html table rows": "<tr><td>MTTR</td><td>4 h</td><td>1 h</td></tr>",
+        "wiki headings and rows": "h3. Key results\n||KPI||Now||Target||\n|MTTR|4h|1h|\n",
+        "emphasis and links": "*a* [b|http://x] `c` {{d}} ",
+        "unclosed markup": "*a [b <c {d ",
+        "quoted mail": "> > From: x\n> so that users get refunds\n",
+        "consequence clauses": "MTTR under 5 min so the night orders reach the ovens, ",
+        "hypotheses": "if we cut the batch then ",
     })
     return units
 
