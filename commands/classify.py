@@ -21,10 +21,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from csi_coach import rules
+from csi_coach.commands.record_json import record_from_json
 from csi_coach.errors import ConfigError
-from csi_coach.model import Record
-
-_TEXT_KEYS = ("title", "description", "goal", "service", "source", "number", "url", "owner", "state", "container")
 
 
 def rules_spec_for(args: argparse.Namespace) -> str | Path:
@@ -39,35 +37,6 @@ def rules_spec_for(args: argparse.Namespace) -> str | Path:
     return "default"
 
 
-def _text(obj: dict[str, Any], key: str) -> str:
-    v = obj.get(key)
-    if v is None:
-        return ""
-    if isinstance(v, str):
-        return v
-    if isinstance(v, (int, float, bool)):
-        return str(v)
-    raise ValueError(f"field {key!r} must be a string, not {type(v).__name__}")
-
-
-def record_from_json(obj: Any) -> Record:
-    """A Record from one eval-format object; ValueError when it is not one."""
-    if not isinstance(obj, dict):
-        raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
-    t = {k: _text(obj, k) for k in _TEXT_KEYS}
-    key = _text(obj, "id") or _text(obj, "key") or t["number"]
-    labels = obj.get("labels") or ()
-    if isinstance(labels, str):
-        labels = (labels,)
-    if not isinstance(labels, (list, tuple)) or not all(isinstance(x, str) for x in labels):
-        raise ValueError("field 'labels' must be a list of strings")
-    return Record(
-        source=t["source"] or "classify", key=key, number=t["number"] or key, url=t["url"],
-        title=t["title"], description=t["description"], goal=t["goal"], service=t["service"],
-        owner=t["owner"], labels=tuple(labels), state=t["state"], container=t["container"],
-    )
-
-
 def classify_lines(lines: Iterator[bytes], ruleset: rules.RuleSet) -> Iterator[dict[str, Any]]:
     """One result dict per non-blank line: the verdict, or an ``error`` entry."""
     for n, raw in enumerate(lines, 1):
@@ -77,7 +46,7 @@ def classify_lines(lines: Iterator[bytes], ruleset: rules.RuleSet) -> Iterator[d
         try:
             text = raw.decode("utf-8")
             obj = json.loads(text)
-            record = record_from_json(obj)
+            record = record_from_json(obj, default_source="classify")
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             ident = obj.get("id") if isinstance(obj, dict) and isinstance(obj.get("id"), (str, int)) else None
             reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else str(exc).splitlines()[0][:200]

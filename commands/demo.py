@@ -20,6 +20,7 @@ from typing import Any
 
 import requests
 
+from csi_coach.errors import CoachError
 from csi_coach.report.writer import CATEGORY_LABELS
 
 # The example config is package data at the package root, beside bot.py.
@@ -40,7 +41,7 @@ def demo_config_text(example: str, *, snow_url: str, jira_url: str, state_file: 
     text = example.replace(f"http://127.0.0.1:{SNOW_PORT}", snow_url).replace(f"http://127.0.0.1:{JIRA_PORT}", jira_url)
     text, n = re.subn(r'(?m)^(\[state\][^\[]*?^path\s*=\s*)"[^"]*"', lambda m: m.group(1) + _toml_str(str(state_file)), text)
     if n != 1:
-        raise RuntimeError("config.example.toml has no [state] path to point at the demo's folder")
+        raise CoachError("config.example.toml has no [state] path to point at the demo's folder")
     return text
 
 

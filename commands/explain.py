@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from csi_coach.commands.record_json import record_from_json
 from csi_coach.config import CommentPolicy, Config, load_config
 from csi_coach.errors import CoachError, ConfigError, NotFound
 from csi_coach.model import BrokenRecord, Record, Verdict, marker_for
@@ -49,20 +50,15 @@ def _load_config(args: argparse.Namespace) -> Config | None:
     return None
 
 
-def _record_from_json(obj: dict[str, Any], origin: str) -> Record:
-    def text(name: str) -> str:
-        value = obj.get(name, "")
-        return _scrub(value if isinstance(value, str) else ("" if value is None else str(value)))
-
-    labels = obj.get("labels") or ()
-    if isinstance(labels, str):
-        labels = (labels,)
-    key = text("id") or text("key") or text("number") or origin
-    return Record(
-        source=text("source") or "file", key=key, number=text("number") or key, url=text("url"),
-        title=text("title"), description=text("description"), goal=text("goal"), service=text("service"),
-        owner=text("owner"), labels=tuple(_scrub(str(x)) for x in labels), state=text("state"), container=text("container"),
-    )
+def _record_from_json(obj: dict[str, Any], origin: str, path: Path) -> Record:
+    try:
+        record = record_from_json(obj, default_source="file", default_key=origin)
+    except ValueError as exc:
+        raise ConfigError(f"the JSON record is not one csi-coach can read: {exc}", file=str(path),
+                          expected=JSON_FIELDS) from None
+    return replace(record, title=_scrub(record.title), description=_scrub(record.description), goal=_scrub(record.goal),
+                   service=_scrub(record.service), owner=_scrub(record.owner), number=_scrub(record.number),
+                   key=_scrub(record.key), labels=tuple(_scrub(x) for x in record.labels))
 
 
 def record_from_file(path: Path) -> Record:
@@ -84,7 +80,7 @@ def record_from_file(path: Path) -> Record:
             except json.JSONDecodeError:
                 continue
             if isinstance(obj, dict):
-                record = _record_from_json(obj, path.name)
+                record = _record_from_json(obj, path.name, path)
                 if not any(t.strip() for t in (record.title, record.description, record.goal)):
                     raise ConfigError("the JSON record has no text to judge (title, description and goal are empty)",
                                       file=str(path), expected=JSON_FIELDS)
