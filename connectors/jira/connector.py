@@ -36,7 +36,8 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -45,6 +46,7 @@ import requests
 from jira import JIRA, JIRAError
 
 from csi_coach.config import JiraSettings
+from csi_coach.connectors.jira.answers import BrokenAnswer, an_object, json_body, listed
 from csi_coach.connectors.jira.comments import (
     account_of,
     authored_by,
@@ -67,6 +69,15 @@ COMMENT_PAGE = 100  # Jira's default and maximum for comment listing
 COMMENT_LIST_MAX_IDS = 1000  # POST /comment/list accepts at most 1000 ids
 
 
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+# The listing's upper bound is this much before the bot's clock, so it stays before Jira's
+# when the bot's clock runs ahead (issues updated in it are read by the next scan).
+UNTIL_MARGIN = timedelta(minutes=1)
+
+
 class JiraConnector:
     """Reads improvement issues by JQL and writes coaching comments (wiki markup, API v2)."""
 
@@ -76,7 +87,8 @@ class JiraConnector:
     # beyond it the query restarts from the last seen ``updated``.
     SEARCH_WINDOW = 10_000
 
-    def __init__(self, settings: JiraSettings, session: requests.Session | None = None) -> None:
+    def __init__(self, settings: JiraSettings, session: requests.Session | None = None, *,
+                 now: Callable[[], datetime] | None = None) -> None:
         if not settings.jql.strip():
             raise ConfigError(
                 "a JQL restriction is required so the bot never coaches the whole site",
@@ -94,10 +106,12 @@ class JiraConnector:
         self._me: dict[str, Any] | None = None
         self._notify_param = True  # drops to False if the site refuses notifyUsers=false
         self._writes = 0  # comment writes started, for the search's startAt back-off
+        self._writes_done = 0  # comment writes answered (or failed): their effect is in place
+        self._now = now  # fixes each listing's upper bound (None: ``wall_clock``, looked up per listing)
         self.client = self._make_client(settings, session)
 
     @classmethod
-    def open(cls, settings: JiraSettings, *, limiters: Any, policy: Any = None) -> JiraConnector:
+    def open(cls, settings: JiraSettings, *, limiters: Any, policy: Any = None, **kwargs: Any) -> JiraConnector:
         """Build the project's resilient session for ``settings.url`` and connect."""
         from csi_coach.connectors.transport import RetryPolicy, build_session
 
@@ -105,7 +119,7 @@ class JiraConnector:
             settings.url, policy=policy or RetryPolicy(), limiters=limiters, verify=settings.verify_tls,
             timeout=settings.timeout_seconds,
         )
-        return cls(settings, session)
+        return cls(settings, session, **kwargs)
 
     # -- setup ---------------------------------------------------------------------------
 
@@ -167,19 +181,38 @@ class JiraConnector:
             raise TransientError(f"{head}; connection failed ({kind})", url=exc.url) from None
         except CoachError:
             raise
+        except BrokenAnswer as exc:  # a 2xx that is not the API's JSON: never "no issues", never "gone"
+            head = f"Jira source {self.name!r} could not {action.text}"
+            if action.write:
+                raise AmbiguousWrite(f"{head}; {exc}, so it may or may not have been saved",
+                                     url=self.base_url) from None
+            raise TransientError(f"{head}; {exc}", url=self.base_url) from None
         except (requests.RequestException, OSError) as exc:
             raise from_exception(exc, action, source=self.name, url=self.base_url) from None
 
-    def _get(self, path: str, params: Mapping[str, Any], action: Action) -> Any:
-        return self._call(action, lambda: self.client._get_json(path, params=dict(params)))
+    def _get(self, path: str, params: Mapping[str, Any], action: Action,
+             check: Callable[[Any], Any] | None = None) -> Any:
+        """GET a path of the REST API: its JSON, checked by ``check`` (see ``answers``) when given.
+
+        Not the library's ``_get_json``: it reads an empty body as ``{}``."""
+        url = self.client._get_url(path)
+
+        def do() -> Any:
+            data = json_body(self.client._session.get(url, params=dict(params)))
+            return check(data) if check is not None else data
+
+        return self._call(action, do)
 
     def _send(self, method: str, path: str, payload: Any, action: Action,
-              params: Mapping[str, Any] | None = None) -> Any:
+              params: Mapping[str, Any] | None = None, check: Callable[[Any], Any] | None = None) -> Any:
         url = self.client._get_url(path)
 
         def do() -> Any:
             resp = self.client._session.request(method, url, params=dict(params or {}), data=json.dumps(payload))
-            return resp.json() if resp.content else {}
+            if resp.status_code == 204:
+                return {}  # No Content: a PUT or DELETE that answers nothing
+            data = an_object(json_body(resp), "a JSON object")
+            return check(data) if check is not None else data
 
         return self._call(action, do)
 
@@ -189,7 +222,8 @@ class JiraConnector:
     def flavor(self) -> str:
         """"cloud" or "server"; with flavor = "auto" asks serverInfo once."""
         if self._flavor is None:
-            info = self._get("serverInfo", {}, Action("read serverInfo", "Browse projects"))
+            info = self._get("serverInfo", {}, Action("read serverInfo", "Browse projects"),
+                             lambda d: an_object(d, "serverInfo"))
             kind = str(info.get("deploymentType", "")) if isinstance(info, dict) else ""
             self._flavor = "cloud" if kind.lower() == "cloud" else "server"
             log.info("jira source %s: serverInfo deploymentType %r -> flavor %s", self.name, kind, self._flavor)
@@ -199,21 +233,47 @@ class JiraConnector:
         """The bot's account (``GET /myself``), fetched once per connector."""
         with self._lock:
             if self._me is None:
-                me = self._get("myself", {}, Action("read the bot's own account (myself)", "Browse projects"))
+                me = self._get("myself", {}, Action("read the bot's own account (myself)", "Browse projects"),
+                               lambda d: an_object(d, "a user"))
                 self._me = me if isinstance(me, dict) else {}
             return self._me
 
     # -- records -------------------------------------------------------------------------
 
     def fetch(self, since: datetime | None) -> Iterator[Record | BrokenRecord]:
-        """Issues matching the admin's JQL updated at or after ``since``, oldest first."""
+        """Issues matching the admin's JQL updated at or after ``since``, oldest first, and before
+        the minute the listing started at less ``UNTIL_MARGIN`` (the upper bound).
+
+        Why no issue is skipped however reads, the bot's writes and owners' edits
+        interleave: pages restart at the minute of the last issue read (no offset,
+        see ``paging``), so an issue leaving the listing cannot push another
+        past the restart point. Only within one crowded minute is an offset used
+        (Data Center ``startAt``) or a token followed (Cloud). There the upper
+        bound keeps the listing's set from growing: an issue updated while the
+        listing runs leaves it for good (its ``updated`` is after the bound)
+        instead of moving to its end, so on Data Center every issue that left
+        lowers ``total``, and the next ``startAt`` backs off by that drop (and by
+        the bot's writes that may have landed since, see ``_server_pages``). An
+        issue that left unread was updated after the bound; the watermark never
+        passes the bound (it is the time of an issue this listing read, or
+        older), so the next scan reads it. The margin keeps the bound before
+        Jira's own clock when the bot's runs up to a minute ahead.
+
+        Left open: with the user's time zone unknown there is no bound (a literal
+        cannot be placed within 14 hours) and owners' edits could shift Data
+        Center's ``startAt``; Cloud's ``nextPageToken`` is taken to be a cursor
+        after the last issue returned, as Atlassian's search-after design and the
+        sandbox are (if it were an offset, a crowded minute could skip).
+        """
         zone = user_zone(self.myself().get("timeZone"))
         watermark = jql_time(since, zone) if since is not None else None
+        started = self._now() if self._now is not None else wall_clock()
+        until = jql_time(started - UNTIL_MARGIN, zone) if zone is not None else None
         fields = ",".join(requested_fields(self.settings.fields))
         if self.flavor == "cloud":
-            pages = self._cloud_pages(watermark, fields, zone)
+            pages = self._cloud_pages(watermark, fields, zone, until=until)
         else:
-            pages = self._server_pages(watermark, fields, zone)
+            pages = self._server_pages(watermark, fields, zone, until=until)
         count = 0
         for issue in pages:
             count += 1
@@ -237,7 +297,8 @@ class JiraConnector:
         fields = ",".join(requested_fields(self.settings.fields))
         action = Action(f"read issue {key}", "Browse projects")
         try:
-            issue = self._get(f"issue/{quote(key, safe='')}", {"fields": fields}, action)
+            issue = self._get(f"issue/{quote(key, safe='')}", {"fields": fields}, action,
+                              lambda d: an_object(d, "an issue"))
         except NotFound:
             return None
         if not isinstance(issue, Mapping):
@@ -267,13 +328,12 @@ class JiraConnector:
             endpoint, params = "search", {"jql": jql, "fields": fields, "startAt": 0, "maxResults": 1}
         action = Action(f"search issue {key} within the source's JQL (GET /rest/api/2/{endpoint})", "Browse projects")
         try:
-            data = self._get(endpoint, params, action)
+            issues = self._get(endpoint, params, action, lambda d: listed(d, "issues"))
         except BadRequest as exc:
             if _names_unknown_key(exc.message, key):
                 return None
             raise
-        issues = data.get("issues") if isinstance(data, Mapping) else None
-        if not issues:
+        if not issues:  # a well-formed search answer without it: gone or out of scope
             return None
         if not isinstance(issues[0], Mapping):
             raise TransientError(f"Jira source {self.name!r} answered the search for {key} with a body that is "
@@ -281,7 +341,7 @@ class JiraConnector:
         return issue_to_record(issues[0], source=self.name, base_url=self.base_url, fields=self.settings.fields)
 
     def _cloud_pages(self, watermark: str | None, fields: str, zone: Any,
-                     extra: str = "") -> Iterator[dict[str, Any]]:
+                     extra: str = "", until: str | None = None) -> Iterator[dict[str, Any]]:
         """GET /rest/api/2/search/jql, keyset-paged like Data Center, nextPageToken within a minute.
 
         Atlassian does not document what nextPageToken points at (an offset or
@@ -298,12 +358,12 @@ class JiraConnector:
         token: str | None = None
         page = 0
         while True:
-            jql = build_jql(self.settings.jql, keys.floor, extra)
+            jql = build_jql(self.settings.jql, keys.floor, extra, until)
             params: dict[str, Any] = {"jql": jql, "fields": fields, "maxResults": self.settings.page_size}
             if token:
                 params["nextPageToken"] = token
-            data = self._get("search/jql", params, action)
-            issues = data.get("issues") or []
+            data = self._get("search/jql", params, action, _search_answer)
+            issues = data["issues"]
             page += 1
             log.debug("jira source %s: cloud page %d, %d issue(s), jql %s", self.name, page, len(issues), jql)
             yield from self._fresh(issues, keys, zone)
@@ -320,38 +380,60 @@ class JiraConnector:
             token = next_token
 
     def _server_pages(self, watermark: str | None, fields: str, zone: Any,
-                      extra: str = "") -> Iterator[dict[str, Any]]:
+                      extra: str = "", until: str | None = None) -> Iterator[dict[str, Any]]:
         """GET /rest/api/2/search, keyset-paged (see ``jira_paging``): one request per page.
 
         Each next page restarts at ``updated >= "<minute of the last issue>"``
         from startAt 0, so issues updated meanwhile (our comments) cannot push
         unread ones under the offset. When a whole page lies within one minute
         (or the user's zone is unknown, so literals are widened by hours) we step
-        on by ``startAt`` within the query instead, backing off by the writes
-        this connector started meanwhile (each moves at most one issue already
-        read out of the prefix), and skip what comes round twice. The 10,000
-        window (``SEARCH_WINDOW``) is then kept by restarting at the last minute.
+        on by ``startAt`` within the query instead, backing off for the issues
+        that left the part already read since the last page:
+
+        - ahead, by the bot's writes that may have landed between the two
+          queries: every write started by now and not answered before the last
+          page was asked (a write in flight across a query, e.g. behind a locked
+          state file, lands after it). Without a bound a written issue moves to
+          the end and ``total`` stays, so this is what covers the bot's writes;
+        - after, by the drop in ``total``: with the upper bound (``until``) the
+          query's set never grows, so each issue that left it (edited by anyone,
+          deleted, moved out of scope) lowers it by one. A drop larger than the
+          step backed off for means the page began past unread issues: it is
+          asked again further back before anything of it is yielded.
+
+        Backing off too far only re-reads issues, skipped by ``_fresh``. The
+        10,000 window (``SEARCH_WINDOW``) is kept by restarting at the last minute.
         """
         action = Action("search issues (GET /rest/api/2/search)", "Browse projects")
         size = self.settings.page_size
         keys = Keyset(watermark, zone_known=zone is not None)
         start = 0
-        read = 0  # issues received from the current query
-        writes_at_query = self._write_count()
+        total_before: int | None = None  # the query's total at its previous page
+        backed = 0  # how far the last step backed off ahead of seeing the new total
         while True:
-            jql = build_jql(self.settings.jql, keys.floor, extra)
+            jql = build_jql(self.settings.jql, keys.floor, extra, until)
             params = {"jql": jql, "fields": fields, "startAt": start, "maxResults": size}
-            data = self._get("search", params, action)
-            issues = data.get("issues") or []
-            log.debug("jira source %s: server page at %d, %d issue(s), jql %s", self.name, start, len(issues), jql)
-            yield from self._fresh(issues, keys, zone)
-            read += len(issues)
+            done_now = self._writes_answered()
+            data = self._get("search", params, action, _search_answer)
+            issues = data["issues"]
             total = data.get("total")
-            if not issues or (isinstance(total, int) and start + len(issues) >= total):
+            total = total if isinstance(total, int) else None
+            log.debug("jira source %s: server page at %d, %d issue(s), total %s, jql %s",
+                      self.name, start, len(issues), total, jql)
+            if total is not None and total_before is not None and total_before - total > backed:
+                # More issues left the listing since the last page than the step backed off
+                # for: this page starts past unread ones. Ask again further back, yield nothing.
+                start = max(0, start - (total_before - total - backed))
+                total_before, backed = total, 0
+                continue
+            yield from self._fresh(issues, keys, zone)
+            if not issues or (total is not None and start + len(issues) >= total):
                 return
             restart = keys.restart_at()
             if restart is None:
-                start = max(0, read - (self._write_count() - writes_at_query))
+                backed = self._write_count() - done_now  # started by now, not answered before this page
+                total_before = total
+                start = max(0, start + len(issues) - backed)
                 if start + size <= self.SEARCH_WINDOW:
                     continue
                 restart = keys.last_minute
@@ -363,8 +445,7 @@ class JiraConnector:
                 log.info("jira source %s: %d-result window reached; restarting at updated >= %s",
                          self.name, self.SEARCH_WINDOW, restart)
             keys.restart(restart)
-            start, read = 0, 0
-            writes_at_query = self._write_count()
+            start, total_before, backed = 0, None, 0
 
     def _fresh(self, issues: list[dict[str, Any]], keys: Keyset, zone: Any) -> Iterator[dict[str, Any]]:
         """The page's issues not yet read unchanged in this fetch."""
@@ -384,6 +465,29 @@ class JiraConnector:
     def _count_write(self) -> None:
         with self._lock:
             self._writes += 1
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Count one comment write for the search's back-off: started now, answered when it
+        returns or fails for certain. An ``AmbiguousWrite`` stays unanswered (it may land
+        later), so every later page backs off for it too."""
+        self._count_write()
+        try:
+            yield
+        except AmbiguousWrite:
+            raise
+        except BaseException:
+            self._write_answered()
+            raise
+        self._write_answered()
+
+    def _writes_answered(self) -> int:
+        with self._lock:
+            return self._writes_done
+
+    def _write_answered(self) -> None:
+        with self._lock:
+            self._writes_done += 1
 
     def _issue_minute(self, issue: Mapping[str, Any], zone: Any) -> str | None:
         values = issue.get("fields") or {}
@@ -436,8 +540,8 @@ class JiraConnector:
         start = 0
         while True:
             params = {"startAt": start, "maxResults": COMMENT_PAGE, "expand": "properties"}
-            data = self._get(f"issue/{key}/comment", params, action)
-            comments = data.get("comments") or []
+            data = self._get(f"issue/{key}/comment", params, action, lambda d: _page_of(d, "comments"))
+            comments = data["comments"]
             yield from comments
             start += len(comments)
             total = data.get("total")
@@ -454,8 +558,9 @@ class JiraConnector:
             start = 0
             while True:  # a PageBeanComment: follow isLast
                 params = {"expand": "properties", "startAt": start}
-                data = self._send("POST", "comment/list", {"ids": chunk}, action, params=params)
-                values = data.get("values") or []
+                data = self._send("POST", "comment/list", {"ids": chunk}, action, params=params,
+                                  check=lambda d: _page_of(d, "values"))
+                values = data["values"]
                 for c in values:
                     expanded[str(c.get("id"))] = c
                 start += len(values)
@@ -476,9 +581,9 @@ class JiraConnector:
         """
         payload = self._payload(body, marker, version)
         action = Action(f"add a comment to {record.key}", "Add comments", write=True)
-        self._count_write()  # before sending: the issue may move in the search order from now on
         try:
-            created = self._send("POST", f"issue/{record.key}/comment", payload, action)
+            with self._writing():  # counted before sending: the issue may move in the search order from now on
+                created = self._send("POST", f"issue/{record.key}/comment", payload, action)
         except AmbiguousWrite:
             log.warning("jira source %s: the comment on %s may or may not have been saved; not writing it "
                         "again (settled by its marker %s)", self.name, record.key, marker)
@@ -502,7 +607,10 @@ class JiraConnector:
         payload = self._payload(body, marker, version)
         action = Action(f"edit comment {ref.comment_id} on {ref.record_key}", "Edit own comments", write=True)
         path = f"issue/{ref.record_key}/comment/{ref.comment_id}"
-        self._count_write()
+        with self._writing():
+            self._edit(path, payload, action)
+
+    def _edit(self, path: str, payload: Any, action: Action) -> None:
         if self._notify_param:
             try:
                 self._send("PUT", path, payload, action, params={"notifyUsers": "false"})
@@ -531,6 +639,16 @@ class JiraConnector:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+def _page_of(data: Any, name: str) -> Mapping[str, Any]:
+    """A page of a listing: an object holding a ``name`` list (else ``BrokenAnswer``)."""
+    listed(data, name)
+    return an_object(data, f"a page of {name}")
+
+
+def _search_answer(data: Any) -> Mapping[str, Any]:
+    return _page_of(data, "issues")
 
 
 def _failure_kind(message: str) -> str:

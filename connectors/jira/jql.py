@@ -4,7 +4,9 @@ The query is always
 
     (<admin's JQL>) AND updated >= "<watermark>" ORDER BY updated ASC, key ASC
 
-and, for ``marked_keys``, with ``MARKED_CLAUSE`` after the admin's part.
+with, for ``fetch``, ``AND updated < "<the minute the listing started at, less a minute>"``
+before the order (see ``connector.JiraConnector.fetch``), and, for ``marked_keys``,
+``MARKED_CLAUSE`` after the admin's part.
 
 The admin's JQL is parenthesised so an ``OR`` inside it cannot swallow the
 watermark, and any ``ORDER BY`` of its own is dropped (ours gives the stable
@@ -95,8 +97,9 @@ def jql_time(moment: datetime, zone: tzinfo | None) -> str:
     return local.strftime(JQL_TIME_FORMAT)
 
 
-def build_jql(admin_jql: str, watermark: str | None, extra: str = "") -> str:
-    """The full query: admin's restriction, an extra clause of ours, the watermark, the stable order."""
+def build_jql(admin_jql: str, watermark: str | None, extra: str = "", until: str | None = None) -> str:
+    """The full query: admin's restriction, an extra clause of ours, the watermark, the listing's
+    upper bound (``updated < until``: fixed when the listing starts), the stable order."""
     clauses = []
     restriction = strip_order_by(admin_jql)
     if restriction:
@@ -105,6 +108,8 @@ def build_jql(admin_jql: str, watermark: str | None, extra: str = "") -> str:
         clauses.append(extra)
     if watermark:
         clauses.append(f'updated >= "{watermark}"')
+    if until:
+        clauses.append(f'updated < "{until}"')
     return " AND ".join(clauses) + " " + ORDER_CLAUSE
 
 

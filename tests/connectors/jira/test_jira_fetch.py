@@ -8,10 +8,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import responses
 
+from csi_coach.connectors.jira import connector as connector_module
 from csi_coach.connectors.jira.connector import JiraConnector
 from csi_coach.model import BrokenRecord, Record
 from support.jira import CLOUD, DC, load, path, query, set_secrets, settings
 
+ORDER = "ORDER BY updated ASC, key ASC"
+FIRST_BERLIN = '(project = CSI) AND updated < "2026-12-01 12:59" ' + ORDER  # a full listing, user in Berlin
 CLOUD_FIELDS = "summary,description,customfield_10050,components,assignee,status,updated,labels"
 
 
@@ -26,6 +29,13 @@ def rsps():
 @pytest.fixture(autouse=True)
 def secrets(monkeypatch):
     set_secrets(monkeypatch)
+
+
+@pytest.fixture(autouse=True)
+def listing_starts_at_noon(monkeypatch):
+    """Every listing starts at 2026-12-01 12:00 UTC: its upper bound is the minute before,
+    in the user's zone (Berlin 12:59, New York 06:59, UTC 11:59)."""
+    monkeypatch.setattr(connector_module, "wall_clock", lambda: datetime(2026, 12, 1, 12, 0, tzinfo=UTC))
 
 
 def single_server_page():
@@ -63,7 +73,7 @@ def test_cloud_pages_follow_next_page_token_within_a_minute_until_is_last(rsps):
     assert [query(c).get("nextPageToken") for c in searches] == [None, "CAEaAggD-page2", "CAEaAggD-page3"]
     for c in searches:
         q = query(c)
-        assert q["jql"] == "(project = CSI) ORDER BY updated ASC, key ASC"
+        assert q["jql"] == FIRST_BERLIN
         assert q["fields"] == CLOUD_FIELDS
         assert q["maxResults"] == "2"
     # minimal: myself once + one request per page
@@ -74,9 +84,9 @@ def test_cloud_pages_restart_at_the_last_minute_read_instead_of_the_token(rsps):
     add_myself(rsps)  # Europe/Berlin, UTC+1 in November
     first = load("search_jql_page1.json")  # CSI-1 08:15:30Z, CSI-2 08:00Z: two minutes, the last 09:00 Berlin
     later = load("search_jql_page2.json")["issues"]
-    restart = '(project = CSI) AND updated >= "2026-11-20 09:00" ORDER BY updated ASC, key ASC'
+    restart = '(project = CSI) AND updated >= "2026-11-20 09:00" AND updated < "2026-12-01 12:59" ' + ORDER
     rsps.get(f"{CLOUD}/rest/api/2/search/jql", json=first,
-             match=[responses.matchers.query_param_matcher({"jql": "(project = CSI) ORDER BY updated ASC, key ASC"},
+             match=[responses.matchers.query_param_matcher({"jql": FIRST_BERLIN},
                                                            strict_match=False)])
     rsps.get(f"{CLOUD}/rest/api/2/search/jql", json={"issues": [first["issues"][1], *later], "isLast": True},
              match=[responses.matchers.query_param_matcher({"jql": restart}, strict_match=False)])
@@ -84,7 +94,7 @@ def test_cloud_pages_restart_at_the_last_minute_read_instead_of_the_token(rsps):
         keys = [r.key for r in jira.fetch(None)]
     assert keys == ["CSI-1", "CSI-2", "CSI-3", "CSI-4"]  # CSI-2 re-read at the restart, yielded once
     searches = [c for c in rsps.calls if path(c) == "/rest/api/2/search/jql"]
-    assert [query(c)["jql"] for c in searches] == ["(project = CSI) ORDER BY updated ASC, key ASC", restart]
+    assert [query(c)["jql"] for c in searches] == [FIRST_BERLIN, restart]
     assert "nextPageToken" not in query(searches[1])
     assert len(rsps.calls) == 3  # myself + one request per page
 
@@ -119,7 +129,7 @@ def test_incremental_jql_uses_watermark_in_the_users_zone(rsps):
         list(jira.fetch(since))
     assert query(rsps.calls[1])["jql"] == (
         '(project = CSI AND issuetype = Improvement) AND updated >= "2026-11-20 08:05" '
-        "ORDER BY updated ASC, key ASC")
+        'AND updated < "2026-12-01 12:59" ORDER BY updated ASC, key ASC')
 
 
 def server_body(issues, start, total):
@@ -129,7 +139,7 @@ def server_body(issues, start, total):
 def test_server_pages_restart_at_the_last_minute_seen_and_skip_keys_already_yielded(rsps):
     add_myself(rsps, DC, "myself_datacenter.json")  # America/New_York, UTC-5 in November
     ops = {i["key"]: i for n in (1, 2, 3) for i in load(f"search_page{n}.json")["issues"]}
-    base = '(project = CSI) AND updated >= "{}" ORDER BY updated ASC, key ASC'
+    base = '(project = CSI) AND updated >= "{}" AND updated < "2026-12-01 06:59" ORDER BY updated ASC, key ASC'
     # OPS-1 and OPS-2 share 08:15 UTC; OPS-3, OPS-4, OPS-5 a day apart each
     pages = [
         (base.format("2026-11-20 03:00"), 0, ["OPS-1", "OPS-2"], 5),  # the watermark query
@@ -155,10 +165,11 @@ def test_server_yields_an_issue_again_when_its_updated_changed(rsps):
     bumped = {**ops["OPS-2"], "fields": {**ops["OPS-2"]["fields"], "updated": "2026-11-21T09:00:30.000+0000"}}
     rsps.get(f"{DC}/rest/api/2/search", json=server_body([ops["OPS-2"], ops["OPS-3"]], 0, 3),
              match=[responses.matchers.query_param_matcher(
-                 {"jql": "(project = CSI) ORDER BY updated ASC, key ASC", "startAt": "0"}, strict_match=False)])
+                 {"jql": '(project = CSI) AND updated < "2026-12-01 11:59" ' + ORDER, "startAt": "0"},
+                 strict_match=False)])
     rsps.get(f"{DC}/rest/api/2/search", json=server_body([ops["OPS-3"], bumped], 0, 2),
              match=[responses.matchers.query_param_matcher(
-                 {"jql": '(project = CSI) AND updated >= "2026-11-21 09:00" ORDER BY updated ASC, key ASC',
+                 {"jql": '(project = CSI) AND updated >= "2026-11-21 09:00" AND updated < "2026-12-01 11:59" ' + ORDER,
                   "startAt": "0"}, strict_match=False)])
     with JiraConnector(settings("server", method="pat"), None) as jira:
         keys = [r.key for r in jira.fetch(None)]
@@ -167,7 +178,8 @@ def test_server_yields_an_issue_again_when_its_updated_changed(rsps):
 
 
 class FakeDataCenterSearch:
-    """A /rest/api/2/search that honours ``updated >=`` (UTC), startAt and the window; comments bump ``updated``."""
+    """A /rest/api/2/search that honours ``updated >=`` and ``updated <`` (UTC), startAt and the window;
+    comments bump ``updated``; ``after_page`` runs after each page is served (owners' edits)."""
 
     def __init__(self, n: int, window: int = 10_000, per_minute: int = 3) -> None:
         start = datetime(2026, 1, 1, tzinfo=UTC)
@@ -176,6 +188,7 @@ class FakeDataCenterSearch:
         self.window = window
         self.now = datetime(2026, 6, 1, tzinfo=UTC)
         self.queries: list[tuple[str, int]] = []
+        self.after_page = None
 
     def ordered(self) -> list[tuple[str, datetime]]:
         return sorted(self.issues.items(), key=lambda item: (item[1], int(item[0].split("-")[1])))
@@ -192,8 +205,15 @@ class FakeDataCenterSearch:
         if 'updated >= "' in q["jql"]:
             literal = q["jql"].split('updated >= "')[1].split('"')[0]
             floor = datetime.strptime(literal, "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
-        matching = [i for i in self.ordered() if floor is None or i[1] >= floor]
+        ceiling = None
+        if 'updated < "' in q["jql"]:
+            literal = q["jql"].split('updated < "')[1].split('"')[0]
+            ceiling = datetime.strptime(literal, "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+        matching = [i for i in self.ordered()
+                    if (floor is None or i[1] >= floor) and (ceiling is None or i[1] < ceiling)]
         page = matching[start_at:start_at + size]
+        if self.after_page is not None:
+            self.after_page([key for key, _ in page])
         issues = [{"id": key.split("-")[1], "key": key, "self": f"{DC}/rest/api/2/issue/{key}",
                    "fields": {"summary": key, "updated": when.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"}}
                   for key, when in page]
@@ -223,7 +243,8 @@ def test_server_pages_never_reach_the_10000_window(rsps):
     assert keys == [k for k, _ in fake.ordered()]  # each exactly once, in order
     assert all(start == 0 for _, start in fake.queries)
     # OPS-1000, the last of page 1, was updated in minute 333 (3 issues a minute)
-    assert fake.queries[1] == ('(project = CSI) AND updated >= "2026-01-01 05:33" ORDER BY updated ASC, key ASC', 0)
+    assert fake.queries[1] == (
+        '(project = CSI) AND updated >= "2026-01-01 05:33" AND updated < "2026-12-01 11:59" ' + ORDER, 0)
     # each restart re-reads the issues of its first minute up to the last one seen: at most 2
     assert len(fake.queries) == 13
 
@@ -243,6 +264,27 @@ def test_server_steps_by_start_at_within_a_crowded_minute_and_backs_off_by_its_w
     # a restart at the crowded minute would read page 1 again, so startAt steps on, minus the 13
     # issues page 1's comments moved away; page 2 is all new and 12 of its issues get a comment
     assert searches[:3] == [0, 50 - 13, 100 - 13 - 12]
+
+
+def test_server_within_a_crowded_minute_backs_off_by_the_issues_owners_moved_away(rsps):
+    """Owners edit issues already read while the listing steps by startAt through one minute:
+    each leaves the listing (updated after its upper bound) and the rest slide forward under
+    the offset. The drop in ``total`` says how many left; only a back-off by it skips none."""
+    fake = FakeDataCenterSearch(250, per_minute=250)  # one minute holds every issue
+    moved: list[str] = []
+
+    def owners_edit(page: list[str]) -> None:  # after each of the first pages, the two oldest issues
+        oldest = [key for key, when in fake.ordered() if when.year == 2026 and when.month == 1][:2]
+        for key in oldest if len(moved) < 10 else []:
+            fake.issues[key] = datetime(2026, 12, 1, 12, 0, len(moved) % 60, tzinfo=UTC)  # after the bound
+            moved.append(key)
+
+    fake.after_page = owners_edit
+    fake.serve(rsps)
+    with JiraConnector(settings("server", method="pat", page_size=50), None) as jira:
+        seen = [r.key for r in jira.fetch(None)]
+    assert len(moved) == 10
+    assert sorted(seen, key=lambda k: int(k[4:])) == [f"OPS-{n}" for n in range(1, 251)]  # each once, none skipped
 
 
 def test_server_without_the_users_zone_steps_by_start_at_backing_off_by_its_writes(rsps):

@@ -47,8 +47,8 @@ def test_every_issue_is_read_while_the_scan_comments_between_pages(flavor, monke
         page_sizes: list[int] = []
         search_get = JiraConnector._get
 
-        def counting_get(self, path, params, action):
-            data = search_get(self, path, params, action)
+        def counting_get(self, path, params, action, check=None):
+            data = search_get(self, path, params, action, check)
             if path.startswith("search"):
                 page_sizes.append(len(data.get("issues") or []))
             return data

@@ -9,13 +9,14 @@ import json
 import math
 import urllib.request
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from csi_coach.config import JIRA_FIELDS, AuthSettings, JiraSettings
 from csi_coach.connectors import open_connector
 from csi_coach.connectors.base import Connector
+from csi_coach.connectors.jira import connector as jira_connector
 from csi_coach.connectors.jira.connector import JiraConnector
 from csi_coach.connectors.transport import Limiters
 from csi_coach.errors import Gone
@@ -51,7 +52,7 @@ def stats(sandbox: JiraSandbox) -> dict[str, int]:
 
 @pytest.mark.parametrize("site,configured", [("cloud", "cloud"), ("server", "server"), ("cloud", "auto"),
                                              ("server", "auto")])
-def test_scan_write_find_edit_against_the_sandbox(site, configured):
+def test_scan_write_find_edit_against_the_sandbox(site, configured, monkeypatch):
     with JiraSandbox(flavor=site, records=RECORDS, seed=11).start() as sandbox:
         s = settings_for(sandbox.url, configured, visibility_type="role", visibility_value="Service Owners")
         with open_connector(s, limiters=Limiters()) as jira:
@@ -75,6 +76,10 @@ def test_scan_write_find_edit_against_the_sandbox(site, configured):
             assert len(after) == len(before) + 1
 
             newest = max(updated)
+            # a listing stops a minute before it starts (its upper bound's margin): this one
+            # starts two minutes on, as the next scan would, so the fresh comment is in it
+            later = datetime.now(UTC) + timedelta(minutes=2)
+            monkeypatch.setattr(jira_connector, "wall_clock", lambda: later)
             recent = list(jira.fetch(newest - timedelta(minutes=1)))
             assert target.key in {r.key for r in recent}  # the comment bumped its updated time
             assert len(recent) < RECORDS
