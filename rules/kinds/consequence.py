@@ -22,6 +22,7 @@ place: the record may well name value in words no vocabulary holds.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 
 from csi_coach.rules import params as P
@@ -30,6 +31,8 @@ from csi_coach.rules.kinds.base import NO, BuildContext, Match, in_scope, make_e
 # Where the clause after a link ends: a sentence end (not a decimal point or time), a
 # semicolon, a line break, or a parenthesis.
 _CLAUSE_END = re.compile(r"(?<!\d)[.!?](?!\d)|[;\n()]")
+_MAX_EVIDENCE = 8  # consequences quoted at most: enough to show, and a bound on the work
+_CHARS_PER_WORD = 40  # words longer than this are cut short: the window stays bounded
 _WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
 
 PARAMS = {
@@ -64,29 +67,48 @@ class ConsequenceCondition:
         links = ctx.result(self.link, own)
         if not links.holds:
             return NO
-        blockers = ctx.result(self.unless, own).evidence if self.unless else ()
+        # Each blocker's start, sorted per field: a link looks up the first one after it
+        # (bisection), so many links and many blockers stay linear.
+        starts: dict[str, list[int]] = {}
+        for b in ctx.result(self.unless, own).evidence if self.unless else ():
+            starts.setdefault(b.field, []).append(b.start)
+        for values in starts.values():
+            values.sort()
         found = []
         for e in links.evidence:
             text = ctx.record.text(e.field)
-            end = self._clause_end(text, e.end)
-            words = list(_WORD.finditer(text, e.end, end))
+            end, words = self._clause(text, e.end)
             if len(words) < self.min_words:
                 continue
             head = words[min(self.unless_within, len(words)) - 1].end() if self.unless_within else e.end
-            if any(b.field == e.field and b.start >= e.end and b.start < head for b in blockers):
-                continue
+            here = starts.get(e.field)
+            if here:
+                i = bisect_left(here, e.end)
+                if i < len(here) and here[i] < head:
+                    continue
             found.append(make_evidence(e.field, text[e.start:end].rstrip(" ,"), e.start, end))
+            if len(found) == _MAX_EVIDENCE:
+                break
         return Match(True, tuple(found)) if found else NO
 
-    def _clause_end(self, text: str, start: int) -> int:
-        stop = _CLAUSE_END.search(text, start)
-        end = stop.start() if stop else len(text)
-        count = 0
-        for m in _WORD.finditer(text, start, end):
-            count += 1
-            if count == self.max_words:
-                return m.end()
-        return end
+    def _clause(self, text: str, start: int) -> tuple[int, list[re.Match]]:
+        """Where the clause after a link ends, and its words (at most max_words).
+
+        The words are read first (at most max_words, within max_words * 40 characters),
+        then the clause end is looked for among them only: a field of many links and no
+        punctuation is read a clause's length per link, never to its end."""
+        stop = min(len(text), start + self.max_words * _CHARS_PER_WORD)
+        words = []
+        for m in _WORD.finditer(text, start, stop):
+            words.append(m)
+            if len(words) == self.max_words:
+                break
+        limit = words[-1].end() if len(words) == self.max_words else stop
+        clause_end = _CLAUSE_END.search(text, start, limit)
+        if clause_end is None:
+            return limit, words
+        end = clause_end.start()
+        return end, [m for m in words if m.end() <= end]
 
 
 def build(b: BuildContext) -> ConsequenceCondition:
