@@ -4,6 +4,7 @@
                       [--jira-flavor cloud|server] [--records N] [--seed S]
                       [--servicenow-rate-limit N] [--jira-rate-limit N]
                       [--latency-ms MS] [--error-rate R] [--throttle-rate R] [--reset-rate R]
+                      [--slow-paging-ms MS]
 
 When both servers answer it prints exactly one JSON line on stdout (URLs, credentials,
 and the environment variables config.example.toml reads its secrets from), then
@@ -156,13 +157,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     faults.add_argument("--throttle-rate", type=_rate, default=0.0, metavar="R", help="share answered 429 with Retry-After")
     faults.add_argument("--reset-rate", type=_rate, default=0.0, metavar="R",
                         help="share whose connection is closed mid-response (after the request took effect)")
+    faults.add_argument("--slow-paging-ms", type=_bounded(0, 60_000), default=0, metavar="MS",
+                        help="extra delay before each page of a record listing (ServiceNow table reads, Jira "
+                             "searches), so a scan's writes land between its pages")
 
 
 def faults_from_args(args: argparse.Namespace) -> Faults | None:
     if args.error_rate + args.throttle_rate + args.reset_rate > 1.0:
         raise CoachError("--error-rate + --throttle-rate + --reset-rate must not exceed 1")
     faults = Faults(latency_ms=args.latency_ms, error_rate=args.error_rate, throttle_rate=args.throttle_rate,
-                    reset_rate=args.reset_rate, seed=args.seed)
+                    reset_rate=args.reset_rate, seed=args.seed, slow_paging_ms=args.slow_paging_ms)
     return faults if faults.active else None
 
 

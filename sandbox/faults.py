@@ -1,6 +1,7 @@
 """Injected faults and request counting, shared by both sandbox servers.
 
     faults = Faults(latency_ms=50, error_rate=0.1, throttle_rate=0.05, reset_rate=0.02, seed=7)
+    faults = Faults(slow_paging_ms=300)   # each page of a record listing answers 0.3 s later
     fault = faults.pick()            # None | Fault("error", status=502) | Fault("throttle") | Fault("reset")
 
 Faults are deterministic under the seed: the n-th call to pick() always returns the
@@ -39,6 +40,7 @@ class Faults:
         reset_rate: float = 0.0,
         seed: int = 0,
         retry_after: int = 1,
+        slow_paging_ms: int = 0,
     ) -> None:
         for name, rate in (("error_rate", error_rate), ("throttle_rate", throttle_rate), ("reset_rate", reset_rate)):
             if not 0.0 <= rate <= 1.0:
@@ -47,18 +49,23 @@ class Faults:
             raise ValueError("error_rate + throttle_rate + reset_rate must not exceed 1")
         if latency_ms < 0:
             raise ValueError(f"latency_ms must be >= 0, got {latency_ms}")
+        if slow_paging_ms < 0:
+            raise ValueError(f"slow_paging_ms must be >= 0, got {slow_paging_ms}")
         self.latency_ms = latency_ms
         self.error_rate = error_rate
         self.throttle_rate = throttle_rate
         self.reset_rate = reset_rate
         self.seed = seed
         self.retry_after = retry_after
+        # Extra wait before a page of a record listing is read (a slow instance or network),
+        # so a scan's writes land between its pages: the case paging must not lose records in.
+        self.slow_paging_ms = slow_paging_ms
         self._lock = threading.Lock()
         self._sequence = 0
 
     @property
     def active(self) -> bool:
-        return bool(self.latency_ms or self.error_rate or self.throttle_rate or self.reset_rate)
+        return bool(self.latency_ms or self.error_rate or self.throttle_rate or self.reset_rate or self.slow_paging_ms)
 
     def pick(self) -> Fault | None:
         """The fault for the next request in sequence (None: serve it normally)."""
@@ -90,6 +97,7 @@ class Faults:
             "throttle_rate": self.throttle_rate,
             "reset_rate": self.reset_rate,
             "seed": self.seed,
+            "slow_paging_ms": self.slow_paging_ms,
         }
 
 

@@ -18,7 +18,8 @@ Subclass SandboxServer and implement `handle(req) -> Response`; optionally overr
 What the base does for every request, in order:
   1. `GET /_sandbox/stats` answers the stats at once: no faults, no auth, not counted.
   2. counts the request as "METHOD " + route_template(method, path);
-  3. sleeps faults.latency_ms;
+  3. sleeps faults.latency_ms, and faults.slow_paging_ms more when `is_listing(req)` (a page
+     of a record listing: the servers say which requests are);
   4. asks faults.pick(): "error" -> error_response(status, ...) without calling handle;
      "throttle" -> throttle_response(retry_after); "reset" -> calls handle (so a write
      happens) and then sends the headers and half the body and shuts the socket, as a
@@ -129,6 +130,10 @@ class SandboxServer:
     def handle(self, req: Request) -> Response:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def is_listing(self, req: Request) -> bool:
+        """Whether the request reads a page of a record listing (slowed by ``slow_paging_ms``)."""
+        return False
+
     def route_template(self, method: str, path: str) -> str:
         """The path as counted in stats: id-like segments become {id}."""
         return "/".join("{id}" if _ID_SEGMENT.match(seg) else seg for seg in path.split("/"))
@@ -188,6 +193,8 @@ class SandboxServer:
         if faults is not None:
             if faults.latency_ms:
                 time.sleep(faults.latency_ms / 1000.0)
+            if faults.slow_paging_ms and self.is_listing(req):
+                time.sleep(faults.slow_paging_ms / 1000.0)
             fault = faults.pick()
         if fault is not None and fault.kind == "error":
             return self.error_response(fault.status, "Injected fault: the server failed to answer"), False

@@ -73,9 +73,6 @@ def wall_clock() -> datetime:
     return datetime.now(UTC)
 
 
-# The listing's upper bound is this much before the bot's clock, so it stays before Jira's
-# when the bot's clock runs ahead (issues updated in it are read by the next scan).
-UNTIL_MARGIN = timedelta(minutes=1)
 
 
 class JiraConnector:
@@ -242,7 +239,7 @@ class JiraConnector:
 
     def fetch(self, since: datetime | None) -> Iterator[Record | BrokenRecord]:
         """Issues matching the admin's JQL updated at or after ``since``, oldest first, and before
-        the minute the listing started at less ``UNTIL_MARGIN`` (the upper bound).
+        the end of the minute the listing started in (the upper bound: JQL counts in minutes).
 
         Why no issue is skipped however reads, the bot's writes and owners' edits
         interleave: pages restart at the minute of the last issue read (no offset,
@@ -256,19 +253,23 @@ class JiraConnector:
         the bot's writes that may have landed since, see ``_server_pages``). An
         issue that left unread was updated after the bound; the watermark never
         passes the bound (it is the time of an issue this listing read, or
-        older), so the next scan reads it. The margin keeps the bound before
-        Jira's own clock when the bot's runs up to a minute ahead.
+        older), so the next scan reads it.
 
-        Left open: with the user's time zone unknown there is no bound (a literal
-        cannot be placed within 14 hours) and owners' edits could shift Data
-        Center's ``startAt``; Cloud's ``nextPageToken`` is taken to be a cursor
+        Left open: an owner's edit within the listing's first minute (before the
+        bound) moves the issue to the end of the set rather than out of it, and
+        so do all edits when the user's time zone is unknown (no bound: a literal
+        cannot be placed within 14 hours); stepping by ``startAt`` through a
+        crowded minute could then skip one (the bot's own writes are still
+        backed off for); Cloud's ``nextPageToken`` is taken to be a cursor
         after the last issue returned, as Atlassian's search-after design and the
         sandbox are (if it were an offset, a crowded minute could skip).
         """
         zone = user_zone(self.myself().get("timeZone"))
         watermark = jql_time(since, zone) if since is not None else None
         started = self._now() if self._now is not None else wall_clock()
-        until = jql_time(started - UNTIL_MARGIN, zone) if zone is not None else None
+        # the next minute boundary: a bound at the minute started in would leave out what was
+        # updated in its first seconds until the next scan, even in a full one
+        until = jql_time(started + timedelta(minutes=1), zone) if zone is not None else None
         fields = ",".join(requested_fields(self.settings.fields))
         if self.flavor == "cloud":
             pages = self._cloud_pages(watermark, fields, zone, until=until)

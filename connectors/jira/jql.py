@@ -4,7 +4,7 @@ The query is always
 
     (<admin's JQL>) AND updated >= "<watermark>" ORDER BY updated ASC, key ASC
 
-with, for ``fetch``, ``AND updated < "<the minute the listing started at, less a minute>"``
+with, for ``fetch``, ``AND updated < "<the end of the minute the listing started in>"``
 before the order (see ``connector.JiraConnector.fetch``), and, for ``marked_keys``,
 ``MARKED_CLAUSE`` after the admin's part.
 

@@ -111,6 +111,11 @@ class JiraSandbox(SandboxServer):
 
     # ---- stats and injected faults, Jira-shaped ---------------------------------------
 
+    def is_listing(self, req: Request) -> bool:
+        """A search page (Data Center ``search``, Cloud ``search/jql``), GET or POST."""
+        match = _API.match(req.path)
+        return match is not None and (match.group(2) or "").rstrip("/") in ("/search", "/search/jql")
+
     def route_template(self, method: str, path: str) -> str:
         """As the base counts it, but the API version stays (2 / 3 / latest) and property keys collapse."""
         match = _API.match(path)

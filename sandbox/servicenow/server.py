@@ -72,6 +72,11 @@ class ServiceNowSandbox(SandboxServer):
 
     # ---- base-class hooks ---------------------------------------------------------
 
+    def is_listing(self, req: Request) -> bool:
+        """A GET of a table's rows (not one by sys_id, not the journal: comment look-ups)."""
+        m = _TABLE_PATH.match(req.path)
+        return req.method == "GET" and m is not None and not m.group(2) and m.group(1) != "sys_journal_field"
+
     def route_template(self, method: str, path: str) -> str:
         m = _TABLE_PATH.match(path)
         if m:

@@ -133,3 +133,40 @@ def test_start_sandbox_in_process():
         url = pair.servicenow.url
     with pytest.raises(requests.ConnectionError):
         requests.get(url + "/_sandbox/stats", timeout=5)
+
+
+def test_slow_paging_flag_is_parsed_and_reaches_both_servers():
+    import argparse
+
+    from csi_coach.sandbox.cli import add_arguments, faults_from_args, start_sandbox
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    faults = faults_from_args(parser.parse_args(["--slow-paging-ms", "300"]))
+    assert faults is not None and faults.active and faults.slow_paging_ms == 300
+    assert faults_from_args(parser.parse_args([])) is None
+    with start_sandbox("127.0.0.1", 0, 0, "cloud", 3, 5, faults) as pair:
+        assert pair.servicenow.faults.slow_paging_ms == pair.jira.faults.slow_paging_ms == 300
+
+
+@pytest.mark.parametrize("server,method,path,listing", [
+    ("servicenow", "GET", "/api/now/table/sn_cim_register", True),
+    ("servicenow", "GET", "/api/now/table/sn_cim_register/0123456789abcdef0123456789abcdef", False),
+    ("servicenow", "PATCH", "/api/now/table/sn_cim_register/0123456789abcdef0123456789abcdef", False),
+    ("servicenow", "GET", "/api/now/table/sys_journal_field", False),  # comment look-ups: not the listing
+    ("jira", "GET", "/rest/api/2/search", True),
+    ("jira", "GET", "/rest/api/3/search/jql", True),
+    ("jira", "POST", "/rest/api/2/search", True),
+    ("jira", "GET", "/rest/api/2/issue/CSI-1/comment", False),
+    ("jira", "POST", "/rest/api/2/issue/CSI-1/comment", False),
+])
+def test_slow_paging_slows_only_the_pages_of_a_record_listing(server, method, path, listing):
+    from email.message import Message
+
+    from csi_coach.sandbox.http import Request
+    from csi_coach.sandbox.jira.server import JiraSandbox
+    from csi_coach.sandbox.servicenow.server import ServiceNowSandbox
+
+    sandbox = ServiceNowSandbox(records=1) if server == "servicenow" else JiraSandbox(records=1)
+    req = Request(method=method, path=path, query={}, query_all={}, headers=Message(), body=b"")
+    assert sandbox.is_listing(req) is listing

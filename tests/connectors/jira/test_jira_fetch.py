@@ -14,7 +14,7 @@ from csi_coach.model import BrokenRecord, Record
 from support.jira import CLOUD, DC, load, path, query, set_secrets, settings
 
 ORDER = "ORDER BY updated ASC, key ASC"
-FIRST_BERLIN = '(project = CSI) AND updated < "2026-12-01 12:59" ' + ORDER  # a full listing, user in Berlin
+FIRST_BERLIN = '(project = CSI) AND updated < "2026-12-01 13:01" ' + ORDER  # a full listing, user in Berlin
 CLOUD_FIELDS = "summary,description,customfield_10050,components,assignee,status,updated,labels"
 
 
@@ -33,8 +33,8 @@ def secrets(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def listing_starts_at_noon(monkeypatch):
-    """Every listing starts at 2026-12-01 12:00 UTC: its upper bound is the minute before,
-    in the user's zone (Berlin 12:59, New York 06:59, UTC 11:59)."""
+    """Every listing starts at 2026-12-01 12:00 UTC: its upper bound is the next minute boundary,
+    in the user's zone (Berlin 13:01, New York 07:01, UTC 12:01)."""
     monkeypatch.setattr(connector_module, "wall_clock", lambda: datetime(2026, 12, 1, 12, 0, tzinfo=UTC))
 
 
@@ -84,7 +84,7 @@ def test_cloud_pages_restart_at_the_last_minute_read_instead_of_the_token(rsps):
     add_myself(rsps)  # Europe/Berlin, UTC+1 in November
     first = load("search_jql_page1.json")  # CSI-1 08:15:30Z, CSI-2 08:00Z: two minutes, the last 09:00 Berlin
     later = load("search_jql_page2.json")["issues"]
-    restart = '(project = CSI) AND updated >= "2026-11-20 09:00" AND updated < "2026-12-01 12:59" ' + ORDER
+    restart = '(project = CSI) AND updated >= "2026-11-20 09:00" AND updated < "2026-12-01 13:01" ' + ORDER
     rsps.get(f"{CLOUD}/rest/api/2/search/jql", json=first,
              match=[responses.matchers.query_param_matcher({"jql": FIRST_BERLIN},
                                                            strict_match=False)])
@@ -129,7 +129,7 @@ def test_incremental_jql_uses_watermark_in_the_users_zone(rsps):
         list(jira.fetch(since))
     assert query(rsps.calls[1])["jql"] == (
         '(project = CSI AND issuetype = Improvement) AND updated >= "2026-11-20 08:05" '
-        'AND updated < "2026-12-01 12:59" ORDER BY updated ASC, key ASC')
+        'AND updated < "2026-12-01 13:01" ORDER BY updated ASC, key ASC')
 
 
 def server_body(issues, start, total):
@@ -139,7 +139,7 @@ def server_body(issues, start, total):
 def test_server_pages_restart_at_the_last_minute_seen_and_skip_keys_already_yielded(rsps):
     add_myself(rsps, DC, "myself_datacenter.json")  # America/New_York, UTC-5 in November
     ops = {i["key"]: i for n in (1, 2, 3) for i in load(f"search_page{n}.json")["issues"]}
-    base = '(project = CSI) AND updated >= "{}" AND updated < "2026-12-01 06:59" ORDER BY updated ASC, key ASC'
+    base = '(project = CSI) AND updated >= "{}" AND updated < "2026-12-01 07:01" ORDER BY updated ASC, key ASC'
     # OPS-1 and OPS-2 share 08:15 UTC; OPS-3, OPS-4, OPS-5 a day apart each
     pages = [
         (base.format("2026-11-20 03:00"), 0, ["OPS-1", "OPS-2"], 5),  # the watermark query
@@ -165,11 +165,11 @@ def test_server_yields_an_issue_again_when_its_updated_changed(rsps):
     bumped = {**ops["OPS-2"], "fields": {**ops["OPS-2"]["fields"], "updated": "2026-11-21T09:00:30.000+0000"}}
     rsps.get(f"{DC}/rest/api/2/search", json=server_body([ops["OPS-2"], ops["OPS-3"]], 0, 3),
              match=[responses.matchers.query_param_matcher(
-                 {"jql": '(project = CSI) AND updated < "2026-12-01 11:59" ' + ORDER, "startAt": "0"},
+                 {"jql": '(project = CSI) AND updated < "2026-12-01 12:01" ' + ORDER, "startAt": "0"},
                  strict_match=False)])
     rsps.get(f"{DC}/rest/api/2/search", json=server_body([ops["OPS-3"], bumped], 0, 2),
              match=[responses.matchers.query_param_matcher(
-                 {"jql": '(project = CSI) AND updated >= "2026-11-21 09:00" AND updated < "2026-12-01 11:59" ' + ORDER,
+                 {"jql": '(project = CSI) AND updated >= "2026-11-21 09:00" AND updated < "2026-12-01 12:01" ' + ORDER,
                   "startAt": "0"}, strict_match=False)])
     with JiraConnector(settings("server", method="pat"), None) as jira:
         keys = [r.key for r in jira.fetch(None)]
@@ -244,7 +244,7 @@ def test_server_pages_never_reach_the_10000_window(rsps):
     assert all(start == 0 for _, start in fake.queries)
     # OPS-1000, the last of page 1, was updated in minute 333 (3 issues a minute)
     assert fake.queries[1] == (
-        '(project = CSI) AND updated >= "2026-01-01 05:33" AND updated < "2026-12-01 11:59" ' + ORDER, 0)
+        '(project = CSI) AND updated >= "2026-01-01 05:33" AND updated < "2026-12-01 12:01" ' + ORDER, 0)
     # each restart re-reads the issues of its first minute up to the last one seen: at most 2
     assert len(fake.queries) == 13
 
@@ -276,7 +276,7 @@ def test_server_within_a_crowded_minute_backs_off_by_the_issues_owners_moved_awa
     def owners_edit(page: list[str]) -> None:  # after each of the first pages, the two oldest issues
         oldest = [key for key, when in fake.ordered() if when.year == 2026 and when.month == 1][:2]
         for key in oldest if len(moved) < 10 else []:
-            fake.issues[key] = datetime(2026, 12, 1, 12, 0, len(moved) % 60, tzinfo=UTC)  # after the bound
+            fake.issues[key] = datetime(2026, 12, 1, 12, 5, len(moved) % 60, tzinfo=UTC)  # after the bound
             moved.append(key)
 
     fake.after_page = owners_edit
