@@ -42,6 +42,7 @@ Vendor facts relied on (ServiceNow Table API docs and KB0534905):
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -160,6 +161,26 @@ def field_display(item: Mapping[str, Any], name: str) -> str:
     return "" if v is None else str(v)
 
 
+HTML_ANSWER = "the server answered with an HTML page, probably a login or proxy page, not the Table API"
+
+
+def _json_body(resp: requests.Response, action: str) -> Any:
+    """The answer's JSON; a ``TransientError`` naming what came instead (an empty body, an HTML
+    page from a login or proxy, JSON cut off)."""
+    url = resp.url.split("?", 1)[0] if resp.url else None
+    text = resp.text
+    if not text.strip():
+        why = f"an empty body (HTTP {resp.status_code})"
+    elif "html" in resp.headers.get("Content-Type", "").lower() or text.lstrip()[:1] == "<":
+        why = HTML_ANSWER
+    else:
+        try:
+            return json.loads(text)
+        except ValueError:
+            why = f"a body that is not complete JSON ({len(text)} characters, cut off or garbled)"
+    raise TransientError(f"ServiceNow answered {action} with {why}", status=resp.status_code, url=url)
+
+
 def _row_key(item: Any, stamp: str) -> tuple[str, str] | None:
     """A row's place in the listing's order, ``(stamp value, sys_id)``; None when it has no
     date/time or no sys_id to continue from."""
@@ -257,13 +278,12 @@ class ServiceNowConnector:
 
     @staticmethod
     def _result(resp: requests.Response, action: str) -> list[Any]:
+        """The ``result`` list of a Table API answer. Anything else (an empty body, an HTML
+        page, JSON cut off, no list) is a ``TransientError``, never an empty result: only a
+        well-formed answer (or an old release's 404 "No Record found") says "no records"."""
         if resp.status_code == 404:
             return []
-        try:
-            body = resp.json()
-        except ValueError:
-            raise TransientError(f"ServiceNow answered {action} with a body that is not JSON",
-                                 status=resp.status_code, url=resp.url.split("?", 1)[0]) from None
+        body = _json_body(resp, action)
         result = body.get("result") if isinstance(body, dict) else None
         if not isinstance(result, list):
             raise TransientError(f"ServiceNow answered {action} without a result list",
@@ -622,7 +642,15 @@ class ServiceNowConnector:
         path = f"/api/now/table/{self.table}/{quote(record.key, safe='')}"
         params = {"sysparm_fields": "sys_id", "sysparm_exclude_reference_link": "true"}
         try:
-            self._request("PATCH", path, params=params, json={field: body}, action=action, write=True)
+            resp = self._request("PATCH", path, params=params, json={field: body}, action=action, write=True)
+            try:
+                answer = _json_body(resp, action)
+            except TransientError as exc:  # a proxy's or login page's 200: the PATCH may never have arrived
+                raise AmbiguousWrite(f"{exc.message}, so the write may not have landed", url=exc.url,
+                                     status=resp.status_code) from None
+            if not isinstance(answer, dict) or not isinstance(answer.get("result"), dict):
+                raise AmbiguousWrite(f"ServiceNow answered {action} without the record it wrote",
+                                     status=resp.status_code, url=path)
         except AmbiguousWrite:
             log.warning("servicenow source %s: the write on %s may or may not have landed; not writing it "
                         "again (settled by its marker %s)", self.name, record.number or record.key, marker)
