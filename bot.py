@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import cast
 
 from csi_coach import __version__
 from csi_coach.config import DEFAULT_CONFIG, default_config_path
@@ -45,7 +43,10 @@ def _add_config(p: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line. Commands that own many options (sandbox, demo) add them from
+    their own module, imported only when ``command`` names them: one command's module
+    cannot break another's."""
     parser = _Parser(
         prog="csi-coach",
         description="Coach continual-service-improvement records toward service-value goals.",
@@ -89,10 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler="csi_coach.commands.classify:cli")
 
     p = sub.add_parser("sandbox", help="serve local ServiceNow and Jira on loopback", description="Serve seeded local ServiceNow and Jira servers until interrupted.")
-    p.set_defaults(handler="csi_coach.sandbox.cli:cli", configure="csi_coach.sandbox.cli:add_arguments")
+    p.set_defaults(handler="csi_coach.sandbox.cli:cli")
+    if command == "sandbox":
+        _resolve("csi_coach.sandbox.cli:add_arguments")(p)
 
     p = sub.add_parser("demo", help="sandbox + a scan with the example config", description="Start the sandbox on free ports, scan it with config.example.toml, and show what was written.")
-    p.set_defaults(handler="csi_coach.commands.demo:cli", configure="csi_coach.commands.demo:add_arguments")
+    p.set_defaults(handler="csi_coach.commands.demo:cli")
+    if command == "demo":
+        _resolve("csi_coach.commands.demo:add_arguments")(p)
 
     return parser
 
@@ -104,16 +109,11 @@ def _resolve(spec: str) -> Callable:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    # Commands that own many options add them from their own module. Only the
-    # chosen command's module is imported, so one command cannot break another.
-    for action in parser._subparsers._group_actions:  # type: ignore[union-attr]
-        # The only action there is the commands': its choices map names to parsers.
-        for name, sp in cast("dict[str, argparse.ArgumentParser]", action.choices).items():
-            configure = sp.get_default("configure")
-            if configure and name in argv:
-                _resolve(configure)(sp)
+    # The command is the first word that is not an option (the global options, -h and
+    # --version, take no value).
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(command)
     args = parser.parse_args(argv)
     if getattr(args, "config", "unset") is None:
         args.config = default_config_path()
@@ -137,5 +137,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     sys.exit(main())

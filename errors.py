@@ -15,8 +15,11 @@ scan, the CLI and the tests only ever handle this tree.
     │   ├── RateLimited        429 that outlasted the retry budget
     │   └── TransientError     5xx / connection failure that outlasted retries
     │       └── AmbiguousWrite a write that may or may not have landed
-    ├── RecordError            one record could not be handled (bad data)
+    ├── StateError             the state file cannot be opened, is read-only, or is newer
     └── LockBusy               another scan holds the state lock
+
+A record the bot cannot read is not an error here: connectors yield a
+``model.BrokenRecord`` for it, so one odd ticket never stops a scan.
 """
 
 from __future__ import annotations
@@ -137,8 +140,8 @@ class AmbiguousWrite(TransientError):
     """
 
 
-class RecordError(CoachError):
-    """One record could not be handled (bad data); the scan goes on."""
+class StateError(CoachError):
+    """The state file cannot be opened, is read-only (dry run), or is from a newer csi-coach."""
 
 
 class LockBusy(CoachError):

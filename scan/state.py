@@ -15,9 +15,13 @@ What it keeps:
 The schema is versioned: ``schema_version`` holds the number of migrations applied,
 and ``MIGRATIONS`` is the ordered list of functions that bring a file forward.
 
-Thread-safety: one connection guarded by a lock, in autocommit mode; each public
-method is one short statement or one short transaction, so worker threads writing
-ledger rows never wait behind a long transaction.
+Thread-safety: a state file on disk gets one connection per thread (WAL mode,
+autocommit, a 30 s busy timeout: SQLite itself queues the writers, and readers never
+wait for them); an in-memory or read-only store (tests, dry runs) shares one
+connection behind a re-entrant lock. Each public method is one short statement or one
+short ``BEGIN IMMEDIATE`` transaction, so worker threads writing ledger rows never wait
+behind a long transaction, and a commit survives the process being killed
+(``synchronous=NORMAL`` in WAL mode).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from csi_coach.errors import CoachError
+from csi_coach.errors import StateError
 
 PENDING, POSTED = "pending", "posted"
 KINDS = ("post", "update", "ack")
@@ -217,10 +221,6 @@ class RecordUpdate:
     flagged: bool = False
 
 
-class StateError(CoachError):
-    """The state file cannot be opened or is from a newer csi-coach."""
-
-
 # --- the store ----------------------------------------------------------------------
 
 
@@ -348,11 +348,17 @@ class StateStore:
     # -- scans ---------------------------------------------------------------------
 
     def begin_scan(self, sources: Iterable[str], ruleset: str, *, now: datetime | None = None) -> int:
-        cur = self._exec(
-            "INSERT INTO scans (started, status, sources, ruleset) VALUES (?, 'running', ?, ?)",
-            (_ts(now or utcnow()), json.dumps(list(sources)), ruleset),
-        )
-        return cast(int, cur.lastrowid)  # set by the INSERT (typed Optional: None before one)
+        """A new scan, ``running``. Scans still ``running`` were left so by a process that died
+        (kill -9, OOM, power cut): one scan runs at a time, under the scan lock, so they are
+        marked ``interrupted`` (ended when this one starts) in the same transaction."""
+        stamp = _ts(now or utcnow())
+        self._exec("SELECT 1")  # refuses a read-only store, as every write does
+        with self._tx() as cur:
+            cur.execute("UPDATE scans SET status = 'interrupted', ended = COALESCE(ended, ?) WHERE status = 'running'",
+                        (stamp,))
+            cur.execute("INSERT INTO scans (started, status, sources, ruleset) VALUES (?, 'running', ?, ?)",
+                        (stamp, json.dumps(list(sources)), ruleset))
+            return cast(int, cur.lastrowid)  # set by the INSERT (typed Optional: None before one)
 
     def end_scan(self, scan_id: int, status: str, counts: dict[str, Any], *, now: datetime | None = None) -> None:
         self._exec(

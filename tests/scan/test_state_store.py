@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from csi_coach.errors import StateError
 from csi_coach.scan import state
-from csi_coach.scan.state import MIGRATIONS, RecordUpdate, StateError, StateStore
+from csi_coach.scan.state import MIGRATIONS, RecordUpdate, StateStore
 
 T = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 
