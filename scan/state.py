@@ -15,13 +15,9 @@ What it keeps:
 The schema is versioned: ``schema_version`` holds the number of migrations applied,
 and ``MIGRATIONS`` is the ordered list of functions that bring a file forward.
 
-Thread-safety: a state file on disk gets one connection per thread (WAL mode,
-autocommit, a 30 s busy timeout: SQLite itself queues the writers, and readers never
-wait for them); an in-memory or read-only store (tests, dry runs) shares one
-connection behind a re-entrant lock. Each public method is one short statement or one
-short ``BEGIN IMMEDIATE`` transaction, so worker threads writing ledger rows never wait
-behind a long transaction, and a commit survives the process being killed
-(``synchronous=NORMAL`` in WAL mode).
+Thread-safety: one connection guarded by a lock, in autocommit mode; each public
+method is one short statement or one short transaction, so worker threads writing
+ledger rows never wait behind a long transaction.
 """
 
 from __future__ import annotations
@@ -36,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from csi_coach.errors import StateError
+from csi_coach.errors import CoachError
 
 PENDING, POSTED = "pending", "posted"
 KINDS = ("post", "update", "ack")
@@ -221,6 +217,10 @@ class RecordUpdate:
     flagged: bool = False
 
 
+class StateError(CoachError):
+    """The state file cannot be opened or is from a newer csi-coach."""
+
+
 # --- the store ----------------------------------------------------------------------
 
 
@@ -352,7 +352,6 @@ class StateStore:
         (kill -9, OOM, power cut): one scan runs at a time, under the scan lock, so they are
         marked ``interrupted`` (ended when this one starts) in the same transaction."""
         stamp = _ts(now or utcnow())
-        self._exec("SELECT 1")  # refuses a read-only store, as every write does
         with self._tx() as cur:
             cur.execute("UPDATE scans SET status = 'interrupted', ended = COALESCE(ended, ?) WHERE status = 'running'",
                         (stamp,))
