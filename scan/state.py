@@ -15,9 +15,13 @@ What it keeps:
 The schema is versioned: ``schema_version`` holds the number of migrations applied,
 and ``MIGRATIONS`` is the ordered list of functions that bring a file forward.
 
-Thread-safety: one connection guarded by a lock, in autocommit mode; each public
-method is one short statement or one short transaction, so worker threads writing
-ledger rows never wait behind a long transaction.
+Thread-safety: a state file on disk gets one connection per thread (WAL mode,
+autocommit, a 30 s busy timeout: SQLite itself queues the writers, and readers never
+wait for them); an in-memory or read-only store (tests, dry runs) shares one
+connection behind a re-entrant lock. Each public method is one short statement or one
+short ``BEGIN IMMEDIATE`` transaction, so worker threads writing ledger rows never wait
+behind a long transaction, and a commit survives the process being killed
+(``synchronous=NORMAL`` in WAL mode).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from csi_coach.errors import CoachError
+from csi_coach.errors import StateError
 
 PENDING, POSTED = "pending", "posted"
 KINDS = ("post", "update", "ack")
@@ -215,10 +219,6 @@ class RecordUpdate:
     error: str = ""  # non-empty: the record failed this time
     content: str = ""  # hash of the fields the rules read
     flagged: bool = False
-
-
-class StateError(CoachError):
-    """The state file cannot be opened or is from a newer csi-coach."""
 
 
 # --- the store ----------------------------------------------------------------------
