@@ -7,6 +7,7 @@ project adds one import name. Layers, lowest first (checked by import-linter):
     model, errors, tomlpos          records, verdicts, the one error tree
     rules                           the pure engine, its loader and default.toml
     config                          the TOML config, read into typed settings
+    advice                          what a comment says, from the record as read
     coach, render, logsetup         comment decisions, templates, logging
     connectors                      ServiceNow and Jira, behind one Protocol
     scan                            one scan: pipeline, state, watermark, lock, scheduler
