@@ -2,24 +2,27 @@
 the report folder checked before the scan and written after it, signals, the
 progress line and the summary (text, or one JSON line with ``--json``).
 
-Exit codes: 0 clean, 1 some records failed (or a source could not be read, or the
-scan was interrupted), 2 bad config (raised as ConfigError, turned into 2 by bot.py).
+Exit codes: 0 clean; 1 some records failed (or a source could not be read, or the
+scan was interrupted, or another scan holds the lock): the next scan retries; 2 the
+config or the state file is wrong (corrupt, unreadable, read-only, locked by another
+process), which needs a person. With ``--json`` the summary line is printed on every
+exit path, its ``status`` saying what happened (``ok``, ``partial``, ``failed``,
+``interrupted``, ``state_error``, ``config_error``, ``busy``, ``error``) and ``error`` why.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import sys
 import threading
 from pathlib import Path
 
 from csi_coach.config import Config, load_config
-from csi_coach.errors import CoachError, ConfigError
+from csi_coach.errors import CoachError, ConfigError, LockBusy
 from csi_coach.report import writer as report
 from csi_coach.scan.result import ScanResult
-from csi_coach.scan.runner import ProgressLine, StopOnSignal, make_renderer, print_dry_write, run_scan, setup_logging, state_path
+from csi_coach.scan.runner import ProgressLine, StopOnSignal, make_renderer, print_dry_write, run_scan, setup_logging
 
 log = logging.getLogger("csi_coach.scan")
 
@@ -60,6 +63,22 @@ def write_report(folder: Path, result: ScanResult, config: Config) -> str | None
 
 
 def cli(args) -> int:
+    """The scan command; errors raised here reach bot.py (which turns them into the exit code
+    and the stderr line) after the ``--json`` line has said what happened."""
+    try:
+        return _scan(args)
+    except (CoachError, KeyboardInterrupt) as exc:
+        if getattr(args, "json", False):
+            status = ("config_error" if isinstance(exc, ConfigError) else "busy" if isinstance(exc, LockBusy)
+                      else "interrupted" if isinstance(exc, KeyboardInterrupt) else "error")
+            failed = ScanResult(dry_run=bool(getattr(args, "dry_run", False)), problem=status,
+                                error=str(exc) or type(exc).__name__)
+            sys.stdout.write(json.dumps(failed.summary(), sort_keys=True) + "\n")
+            sys.stdout.flush()
+        raise
+
+
+def _scan(args) -> int:
     config = load_config(args.config)
     interactive = sys.stderr.isatty()
     setup_logging(config, interactive=interactive)
@@ -75,13 +94,11 @@ def cli(args) -> int:
     out = sys.stdout
     with StopOnSignal(stop):
         try:
-            result = run_scan(
+            result = run_scan(  # a broken state file comes back as status state_error, exit 2
                 config, source=source, dry_run=dry_run,
                 full=bool(getattr(args, "full", False)), wait=bool(getattr(args, "wait", False)),
                 stop=stop, on_progress=progress, on_dry_write=print_dry_write(out),
             )
-        except sqlite3.Error as exc:  # the state file broke under the scan (disk full, I/O error)
-            raise CoachError(f"state file {state_path(config)}: {exc}") from None
         finally:
             if progress is not None:
                 progress.clear()
@@ -95,5 +112,7 @@ def cli(args) -> int:
         out.write(report.summary_text(result, report_dir=None if report_error else report_dir))
         if report_error:
             out.write(f"Report: not written: {report_error}\n")
+    if result.error:
+        sys.stderr.write(f"csi-coach: {result.status.replace('_', ' ')}: {result.error}\n")
     out.flush()
     return max(result.exit_code, 1 if report_error else 0)

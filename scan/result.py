@@ -97,6 +97,9 @@ class SourceResult:
             self.failures.append({"key": record_key, "number": number, "error": error})
 
 
+# Statuses of a scan that stopped on something no later scan fixes by itself: exit code 2.
+NEEDS_A_PERSON = frozenset({"state_error", "config_error"})
+
 # A record whose last reads failed this many scans in a row is listed as failing
 # repeatedly (from the state file), beside the records that failed this scan.
 REPEATED = 2
@@ -147,12 +150,18 @@ class ScanResult:
     state_path: str = ""
     interrupted: bool = False
     estate: dict[str, SourceTotals] = field(default_factory=dict)  # from the state file, per source
+    # A failure that stopped the whole scan and will not fix itself (``NEEDS_A_PERSON``), or
+    # another scan holding the lock: the status, with ``error`` saying what happened.
+    problem: str = ""  # "" | state_error | config_error | busy | error
+    error: str = ""
 
     def total(self, name: str) -> int:
         return sum(getattr(s, name) for s in self.sources)
 
     @property
     def status(self) -> str:
+        if self.problem:
+            return self.problem
         if self.interrupted or any(s.status == "interrupted" for s in self.sources):
             return "interrupted"
         if any(s.status == "failed" for s in self.sources):
@@ -163,12 +172,17 @@ class ScanResult:
 
     @property
     def exit_code(self) -> int:
+        """0 clean; 2 a state-file or config problem (needs a person); 1 anything else, which the
+        next scan retries (failed records, a source that could not be read, an interruption)."""
+        if self.status in NEEDS_A_PERSON:
+            return 2
         return 0 if self.status == "ok" else 1
 
     def summary(self) -> dict[str, Any]:
         """The JSON object ``scan --json`` prints as its last line."""
         return {
             "status": self.status,
+            "error": self.error,
             "dry_run": self.dry_run,
             "records": self.total("records"),
             "flagged": self.total("flagged"),

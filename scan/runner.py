@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 from csi_coach import logsetup
 from csi_coach.config import Config, SourceSettings
-from csi_coach.errors import CoachError, ConfigError
+from csi_coach.errors import CoachError, ConfigError, StateError
 from csi_coach.scan.locking import ScanLock
 from csi_coach.scan.pipeline import SourceResult, SourceScan, WriteBudget, WriteTask
 from csi_coach.scan.result import ScanResult, source_totals
@@ -155,6 +155,13 @@ def run_scan(
             result.ended = datetime.now(UTC)
             if not dry_run and result.scan_id is not None:
                 store.end_scan(result.scan_id, result.status, result.stored_counts())
+    except (StateError, sqlite3.Error) as exc:
+        # corrupt, unreadable, read-only, immutable, locked by another process, disk full:
+        # no later scan fixes that by itself, and going on could write comments it cannot record
+        message = str(exc) if isinstance(exc, StateError) else f"state file {path}: {exc}"
+        log.error("%s; the scan stopped (nothing more is written until the state file is fixed)", message)
+        result.problem, result.error = "state_error", message
+        result.ended = datetime.now(UTC)
     finally:
         if lock is not None:
             lock.release()
@@ -174,7 +181,7 @@ def _scan_source(settings, config, store, evaluate, renderer, fingerprint, budge
                  overlap, limiters, open_connector, on_progress, on_dry_write) -> SourceResult:
     try:
         connector = open_connector(settings, limiters)
-    except ConfigError:
+    except (ConfigError, StateError):
         raise
     except CoachError as exc:
         log.error("%s: cannot connect: %s", settings.name, exc)
@@ -187,7 +194,9 @@ def _scan_source(settings, config, store, evaluate, renderer, fingerprint, budge
         )
         try:
             return scan.run()
-        except CoachError as exc:  # settling or state trouble: this source fails, others go on
+        except StateError:
+            raise  # the state file, not this source: the whole scan stops
+        except CoachError as exc:  # settling trouble: this source fails, others go on
             log.error("%s: scan failed: %s", settings.name, exc)
             scan.result.status = "failed"
             scan.result.error = str(exc)
