@@ -83,8 +83,10 @@ COMMENT_KEYS = (
     "opt_out_labels", "acknowledge_fixed", "coach_categories", "settle_after_seconds", "guide_url",
 )
 COACHABLE = ("process_only", "no_goal")
-SN_KEYS = ("type", "url", "auth", "table", "query", "fields", "journal_field", "page_size", "timeout_seconds", "verify_tls")
-JIRA_KEYS = ("type", "url", "auth", "flavor", "jql", "fields", "page_size", "visibility", "internal", "timeout_seconds", "verify_tls")
+SN_KEYS = ("type", "url", "auth", "table", "query", "fields", "journal_field", "page_size", "timeout_seconds",
+           "read_budget_seconds", "verify_tls")
+JIRA_KEYS = ("type", "url", "auth", "flavor", "jql", "fields", "page_size", "visibility", "internal", "timeout_seconds",
+             "read_budget_seconds", "verify_tls")
 FIELD_KEYS = ("number", "title", "description", "goal", "service", "owner", "state", "updated", "labels")
 PAGE_LIMITS = {"servicenow": 10000, "jira-cloud": 100, "jira-auto": 100, "jira-server": 1000}
 
@@ -245,6 +247,7 @@ def _common(r: TomlReader, key: str, name: str, body: dict, kind: str) -> dict:
         "url": r.url(body, key),
         "auth": _auth(r, key, name, kind, r.table(body, key, "auth", required=True)),
         "timeout_seconds": r.number(body, key, "timeout_seconds", 30.0, lo=1, hi=600),
+        "read_budget_seconds": r.number(body, key, "read_budget_seconds", 900.0, lo=10, hi=86_400),
         "verify_tls": r.boolean(body, key, "verify_tls", True),
     }
 

@@ -126,6 +126,7 @@ class ServiceNowSettings:
     journal_field: str = "work_notes"  # or "comments" (customer-visible)
     page_size: int = 500
     timeout_seconds: float = 30.0
+    read_budget_seconds: float = 900.0  # all reads of one scan, tries and waits included
     verify_tls: bool = True
     type: str = "servicenow"
 
@@ -143,6 +144,7 @@ class JiraSettings:
     visibility_value: str = ""
     internal: bool = False  # Jira Service Management: mark comments internal
     timeout_seconds: float = 30.0
+    read_budget_seconds: float = 900.0  # all reads of one scan, tries and waits included
     verify_tls: bool = True
     type: str = "jira"
 

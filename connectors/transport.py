@@ -208,13 +208,16 @@ class HostLimiter:
 
 
 class Limiters:
-    """One HostLimiter per host, created on first use. One instance per scan."""
+    """One HostLimiter per host, created on first use. One instance per scan, shared by its
+    sources; ``stop`` is the scan's stop request (SIGTERM), which ends every wait at once."""
 
-    def __init__(self, *, clock: Clock = time.monotonic, wall: Clock = time.time) -> None:
+    def __init__(self, *, clock: Clock = time.monotonic, wall: Clock = time.time,
+                 stop: threading.Event | None = None) -> None:
         self._clock = clock
         self._wall = wall
         self._lock = threading.Lock()
         self._by_host: dict[str, HostLimiter] = {}
+        self.stop = stop
 
     @staticmethod
     def host_of(url: str) -> str:
@@ -280,6 +283,8 @@ class ResilientAdapter(HTTPAdapter):
         sleep: Sleep = time.sleep,
         rng: random.Random | None = None,
         default_timeout: float | tuple[float, float] | None = 30.0,
+        read_budget: float | None = None,
+        clock: Clock = time.monotonic,
         **kwargs: Any,
     ) -> None:
         super().__init__(max_retries=0, **kwargs)  # urllib3 retries off: ours decide
@@ -288,6 +293,38 @@ class ResilientAdapter(HTTPAdapter):
         self.sleep = sleep
         self.rng = rng or random.Random()
         self.default_timeout = default_timeout
+        # Seconds all reads through this adapter (one source's session) may take in total,
+        # tries and waits included: a hung host then costs the source this much, not
+        # tries x timeout for every page and look-up.
+        self.read_budget = read_budget
+        self._clock = clock
+        self._read_spent = 0.0
+        self._spent_lock = threading.Lock()
+
+    def _stop(self) -> threading.Event | None:
+        return self.limiter.stop if isinstance(self.limiter, Limiters) else None
+
+    def _pause(self, seconds: float) -> None:
+        """Wait between tries; a stop request (SIGTERM) ends the wait and the request."""
+        stop = self._stop()
+        if stop is None:
+            self.sleep(seconds)
+        elif stop.wait(seconds):
+            raise TransientError("stopped on request while waiting to try again")
+
+    def _budget_left(self, started: float) -> float | None:
+        """Seconds of the read budget left for a read that began at ``started`` (None: no budget)."""
+        if self.read_budget is None:
+            return None
+        with self._spent_lock:
+            spent = self._read_spent
+        return self.read_budget - spent - (self._clock() - started)
+
+    def _check_budget(self, started: float, where: str, upcoming: float = 0.0) -> None:
+        left = self._budget_left(started)
+        if left is not None and left <= upcoming:
+            raise TransientError(f"{where}: the source's read budget of {self.read_budget:.0f} s is used up "
+                                 "(read_budget_seconds); the source is read again next scan")
 
     def _limiter_for(self, url: str) -> HostLimiter:
         if isinstance(self.limiter, Limiters):
@@ -296,6 +333,20 @@ class ResilientAdapter(HTTPAdapter):
 
     def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Any = None,
              verify: Any = True, cert: Any = None, proxies: Any = None) -> requests.Response:
+        method = (request.method or "GET").upper()
+        if method != "GET" or self.read_budget is None:
+            return self._send(request, stream, timeout, verify, cert, proxies, None)
+        started = self._clock()
+        try:
+            return self._send(request, stream, timeout, verify, cert, proxies, started)
+        finally:
+            with self._spent_lock:
+                self._read_spent += self._clock() - started
+
+    def _send(self, request: requests.PreparedRequest, stream: bool, timeout: Any, verify: Any, cert: Any,
+              proxies: Any, read_started: float | None) -> requests.Response:
+        """``send``; ``read_started`` is set for a read counted against the read budget, which is
+        checked before every try and every wait (a write is never cut short by it)."""
         method = (request.method or "GET").upper()
         idempotent = method in IDEMPOTENT
         where = _where(request)
@@ -307,7 +358,11 @@ class ResilientAdapter(HTTPAdapter):
         throttles = 0  # 429s seen
         waited = 0.0  # seconds spent on rate limits for this request
         while True:
-            waited += limiter.wait(self.sleep, limit=max(0.0, policy.max_wait - waited))
+            limit = max(0.0, policy.max_wait - waited)
+            if read_started is not None:
+                self._check_budget(read_started, where)
+                limit = min(limit, max(0.0, self._budget_left(read_started) or 0.0))
+            waited += limiter.wait(self._pause, limit=limit)
             try:
                 resp = super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
                 if not stream:
@@ -327,7 +382,9 @@ class ResilientAdapter(HTTPAdapter):
                     ) from None
                 delay = policy.backoff(tries - 1, self.rng)
                 log.info("%s: %s; retry %d/%d in %.1f s", where, kind, tries, policy.attempts - 1, delay)
-                self.sleep(delay)
+                if read_started is not None:
+                    self._check_budget(read_started, where, delay)
+                self._pause(delay)
                 continue
 
             status = resp.status_code
@@ -352,7 +409,9 @@ class ResilientAdapter(HTTPAdapter):
                     return resp  # the caller maps it (TransientError)
                 delay = asked if asked is not None else policy.backoff(tries - 1, self.rng)
                 if asked is None:
-                    self.sleep(delay)
+                    if read_started is not None:
+                        self._check_budget(read_started, where, delay)
+                    self._pause(delay)
                     waited_note = ""
                 else:
                     waited_note = " (Retry-After)"
@@ -395,6 +454,7 @@ def build_session(
     timeout: float | tuple[float, float] | None = 30.0,
     sleep: Sleep = time.sleep,
     rng: random.Random | None = None,
+    read_budget: float | None = None,
 ) -> requests.Session:
     """A session whose every request goes through one ResilientAdapter.
 
@@ -404,7 +464,8 @@ def build_session(
     """
     limiters = limiters if limiters is not None else Limiters()
     limiters.for_url(url)
-    adapter = ResilientAdapter(policy or RetryPolicy(), limiters, sleep=sleep, rng=rng, default_timeout=timeout)
+    adapter = ResilientAdapter(policy or RetryPolicy(), limiters, sleep=sleep, rng=rng, default_timeout=timeout,
+                               read_budget=read_budget)
     session = requests.Session()
     session.mount("https://", adapter)
     session.mount("http://", adapter)

@@ -207,9 +207,13 @@ class SourceScan:
                         log.warning("%s: stopping on request after record %s", name, token)
                         break
             except CoachError as exc:
-                self.result.status = "failed"
-                self.result.error = str(exc)
-                log.error("%s: reading records failed: %s", name, exc)
+                if self.stop.is_set():  # a retry wait cut short by the stop request
+                    self.result.status = "interrupted"
+                    log.warning("%s: stopping on request while reading records (%s)", name, exc)
+                else:
+                    self.result.status = "failed"
+                    self.result.error = str(exc)
+                    log.error("%s: reading records failed: %s", name, exc)
             while inflight:
                 self._drain(inflight, tracker, block=True)
             self._settle_unsure(pool, inflight, tracker)

@@ -140,6 +140,8 @@ def run_scan(
                 result.scan_id = store.begin_scan([s.name for s in sources], version)
             budget = WriteBudget(config.comments.max_writes_per_run)
             limiters = _new_limiters() if open_connector is _open_connector else None
+            if limiters is not None:
+                limiters.stop = stop  # a stop request ends every retry and rate-limit wait at once
             for settings in sources:
                 if stop.is_set():
                     result.interrupted = True
@@ -242,7 +244,9 @@ def print_dry_write(out: TextIO) -> Callable[[WriteTask], None]:
 
 class StopOnSignal:
     """SIGTERM / SIGINT set ``stop``: the scan finishes the record in hand, records
-    its state and exits. A second signal stops at once."""
+    its state and exits. The pipeline checks it after every record (so between pages)
+    and the transport's retry and rate-limit waits end on it, so a scan paging a broken
+    server stops within one request's timeout. A second signal stops at once."""
 
     def __init__(self, stop: threading.Event) -> None:
         self.stop = stop

@@ -114,7 +114,7 @@ class JiraConnector:
 
         session = build_session(
             settings.url, policy=policy or RetryPolicy(), limiters=limiters, verify=settings.verify_tls,
-            timeout=settings.timeout_seconds,
+            timeout=settings.timeout_seconds, read_budget=settings.read_budget_seconds,
         )
         return cls(settings, session, **kwargs)
 

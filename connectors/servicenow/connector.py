@@ -227,7 +227,8 @@ class ServiceNowConnector:
              **kwargs: Any) -> ServiceNowConnector:
         """Build the project's resilient session for ``settings.url`` and connect."""
         session = build_session(settings.url, policy=policy or RetryPolicy(), limiters=limiters,
-                                verify=settings.verify_tls, timeout=settings.timeout_seconds)
+                                verify=settings.verify_tls, timeout=settings.timeout_seconds,
+                                read_budget=settings.read_budget_seconds)
         return cls(settings, session, **kwargs)
 
     # -- one request, errors converted ---------------------------------------------------
