@@ -131,18 +131,21 @@ def _html_to_text(text: str) -> str:
 
 # ---- Jira wiki markup, markdown and e-mail, line by line ---------------------------
 
-_WIKI_HEADING = re.compile(r"^\s*h[1-6]\.\s*(.*?)\s*$")
-_MD_HEADING = re.compile(r"^\s*#{1,6}\s+(.*?)\s*#*\s*$")
+_WIKI_HEADING = re.compile(r"^\s*h[1-6]\.\s*(.*)")
+_MD_HEADING = re.compile(r"^\s*#{1,6}\s+(.*)")
 _BOLD_HEADING = re.compile(r"^\s*(?:\*\*|\*|__)([^*_\n]{2,60}?)(?::)?(?:\*\*|\*|__)\s*:?\s*$")
 _WIKI_MACRO = re.compile(r"\{(?:quote|panel|code|noformat|color|info|note|tip|warning|expand)(?::[^}]*)?\}")
-_WIKI_LINK = re.compile(r"\[([^|\]\n]+)\|[^\]\n]+\]")
-_WIKI_MENTION = re.compile(r"\[~([^\]\n]+)\]")
-_MD_LINK = re.compile(r"\[([^\]\n]+)\]\([^)\n]+\)")
+_WIKI_LINK = re.compile(r"\[([^|\]\n]{1,200})\|[^\]\n]{1,500}\]")
+_WIKI_MENTION = re.compile(r"\[~([^\]\n]{1,100})\]")
+_MD_LINK = re.compile(r"\[([^\]\n]{1,200})\]\([^)\n]{1,500}\)")
 _TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
 _LIST_MARKER = re.compile(r"^\s*(?:[-*+#]+|\d+[.)])\s+(?:\[[ xX]\]\s*)?")
 _QUOTE_MARKER = re.compile(r"^\s*(?:>\s?)+")
-_EMPHASIS = re.compile(r"(?<![\w*])(\*\*|\*|__)(?=\S)([^*\n]+?)(?<=\S)\1(?![\w*])")
-_CODE = re.compile(r"`([^`\n]+)`|\{\{([^}\n]+)\}\}")
+_EMPHASIS = re.compile(r"(?<![\w*])(\*\*|\*|__)(?=\S)([^*\n]{1,200}?)(?<=\S)\1(?![\w*])")
+_CODE = re.compile(r"`([^`\n]{1,200})`|\{\{([^}\n]{1,200})\}\}")
+# Every repeat that could run to the end of a line is bounded (links, code and emphasis
+# at 200 characters, headings read greedily and stripped in code): a line of 80,000
+# unclosed "[" would otherwise be read to its end once per bracket.
 _RULE_LINE = re.compile(r"^\s*(?:-{3,}|\*{3,}|_{3,}|={3,})\s*$")
 
 # Ticket metadata pasted into a description ("Owner: J. Smith", "Status: In progress"):
@@ -191,7 +194,10 @@ def _heading(line: str) -> str | None:
     for pattern in (_WIKI_HEADING, _MD_HEADING, _BOLD_HEADING):
         m = pattern.match(line)
         if m:
-            text = m.group(1).strip().strip("*_").strip()
+            text = m.group(1).strip()
+            if pattern is _MD_HEADING:
+                text = text.rstrip("#").rstrip()
+            text = text.strip("*_").strip()
             if text:
                 return text if text.endswith(":") else text + ":"
             return ""
