@@ -92,6 +92,7 @@ def _failed(task: WriteTask, error: str) -> Outcome:
 
 
 def _aware(value: datetime | None) -> datetime | None:
+    """A stored time without a zone is UTC (the state file writes UTC)."""
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value
@@ -165,7 +166,8 @@ class SourceScan:
         full = self.force_full or stored.watermark is None or stored.fingerprint != self.fingerprint
         if full and not self.force_full and stored.watermark is not None:
             log.info("%s: rules or templates changed since the last scan: reading every record", name)
-        since = None if full else _aware(stored.watermark) - self.overlap  # type: ignore[operator]
+        watermark = _aware(stored.watermark)
+        since = None if full or watermark is None else watermark - self.overlap
         self.result.full = full
         self._baseline = stored.baseline
         failing = sorted(self.store.failing_records(name), key=lambda r: r.last_seen)
@@ -178,7 +180,7 @@ class SourceScan:
         self._ledger_keys = self.store.ledger_keys(name)
         self._known = set() if stored.baseline else self.store.record_keys(name)
         tracker = Watermark(since)
-        log.info("%s: scan started (%s)", name, "full" if full else f"since {since.isoformat()}")
+        log.info("%s: scan started (%s)", name, f"since {since.isoformat()}" if since else "full")
 
         self._settle_pending()
         self.trail.load_marked()
@@ -422,7 +424,7 @@ class SourceScan:
         except Exception as exc:  # CoachError or a connector bug: this record only
             return Outcome(record, verdict, "failed", error=f"could not read earlier comments: {exc}")
         outcome = self._plan(record, verdict, history)
-        if outcome.status == "planned" and not self.dry_run:
+        if outcome.status == "planned" and not self.dry_run and outcome.task is not None:
             return self._write(outcome.task)
         return outcome
 
@@ -553,7 +555,8 @@ class SourceScan:
         unsure, self._unsure = self._unsure, []
         if self.stop.wait(wait):
             for outcome, token, position in unsure:
-                self._close(token, position, tracker, _failed(outcome.task, f"{outcome.error}; stopped before checking the ticket"))
+                stopped = f"{outcome.error}; stopped before checking the ticket"
+                self._close(token, position, tracker, Outcome(outcome.record, outcome.verdict, "failed", outcome.task, stopped))
             return
         for outcome, token, position in unsure:
             if pool is None:

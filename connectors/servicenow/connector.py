@@ -54,6 +54,7 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
+from requests import Response  # in the class, ``requests`` names its request counter
 
 from csi_coach.config import ServiceNowSettings
 from csi_coach.connectors.servicenow.auth import SnAuth, auth_from_settings
@@ -244,7 +245,7 @@ class ServiceNowConnector:
         }
 
     def _request(self, method: str, path: str, *, action: str, params: Mapping[str, Any] | None = None,
-                 json: Any = None, write: bool = False, empty_404: bool = False) -> requests.Response:
+                 json: Any = None, write: bool = False, empty_404: bool = False) -> Response:
         url = self.base_url + path
         headers = {"Accept": "application/json"}
         if json is not None:
@@ -278,7 +279,7 @@ class ServiceNowConnector:
         raise error_for(resp, head, hints=self._hints(write))
 
     @staticmethod
-    def _result(resp: requests.Response, action: str) -> list[Any]:
+    def _result(resp: Response, action: str) -> list[Any]:
         """The ``result`` list of a Table API answer. Anything else (an empty body, an HTML
         page, JSON cut off, no list) is a ``TransientError``, never an empty result: only a
         well-formed answer (or an old release's 404 "No Record found") says "no records"."""
@@ -394,7 +395,7 @@ class ServiceNowConnector:
             else:  # nothing to take a key from: every row of the page is hidden from the bot
                 offset += size
 
-    def _more(self, resp: requests.Response, returned: int, offset: int, size: int,
+    def _more(self, resp: Response, returned: int, offset: int, size: int,
               counted: bool) -> tuple[bool, bool]:
         """Whether rows follow the page read at ``offset``, and whether to ask for a count next.
 
