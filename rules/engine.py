@@ -131,7 +131,7 @@ class RuleSet:
 class Context:
     """One evaluation of one record: field tokens and rule results, computed once."""
 
-    __slots__ = ("record", "ruleset", "_tokens", "_results", "_texts", "_index", "_evidence", "_plan", "_reversed", "_whole", "_vocab_ev", "_by_field", "pieces", "_windowed", "_holds", "_direct", "_empty", "_cues")
+    __slots__ = ("record", "ruleset", "_tokens", "_results", "_texts", "_index", "_evidence", "_plan", "_reversed", "_whole", "vocab_cache", "_by_field", "pieces", "_windowed", "_holds", "_direct", "_empty", "_cues")
 
     def __init__(self, record: Record, ruleset: RuleSet) -> None:
         self.record = record
@@ -148,7 +148,9 @@ class Context:
         self._cues: dict[str, FieldCues] = {}  # see negated_at()
         self._reversed: dict[str, str] = {}
         self._by_field: dict[int, tuple[Match, dict]] = {}
-        self._vocab_ev: dict[tuple[str, str, bool], tuple[Evidence, ...]] = {}
+        # Vocabulary evidence by (vocab, field, negation): public because the vocab kind
+        # reads it directly on its hot path, before asking vocab_evidence() to make it.
+        self.vocab_cache: dict[tuple[str, str, bool], tuple[Evidence, ...]] = {}
         # What a kind finds in one field, kept by the kind under its own key, so a rule
         # asked for several field scopes does that field's work once.
         self.pieces: dict = {}
@@ -190,7 +192,7 @@ class Context:
         """One vocabulary's terms in one field as evidence, in order (without the negated
         ones when ``negation``): made once per record, shared by every rule reading it."""
         key = (name, vocab, negation)
-        ev = self._vocab_ev.get(key)
+        ev = self.vocab_cache.get(key)
         if ev is None:
             idx = self._index.get(name)
             hits = (idx if idx is not None else self.vocab_tokens(name)).get(vocab, ())
@@ -199,7 +201,7 @@ class Context:
                 ev = tuple([evidence(name, t) for t in hits if not t.negated])
             else:
                 ev = tuple([evidence(name, t) for t in hits])
-            self._vocab_ev[key] = ev
+            self.vocab_cache[key] = ev
         return ev
 
     def by_field(self, m: Match) -> dict[str, tuple[list[int], list[Evidence], int]]:

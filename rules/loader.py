@@ -35,8 +35,8 @@ from csi_coach.rules.where import Origins
 DEFAULT_PATH = Path(__file__).with_name("default.toml")
 TOP_KEYS = ("extends", "description", "settings", "vocab", "rule", "classify", "exempt")
 SETTINGS = {
-    "negation_vocab": P.Param(P._str, "the name of a vocabulary (\"\" for none)", default=""),
-    "negation_window": P.Param(P._word_count, P.WORDS_EXPECTED, default=4),
+    "negation_vocab": P.Param(P.read_string, "the name of a vocabulary (\"\" for none)", default=""),
+    "negation_window": P.Param(P.read_word_count, P.WORDS_EXPECTED, default=4),
 }
 CLASSIFY_KEYS = ("value", "process", "measurable", "consequence", "intent")
 CLASSIFY_OPTIONAL = ("consequence", "intent")  # unset: no verdict is unsure

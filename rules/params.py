@@ -1,4 +1,7 @@
-"""Typed reading of one rule's TOML table; every mistake becomes a ConfigError."""
+"""Typed reading of one rule's TOML table; every mistake becomes a ConfigError.
+
+The ``read_*`` functions check one value (ValueError when it is wrong); rule kinds
+build their ``Param``s from them, or use the ready ones below."""
 
 from __future__ import annotations
 
@@ -23,25 +26,25 @@ class Param:
     default: Any = None
 
 
-def _str(v: Any) -> str:
+def read_string(v: Any) -> str:
     if not isinstance(v, str):
         raise ValueError
     return v
 
 
-def _nonempty_str(v: Any) -> str:
+def read_text(v: Any) -> str:
     if not isinstance(v, str) or not v.strip():
         raise ValueError
     return v
 
 
-def _bool(v: Any) -> bool:
+def read_bool(v: Any) -> bool:
     if not isinstance(v, bool):
         raise ValueError
     return v
 
 
-def _nonneg_int(v: Any) -> int:
+def read_count(v: Any) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or v < 0:
         raise ValueError
     return v
@@ -52,13 +55,13 @@ def _nonneg_int(v: Any) -> int:
 MAX_WORDS = 1000
 
 
-def _word_count(v: Any) -> int:
-    if _nonneg_int(v) > MAX_WORDS:
+def read_word_count(v: Any) -> int:
+    if read_count(v) > MAX_WORDS:
         raise ValueError
     return v
 
 
-def _str_list(v: Any) -> tuple[str, ...]:
+def read_strings(v: Any) -> tuple[str, ...]:
     if isinstance(v, str):
         return (v,)
     if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
@@ -66,27 +69,27 @@ def _str_list(v: Any) -> tuple[str, ...]:
     return tuple(v)
 
 
-def _nonempty_str_list(v: Any) -> tuple[str, ...]:
-    out = _str_list(v)
+def read_names(v: Any) -> tuple[str, ...]:
+    out = read_strings(v)
     if not out or not all(x.strip() for x in out):
         raise ValueError
     return out
 
 
-def _fields(v: Any) -> tuple[str, ...]:
-    out = _nonempty_str_list(v)
+def read_fields(v: Any) -> tuple[str, ...]:
+    out = read_names(v)
     if any(f not in TEXT_FIELDS for f in out):
         raise ValueError
     return out
 
 
-def _severity(v: Any) -> str:
+def read_severity(v: Any) -> str:
     if v not in SEVERITIES:
         raise ValueError
     return v
 
 
-def _regex(v: Any) -> str:
+def read_regex(v: Any) -> str:
     if not isinstance(v, str) or not v:
         raise ValueError
     try:
@@ -96,28 +99,28 @@ def _regex(v: Any) -> str:
     return v
 
 
-STRING = Param(_str, "a string")
-TEXT = Param(_nonempty_str, "a non-empty string")
-BOOL = Param(_bool, "true or false")
-COUNT = Param(_nonneg_int, "a whole number >= 0")
+STRING = Param(read_string, "a string")
+TEXT = Param(read_text, "a non-empty string")
+BOOL = Param(read_bool, "true or false")
+COUNT = Param(read_count, "a whole number >= 0")
 WORDS_EXPECTED = f"a whole number of words from 0 to {MAX_WORDS}"
-STRINGS = Param(_str_list, "a string or a list of strings")
-NAMES = Param(_nonempty_str_list, "a non-empty list of non-empty strings")
-FIELDS = Param(_fields, "a list drawn from " + ", ".join(f'"{f}"' for f in TEXT_FIELDS), default=TEXT_FIELDS)
-SEVERITY = Param(_severity, "one of " + ", ".join(f'"{s}"' for s in SEVERITIES))
-REGEX = Param(_regex, "a Python regular expression", required=True)
-RULE_REF = Param(_nonempty_str, "the id of another rule", required=True)
-RULE_REFS = Param(_nonempty_str_list, "a non-empty list of rule ids", required=True)
+STRINGS = Param(read_strings, "a string or a list of strings")
+NAMES = Param(read_names, "a non-empty list of non-empty strings")
+FIELDS = Param(read_fields, "a list drawn from " + ", ".join(f'"{f}"' for f in TEXT_FIELDS), default=TEXT_FIELDS)
+SEVERITY = Param(read_severity, "one of " + ", ".join(f'"{s}"' for s in SEVERITIES))
+REGEX = Param(read_regex, "a Python regular expression", required=True)
+RULE_REF = Param(read_text, "the id of another rule", required=True)
+RULE_REFS = Param(read_names, "a non-empty list of rule ids", required=True)
 
 # Keys every rule accepts, whatever its kind.
 COMMON: dict[str, Param] = {
-    "kind": Param(_nonempty_str, "a rule kind", required=True),
-    "enabled": Param(_bool, "true or false", default=True),
-    "severity": Param(_severity, SEVERITY.expected, default="off"),
-    "message": Param(_str, "a string", default=""),
-    "description": Param(_str, "a string", default=""),
-    "sources": Param(_str_list, "a list of source names", default=()),
-    "containers": Param(_str_list, "a list of table names or Jira project keys", default=()),
+    "kind": Param(read_text, "a rule kind", required=True),
+    "enabled": Param(read_bool, "true or false", default=True),
+    "severity": Param(read_severity, SEVERITY.expected, default="off"),
+    "message": Param(read_string, "a string", default=""),
+    "description": Param(read_string, "a string", default=""),
+    "sources": Param(read_strings, "a list of source names", default=()),
+    "containers": Param(read_strings, "a list of table names or Jira project keys", default=()),
     "examples": Param(lambda v: v, "a table with keys flag and pass", default={}),
 }
 

@@ -281,7 +281,6 @@ class SourceScan:
         if not self.dry_run and self.budget.exhausted:
             log.info("%s: write budget used up; failing records are retried next scan", self.c.name)
             return
-        read = getattr(self.c, "get_in_scope", self.c.get)
         log.info("%s: reading %d record(s) that failed before again", self.c.name, min(len(keys), REFETCH_CAP))
         for key in keys[:REFETCH_CAP]:
             if self.stop.is_set() or (not self.dry_run and self.budget.exhausted):
@@ -289,7 +288,7 @@ class SourceScan:
             if key not in self._refetch_keys:  # read meanwhile
                 continue
             try:
-                item = read(key)
+                item = self.c.get_in_scope(key)
             except Exception as exc:  # CoachError, or a connector bug: this record only
                 self.result.records += 1
                 self._fail(key, "", f"could not read it again: {exc}")

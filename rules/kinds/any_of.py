@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from csi_coach.rules import params as P
 from csi_coach.rules.kinds.base import NO, BuildContext, Match, merge_evidence, narrow
 
-PARAMS = {"rules": P.RULE_REFS, "fields": P.Param(P._fields, P.FIELDS.expected, default=None)}
+PARAMS = {"rules": P.RULE_REFS, "fields": P.Param(P.read_fields, P.FIELDS.expected, default=None)}
 
 
 @dataclass(frozen=True)

@@ -37,10 +37,10 @@ _WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
 
 PARAMS = {
     "link": P.RULE_REF,
-    "unless": P.Param(P._nonempty_str, "the id of another rule", default=None),
-    "unless_within": P.Param(P._word_count, P.WORDS_EXPECTED, default=6),
-    "min_words": P.Param(P._word_count, P.WORDS_EXPECTED, default=3),
-    "max_words": P.Param(P._word_count, P.WORDS_EXPECTED, default=30),
+    "unless": P.Param(P.read_text, "the id of another rule", default=None),
+    "unless_within": P.Param(P.read_word_count, P.WORDS_EXPECTED, default=6),
+    "min_words": P.Param(P.read_word_count, P.WORDS_EXPECTED, default=3),
+    "max_words": P.Param(P.read_word_count, P.WORDS_EXPECTED, default=30),
     "fields": P.FIELDS,
 }
 

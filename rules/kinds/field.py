@@ -19,8 +19,8 @@ from csi_coach.rules.kinds.base import NO, BuildContext, Match, in_scope
 
 PARAMS = {
     "fields": P.FIELDS,
-    "min_chars": P.Param(P._nonneg_int, "a whole number >= 0", default=1),
-    "min_words": P.Param(P._nonneg_int, "a whole number >= 0", default=0),
+    "min_chars": P.Param(P.read_count, "a whole number >= 0", default=1),
+    "min_words": P.Param(P.read_count, "a whole number >= 0", default=0),
 }
 
 

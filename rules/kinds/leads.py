@@ -50,12 +50,12 @@ def _same(v):
 
 PARAMS = {
     "rule": P.RULE_REF,
-    "within": P.Param(P._word_count, P.WORDS_EXPECTED, default=2),
+    "within": P.Param(P.read_word_count, P.WORDS_EXPECTED, default=2),
     "same": P.Param(_same, 'one of "clause", "sentence"', default="clause"),
-    "unless": P.Param(P._nonempty_str, "the id of another rule", default=None),
-    "unless_within": P.Param(P._word_count, P.WORDS_EXPECTED, default=3),
-    "fields": P.Param(P._fields, P.FIELDS.expected, default=None),
-    "barriers": P.Param(P._str_list, "a list of words", default=DEFAULT_BARRIERS),
+    "unless": P.Param(P.read_text, "the id of another rule", default=None),
+    "unless_within": P.Param(P.read_word_count, P.WORDS_EXPECTED, default=3),
+    "fields": P.Param(P.read_fields, P.FIELDS.expected, default=None),
+    "barriers": P.Param(P.read_strings, "a list of words", default=DEFAULT_BARRIERS),
 }
 
 

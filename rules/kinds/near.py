@@ -61,12 +61,12 @@ def _order(v):
 PARAMS = {
     "a": P.RULE_REF,
     "b": P.RULE_REF,
-    "within": P.Param(P._word_count, P.WORDS_EXPECTED, default=8),
+    "within": P.Param(P.read_word_count, P.WORDS_EXPECTED, default=8),
     "same": P.Param(_same, 'one of "clause", "sentence", "field"', default="clause"),
-    "unless": P.Param(P._nonempty_str, "the id of another rule", default=None),
-    "unless_within": P.Param(P._word_count, P.WORDS_EXPECTED, default=3),
-    "unless_clause": P.Param(P._nonempty_str, "the id of another rule", default=None),
-    "fields": P.Param(P._fields, P.FIELDS.expected, default=None),
+    "unless": P.Param(P.read_text, "the id of another rule", default=None),
+    "unless_within": P.Param(P.read_word_count, P.WORDS_EXPECTED, default=3),
+    "unless_clause": P.Param(P.read_text, "the id of another rule", default=None),
+    "fields": P.Param(P.read_fields, P.FIELDS.expected, default=None),
     "order": P.Param(_order, 'one of "any", "a-first", "b-first"', default="any"),
 }
 

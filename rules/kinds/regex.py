@@ -24,9 +24,9 @@ from csi_coach.rules.lowered import lowered_twin, plain
 PARAMS = {
     "pattern": P.REGEX,
     "fields": P.FIELDS,
-    "ignore_case": P.Param(P._bool, "true or false", default=True),
-    "negation": P.Param(P._bool, "true or false", default=False),
-    "max_evidence": P.Param(P._nonneg_int, "a whole number >= 0", default=0),
+    "ignore_case": P.Param(P.read_bool, "true or false", default=True),
+    "negation": P.Param(P.read_bool, "true or false", default=False),
+    "max_evidence": P.Param(P.read_count, "a whole number >= 0", default=0),
 }
 
 

@@ -18,9 +18,9 @@ from csi_coach.rules import params as P
 from csi_coach.rules.kinds.base import NO, BuildContext, Match
 
 PARAMS = {
-    "vocab": P.Param(P._nonempty_str_list, "a vocabulary name or a list of them", required=True),
+    "vocab": P.Param(P.read_names, "a vocabulary name or a list of them", required=True),
     "fields": P.FIELDS,
-    "negation": P.Param(P._bool, "true or false", default=True),
+    "negation": P.Param(P.read_bool, "true or false", default=True),
 }
 
 
@@ -38,7 +38,7 @@ class VocabCondition:
             v = self.vocabs[0]
             # Each field's evidence is made once per record (Context.vocab_evidence): read
             # the table first, call only to make it.
-            known = ctx._vocab_ev.get
+            known = ctx.vocab_cache.get
             vocab_evidence = ctx.vocab_evidence
             if len(fields) == 1:
                 ev = known((fields[0], v, neg))

@@ -126,6 +126,10 @@ class FakeConnector:
             return BrokenRecord(self.name, r.key, r.number, "unparseable date")
         return r
 
+    def get_in_scope(self, key):
+        """Every record the fake holds is in scope: the same as get()."""
+        return self.get(key)
+
     def __getattr__(self, name):
         # ``marked_keys`` exists only while has_bulk_marks is on (a connector without it)
         if name == "marked_keys" and self.__dict__.get("has_bulk_marks"):
