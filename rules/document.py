@@ -130,6 +130,10 @@ def _html_to_text(text: str) -> str:
 
 
 # ---- Jira wiki markup, markdown and e-mail, line by line ---------------------------
+#
+# Every repeat that could run to the end of a line is bounded (links, code and emphasis
+# at 200 characters, headings read greedily and stripped in code): a line of 80,000
+# unclosed "[" would otherwise be read to its end once per bracket.
 
 _WIKI_HEADING = re.compile(r"^\s*h[1-6]\.\s*(.*)")
 _MD_HEADING = re.compile(r"^\s*#{1,6}\s+(.*)")
@@ -143,9 +147,6 @@ _LIST_MARKER = re.compile(r"^\s*(?:[-*+#]+|\d+[.)])\s+(?:\[[ xX]\]\s*)?")
 _QUOTE_MARKER = re.compile(r"^\s*(?:>\s?)+")
 _EMPHASIS = re.compile(r"(?<![\w*])(\*\*|\*|__)(?=\S)([^*\n]{1,200}?)(?<=\S)\1(?![\w*])")
 _CODE = re.compile(r"`([^`\n]{1,200})`|\{\{([^}\n]{1,200})\}\}")
-# Every repeat that could run to the end of a line is bounded (links, code and emphasis
-# at 200 characters, headings read greedily and stripped in code): a line of 80,000
-# unclosed "[" would otherwise be read to its end once per bracket.
 _RULE_LINE = re.compile(r"^\s*(?:-{3,}|\*{3,}|_{3,}|={3,})\s*$")
 
 # Ticket metadata pasted into a description ("Owner: J. Smith", "Status: In progress"):
