@@ -11,9 +11,9 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum
-from typing import Any
+from typing import Any, overload
 
 # The text fields a rule may look at, in the order evidence is reported.
 TEXT_FIELDS: tuple[str, ...] = ("title", "description", "goal", "service")
@@ -34,6 +34,17 @@ def marker_for(digest: str, *, ack: bool = False) -> str:
 def marker_is_ack(marker: str) -> bool:
     m = MARKER_RE.search(marker)
     return bool(m and m.group(2))
+
+
+@overload
+def aware(value: datetime) -> datetime: ...
+@overload
+def aware(value: datetime | None) -> datetime | None: ...
+def aware(value: datetime | None) -> datetime | None:
+    """A time without a zone is UTC: the state file and the sandboxes write UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
 
 
 class Category(str, Enum):

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from typing import overload
+from datetime import datetime, timedelta
 
 from csi_coach.coach import History, PastComment
 from csi_coach.connectors.base import Connector
-from csi_coach.model import MARKER_RE, BotComment, Record, marker_is_ack
+from csi_coach.model import MARKER_RE, BotComment, Record, aware, marker_is_ack
 from csi_coach.scan.state import LedgerRow, StateStore
 
 log = logging.getLogger("csi_coach.scan")
@@ -28,16 +27,6 @@ SETTLE_WINDOW = timedelta(hours=12)
 # clock skew between the bot and the server, are looked up in bulk at the start
 # of a scan.
 KNOWN_MARGIN = timedelta(minutes=10)
-
-
-@overload
-def _aware(value: datetime) -> datetime: ...
-@overload
-def _aware(value: datetime | None) -> datetime | None: ...
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 def history_from_ledger(rows: list[LedgerRow]) -> History:
@@ -92,7 +81,7 @@ class CommentTrail:
                     return comment
             elif comment.ref.comment_id and comment.ref.comment_id in known:
                 continue  # an earlier comment on the same finding (re-coached after cooldown)
-            elif comment.created is not None and row.created - _aware(comment.created) > SETTLE_WINDOW:
+            elif comment.created is not None and row.created - aware(comment.created) > SETTLE_WINDOW:
                 continue  # far older than the pending write: not the one it stands for
             else:
                 return comment
@@ -127,7 +116,7 @@ class CommentTrail:
                     self.store.ledger_posted(row.id, comment.ref.comment_id)  # learn its id
                 continue
             kind = "ack" if marker_is_ack(m.group(0)) else "post"
-            when = _aware(comment.created) or self.now()
+            when = aware(comment.created) or self.now()
             past.append(PastComment(m.group(1), kind, comment.ref.comment_id, when))
             adopted += 1
             if not self.dry_run:
@@ -145,10 +134,10 @@ def _ledger_match(rows: list[LedgerRow], comment: BotComment, marker: str) -> Le
     for row in rows:
         if cid and row.comment_id == cid:
             return row
-    created = _aware(comment.created)
+    created = aware(comment.created)
     for row in rows:
         if row.comment_id or row.marker != marker:
             continue
-        if created is None or row.created is None or abs(_aware(row.created) - created) <= SETTLE_WINDOW:
+        if created is None or row.created is None or abs(aware(row.created) - created) <= SETTLE_WINDOW:
             return row
     return None

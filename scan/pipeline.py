@@ -43,7 +43,7 @@ from csi_coach.coach import Action, ActionKind, History, decide
 from csi_coach.config import CommentPolicy
 from csi_coach.connectors.base import Connector
 from csi_coach.errors import AmbiguousWrite, CoachError, NotFound
-from csi_coach.model import BrokenRecord, Category, Record, Verdict
+from csi_coach.model import BrokenRecord, Category, Record, Verdict, aware
 from csi_coach.scan.comment_trail import CommentTrail, history_from_ledger
 from csi_coach.scan.result import LIST_CAP, SourceResult, WriteBudget
 from csi_coach.scan.state import RecordUpdate, StateStore
@@ -89,13 +89,6 @@ class Outcome:
 
 def _failed(task: WriteTask, error: str) -> Outcome:
     return Outcome(task.record, task.verdict, "failed", task, error)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    """A stored time without a zone is UTC (the state file writes UTC)."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 def policy_fingerprint(policy: CommentPolicy) -> str:
@@ -166,7 +159,7 @@ class SourceScan:
         full = self.force_full or stored.watermark is None or stored.fingerprint != self.fingerprint
         if full and not self.force_full and stored.watermark is not None:
             log.info("%s: rules or templates changed since the last scan: reading every record", name)
-        watermark = _aware(stored.watermark)
+        watermark = aware(stored.watermark)
         since = None if full or watermark is None else watermark - self.overlap
         self.result.full = full
         self._baseline = stored.baseline
@@ -308,7 +301,7 @@ class SourceScan:
         r = self.result
         self._refetch_keys.discard(item.key)
         position = NO_HOLD if refetched else tracker.seen(
-            None if isinstance(item, BrokenRecord) else _aware(item.updated))
+            None if isinstance(item, BrokenRecord) else aware(item.updated))
         if item.key in self._unsure_keys:
             return  # read again after its own write: settled at the end of the scan
         if isinstance(item, BrokenRecord):
@@ -469,7 +462,7 @@ class SourceScan:
         self._updates.append(
             RecordUpdate(
                 self.c.name, record.key, record.number, digest, category,
-                _aware(record.updated), self.now(), content=content, flagged=flagged,
+                aware(record.updated), self.now(), content=content, flagged=flagged,
             )
         )
 

@@ -172,7 +172,10 @@ class LedgerRow:
 
 
 @dataclass(frozen=True)
-class Watermark:
+class StoredWatermark:
+    """What the state file holds for one source: the last watermark, the rules and
+    templates it was reached with, and whether the first scan was a baseline."""
+
     source: str
     watermark: datetime | None
     fingerprint: str
@@ -383,12 +386,12 @@ class StateStore:
 
     # -- watermarks ----------------------------------------------------------------
 
-    def watermark(self, source: str) -> Watermark:
+    def watermark(self, source: str) -> StoredWatermark:
         rows = self._query("SELECT watermark, fingerprint, baseline FROM watermarks WHERE source = ?", (source,))
         if not rows:
-            return Watermark(source, None, "", False)
+            return StoredWatermark(source, None, "", False)
         wm, fp, baseline = rows[0]
-        return Watermark(source, _dt(wm), fp, bool(baseline))
+        return StoredWatermark(source, _dt(wm), fp, bool(baseline))
 
     def set_watermark(
         self, source: str, watermark: datetime | None, fingerprint: str, *, baseline: bool | None = None
