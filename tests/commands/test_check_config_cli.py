@@ -11,18 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from support.config import SNOW
 from support.paths import ROOT
-
-SNOW = """\
-[sources.snow]
-type = "servicenow"
-url = "https://example.service-now.com"
-
-[sources.snow.auth]
-method = "basic"
-username_env = "SNOW_USER"
-password_env = "SNOW_PASSWORD"
-"""
 
 
 def run(config: Path, *extra: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

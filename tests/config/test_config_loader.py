@@ -8,18 +8,8 @@ import pytest
 
 from csi_coach.config import JiraSettings, ServiceNowSettings, load_config
 from csi_coach.errors import ConfigError
+from support.config import SNOW
 from support.paths import ROOT
-
-SNOW = """\
-[sources.snow]
-type = "servicenow"
-url = "https://example.service-now.com"
-
-[sources.snow.auth]
-method = "basic"
-username_env = "SNOW_USER"
-password_env = "SNOW_PASSWORD"
-"""
 
 JIRA = """\
 [sources.jira]
