@@ -13,6 +13,7 @@ scan, the CLI and the tests only ever handle this tree.
     │   ├── Gone               410: the endpoint was removed (e.g. Jira Cloud /search)
     │   ├── BadRequest         400: the system refused the request as malformed
     │   ├── RateLimited        429 that outlasted the retry budget
+    │   ├── EndlessListing     paging that would never end (a page, token or nothing new again)
     │   └── TransientError     5xx / connection failure that outlasted retries
     │       └── AmbiguousWrite a write that may or may not have landed
     ├── StateError             the state file cannot be opened, is read-only, or is newer
@@ -127,6 +128,13 @@ class RateLimited(RemoteError):
     ) -> None:
         self.retry_after = retry_after
         super().__init__(message, status=status, url=url)
+
+
+class EndlessListing(RemoteError):
+    """A paged listing that would never end: the server answered a page, token or offset it
+    had sent before, a page of records already read while saying more follow, or more pages
+    than the listing can need (the source's ``max_pages``, or the server's own count). The
+    source fails, is read again next scan, and the scan moves on to the other sources."""
 
 
 class TransientError(RemoteError):
