@@ -11,7 +11,8 @@ The TOML shape (every option is shown, commented, in config.example.toml):
     [comments]     policy: on_change, cooldown_days, max_writes_per_run, workers,
                    skip_states, opt_out_labels, acknowledge_fixed, coach_categories,
                    guide_url (the admins' CSI guide, linked from comments)
-    [sources.NAME] type = "servicenow" | "jira", url, ... and
+    [sources.NAME] type = "servicenow" | "jira", url, ... verify_tls, ca_bundle (a PEM file of
+                   private CAs, checked here: it must exist and hold certificates) and
     [sources.NAME.auth]    method and the *names* of environment variables
     [sources.NAME.fields]  field mapping (partial override of the defaults below)
     [sources.NAME.visibility]  Jira only: type = "role" | "group", value
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -84,9 +86,9 @@ COMMENT_KEYS = (
 )
 COACHABLE = ("process_only", "no_goal")
 SN_KEYS = ("type", "url", "auth", "table", "query", "fields", "journal_field", "page_size", "timeout_seconds",
-           "read_budget_seconds", "verify_tls")
+           "read_budget_seconds", "verify_tls", "ca_bundle")
 JIRA_KEYS = ("type", "url", "auth", "flavor", "jql", "fields", "page_size", "visibility", "internal", "timeout_seconds",
-             "read_budget_seconds", "verify_tls")
+             "read_budget_seconds", "verify_tls", "ca_bundle")
 FIELD_KEYS = ("number", "title", "description", "goal", "service", "owner", "state", "updated", "labels")
 PAGE_LIMITS = {"servicenow": 10000, "jira-cloud": 100, "jira-auto": 100, "jira-server": 1000}
 
@@ -242,14 +244,46 @@ def _sources(r: TomlReader, t: dict) -> tuple[SourceSettings, ...]:
 
 
 def _common(r: TomlReader, key: str, name: str, body: dict, kind: str) -> dict:
+    verify_tls = r.boolean(body, key, "verify_tls", True)
     return {
         "name": name,
         "url": r.url(body, key),
         "auth": _auth(r, key, name, kind, r.table(body, key, "auth", required=True)),
         "timeout_seconds": r.number(body, key, "timeout_seconds", 30.0, lo=1, hi=600),
         "read_budget_seconds": r.number(body, key, "read_budget_seconds", 900.0, lo=10, hi=86_400),
-        "verify_tls": r.boolean(body, key, "verify_tls", True),
+        "verify_tls": verify_tls,
+        "ca_bundle": _ca_bundle(r, key, body, verify_tls),
     }
+
+
+def _ca_bundle(r: TomlReader, key: str, body: dict, verify_tls: bool) -> str:
+    """[sources.NAME] ca_bundle: "" (the system's CAs) or a PEM file of the CAs to trust, as an
+    absolute path. Checked now, so a wrong path fails check-config, not the 2 a.m. scan."""
+    value = r.string(body, key, "ca_bundle", "").strip()
+    if not value:
+        return ""
+    path = f"{key}.ca_bundle"
+    if not verify_tls:
+        # Contradictory: which did the admin mean? Refused rather than guessed (see README, TLS).
+        raise r.fail(path, "ca_bundle is set but verify_tls = false turns certificate checks off, so it would be ignored",
+                     got=value, expected="verify_tls = true with this ca_bundle, or no ca_bundle")
+    file = Config(path=Path(r.file).absolute()).resolve(value).absolute()
+    want = "a PEM file of the CA certificates to trust (relative paths are taken from the config file's folder)"
+    if not file.exists():
+        raise r.fail(path, f"the CA bundle {file} does not exist", got=value, expected=want)
+    if not file.is_file():
+        raise r.fail(path, f"the CA bundle {file} is not a file", got=value, expected=want)
+    try:
+        with file.open("rb") as handle:
+            handle.read(1)
+        ssl.create_default_context(cafile=str(file))
+    except OSError as exc:
+        raise r.fail(path, f"the CA bundle {file} cannot be read: {exc.strerror or exc}", got=value,
+                     expected=want + ", readable by this user") from None
+    except ssl.SSLError as exc:
+        raise r.fail(path, f"the CA bundle {file} holds no certificate OpenSSL can read ({exc.reason or exc})",
+                     got=value, expected=want + ' ("-----BEGIN CERTIFICATE-----" blocks)') from None
+    return str(file)
 
 
 def _servicenow(r: TomlReader, key: str, name: str, body: dict) -> ServiceNowSettings:

@@ -128,6 +128,7 @@ class ServiceNowSettings:
     timeout_seconds: float = 30.0
     read_budget_seconds: float = 900.0  # all reads of one scan, tries and waits included
     verify_tls: bool = True
+    ca_bundle: str = ""  # absolute path of a PEM file of CAs to trust instead of the system's ("" = the system's)
     type: str = "servicenow"
 
 
@@ -146,6 +147,7 @@ class JiraSettings:
     timeout_seconds: float = 30.0
     read_budget_seconds: float = 900.0  # all reads of one scan, tries and waits included
     verify_tls: bool = True
+    ca_bundle: str = ""  # absolute path of a PEM file of CAs to trust instead of the system's ("" = the system's)
     type: str = "jira"
 
 
