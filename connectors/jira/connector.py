@@ -58,6 +58,7 @@ from csi_coach.connectors.jira.errors import Action, from_exception, from_respon
 from csi_coach.connectors.jira.jql import MARKED_CLAUSE, build_jql, jql_time, scope_jql, user_zone
 from csi_coach.connectors.jira.mapping import issue_to_record, parse_jira_time, requested_fields
 from csi_coach.connectors.jira.paging import Keyset
+from csi_coach.connectors.tls import pin_verify, tls_verify
 from csi_coach.errors import AmbiguousWrite, BadRequest, CoachError, ConfigError, NotFound, PermissionDenied, TransientError
 from csi_coach.model import BotComment, BrokenRecord, CommentRef, Record
 
@@ -112,6 +113,7 @@ class JiraConnector:
         """Build the project's resilient session for ``settings.url`` and connect."""
         from csi_coach.connectors.transport import RetryPolicy, build_session
 
+        tls_verify(settings, warn=True)  # says so when verify_tls = false; _make_client sets and pins verify
         session = build_session(
             settings.url, policy=policy or RetryPolicy(), limiters=limiters, verify=settings.verify_tls,
             timeout=settings.timeout_seconds, read_budget=settings.read_budget_seconds,
@@ -135,7 +137,7 @@ class JiraConnector:
                               has_got=True, expected='"basic" (Cloud: e-mail + API token) or "pat" (Data Center)')
         client = JIRA(
             server=self.base_url,
-            options={"verify": settings.verify_tls, "check_update": False},
+            options={"verify": tls_verify(settings), "check_update": False},
             get_server_info=False,  # the flavor decides; "auto" asks once, lazily
             max_retries=0,  # ours is the only retry layer (see module docstring)
             timeout=settings.timeout_seconds,
@@ -149,6 +151,7 @@ class JiraConnector:
                 lib.headers["User-Agent"] = session.headers["User-Agent"]
             lib.trust_env = session.trust_env
             lib.proxies.update(session.proxies)
+        pin_verify(client._session, tls_verify(settings))  # verify_tls = false / ca_bundle hold whatever $REQUESTS_CA_BUNDLE says
         return client
 
     @property

@@ -58,6 +58,7 @@ from requests import Response  # in the class, ``requests`` names its request co
 
 from csi_coach.config import ServiceNowSettings
 from csi_coach.connectors.servicenow.auth import SnAuth, auth_from_settings
+from csi_coach.connectors.tls import pin_verify, tls_verify
 from csi_coach.connectors.transport import RetryPolicy, build_session, error_for
 from csi_coach.errors import AmbiguousWrite, CoachError, TransientError
 from csi_coach.model import MARKER_PREFIX, MARKER_RE, BotComment, BrokenRecord, CommentRef, Record
@@ -227,10 +228,11 @@ class ServiceNowConnector:
     def open(cls, settings: ServiceNowSettings, *, limiters: Any, policy: RetryPolicy | None = None,
              **kwargs: Any) -> ServiceNowConnector:
         """Build the project's resilient session for ``settings.url`` and connect."""
+        verify = tls_verify(settings, warn=True)  # True, False or the ca_bundle path
         session = build_session(settings.url, policy=policy or RetryPolicy(), limiters=limiters,
                                 verify=settings.verify_tls, timeout=settings.timeout_seconds,
                                 read_budget=settings.read_budget_seconds)
-        return cls(settings, session, **kwargs)
+        return cls(settings, pin_verify(session, verify), **kwargs)
 
     # -- one request, errors converted ---------------------------------------------------
 
