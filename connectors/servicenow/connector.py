@@ -42,6 +42,7 @@ Vendor facts relied on (ServiceNow Table API docs and KB0534905):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -57,10 +58,11 @@ import requests
 from requests import Response  # in the class, ``requests`` names its request counter
 
 from csi_coach.config import ServiceNowSettings
+from csi_coach.connectors.page_guard import PageGuard
 from csi_coach.connectors.servicenow.auth import SnAuth, auth_from_settings
 from csi_coach.connectors.tls import pin_verify, tls_verify
 from csi_coach.connectors.transport import RetryPolicy, build_session, error_for
-from csi_coach.errors import AmbiguousWrite, CoachError, TransientError
+from csi_coach.errors import AmbiguousWrite, CoachError, ConfigError, TransientError
 from csi_coach.model import MARKER_PREFIX, MARKER_RE, BotComment, BrokenRecord, CommentRef, Record
 
 log = logging.getLogger(__name__)
@@ -207,6 +209,7 @@ class ServiceNowConnector:
         *,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        stop: threading.Event | None = None,
     ) -> None:
         self.settings = settings
         self.name = settings.name
@@ -215,8 +218,11 @@ class ServiceNowConnector:
         self.session = session
         self.auth: SnAuth = auth_from_settings(settings, session, clock=clock)
         self._now = now  # the wall clock that fixes each listing's upper bound
+        self.stop = stop  # the scan's stop request, checked between pages of every listing
         self._sent = 0
         self._sent_lock = threading.Lock()  # pages, journal reads and writes run in worker threads
+        self._bot_user: str | None = None  # the user_name the bot writes as, found once (``bot_user``)
+        self._bot_user_lock = threading.Lock()
 
     @property
     def requests(self) -> int:
@@ -228,6 +234,7 @@ class ServiceNowConnector:
     def open(cls, settings: ServiceNowSettings, *, limiters: Any, policy: RetryPolicy | None = None,
              **kwargs: Any) -> ServiceNowConnector:
         """Build the project's resilient session for ``settings.url`` and connect."""
+        kwargs.setdefault("stop", getattr(limiters, "stop", None))  # the scan's stop request (SIGTERM)
         verify = tls_verify(settings, warn=True)  # True, False or the ca_bundle path
         session = build_session(settings.url, policy=policy or RetryPolicy(), limiters=limiters,
                                 verify=settings.verify_tls, timeout=settings.timeout_seconds,
@@ -367,10 +374,12 @@ class ServiceNowConnector:
         size = self.settings.page_size
         floor = sn_time(since) if since is not None else None
         ceiling = sn_time(until) if until is not None else None
+        guard = self._guard(action)
         cursor: tuple[str, str] | None = None
         offset = 0
         counted = False
         while True:
+            guard.next_page()
             params = params_for(build_query(base_query, stamp, floor, until=ceiling, after=cursor), offset)
             if counted:
                 params.pop("sysparm_no_count", None)
@@ -379,26 +388,38 @@ class ServiceNowConnector:
             stats["pages"] = stats.get("pages", 0) + 1
             log.debug("servicenow source %s: page %d, %d row(s), query %s offset %d",
                       self.name, stats["pages"], len(page), params["sysparm_query"], offset)
+            digest = hashlib.blake2b(resp.content, digest_size=16).digest() if page else None
             last: tuple[str, str] | None = None
+            new = 0
             for item in page:
                 key = _row_key(item, stamp)
                 if key is not None:
                     if cursor is not None and key <= cursor:
-                        # read already: the instance dropped the keyset terms (it ignores
-                        # terms it cannot read) or a proxy served an old page
+                        # read already: a proxy served an old page, or the instance dropped
+                        # the keyset terms (it ignores terms it cannot read); the guard ends
+                        # the listing when a whole page is such rows
                         continue
                     last = key
+                new += 1  # a row without a key cannot be told apart: the page digest guards it
                 yield item
-            more, counted = self._more(resp, len(page), offset, size, counted)
+            more, counted = self._more(resp, len(page), offset, size, counted, guard)
             if not more:
                 return
+            if digest is not None:  # each page asks past the last: the same rows twice is a server going round
+                guard.seen(("page", digest), "a page (the same rows, byte for byte)")
+            guard.page_read(len(page), new)
             if last is not None and (cursor is None or last > cursor):
                 cursor, offset = last, 0
             else:  # nothing to take a key from: every row of the page is hidden from the bot
                 offset += size
 
+    def _guard(self, action: str) -> PageGuard:
+        """A fresh guard for one listing: it ends, whatever the server answers (see ``page_guard``)."""
+        return PageGuard(f"ServiceNow source {self.name!r}: {action}", max_pages=self.settings.max_pages,
+                         stop=self.stop)
+
     def _more(self, resp: Response, returned: int, offset: int, size: int,
-              counted: bool) -> tuple[bool, bool]:
+              counted: bool, guard: PageGuard) -> tuple[bool, bool]:
         """Whether rows follow the page read at ``offset``, and whether to ask for a count next.
 
         ACLs hide rows after the limit, so a short page proves nothing. What the
@@ -406,10 +427,11 @@ class ServiceNowConnector:
         counted, else the ``Link`` header (rel="next" while the window it read was
         full). With neither (suppressed or stripped by a proxy), a full page goes
         on and a short one is followed by one counted request (no
-        ``sysparm_no_count``), whose ``X-Total-Count`` decides.
+        ``sysparm_no_count``), whose ``X-Total-Count`` decides (and caps the pages left, ``guard``).
         """
         total = resp.headers.get("X-Total-Count", "").strip()
         if total.isdigit():
+            guard.expect_rows(int(total) - offset - size, size)
             return offset + size < int(total), counted
         link = resp.headers.get("Link")
         if link:
@@ -519,25 +541,71 @@ class ServiceNowConnector:
 
     # -- comments ------------------------------------------------------------------------
 
+    def bot_user(self) -> str:
+        """The ``user_name`` of the bot's account, which ServiceNow writes as ``sys_created_by`` on
+        each journal entry the bot adds; found once per connector.
+
+        ``bot_user`` from the config when set; else the login user name (``basic``,
+        ``oauth_password``: the session user is the account logged in as); else
+        (``oauth_client_credentials`` acts as the OAuth entity's "OAuth Application User",
+        ``api_key`` as the key's user) one look-up, ``GET sys_user`` with
+        ``sysparm_query=sys_id=javascript:gs.getUserID()`` (the platform's "is me"
+        filter), ``sysparm_limit=2``. It must answer exactly one row: an instance that
+        does not evaluate the term ignores it and answers every user, which is refused
+        (a ``ConfigError`` asking for ``bot_user``) rather than taking anyone for the bot.
+        """
+        with self._bot_user_lock:
+            if self._bot_user is None:
+                self._bot_user = self._find_bot_user()
+            return self._bot_user
+
+    def _find_bot_user(self) -> str:
+        if self.settings.bot_user:
+            return self.settings.bot_user
+        auth = self.settings.auth
+        if auth.method in ("basic", "oauth_password"):
+            return auth.secret("username", key=f"sources.{self.name}.auth.username_env").reveal().strip()
+        action = "find out which user the bot is (sys_user, sys_id=javascript:gs.getUserID())"
+        params = {"sysparm_query": "sys_id=javascript:gs.getUserID()", "sysparm_fields": "user_name,sys_id",
+                  "sysparm_exclude_reference_link": "true", "sysparm_no_count": "true", "sysparm_limit": "2"}
+        rows = self._result(self._request("GET", "/api/now/table/sys_user", params=params, action=action,
+                                          empty_404=True), action)
+        names = [field_value(r, "user_name").strip() for r in rows if isinstance(r, Mapping)]
+        if len(rows) == 1 and names and names[0]:
+            log.info("servicenow source %s: the bot writes as %r (from sys_user)", self.name, names[0])
+            return names[0]
+        raise ConfigError(
+            f"cannot tell which ServiceNow user the bot is ({auth.method} auth): sys_user answered "
+            f"{len(rows)} row(s) for the current user, so the bot could not tell its own journal entries "
+            "from anyone else's", file=auth.config_file or None, key=f"sources.{self.name}.bot_user",
+            expected="bot_user = the user_name of the account the bot's OAuth application or API key acts as")
+
     def bot_comments(self, record: Record) -> list[BotComment]:
-        """The bot's journal entries on the record (found by marker), oldest first.
+        """The bot's journal entries on the record, oldest first: entries carrying the marker
+        and written by the bot's own account (``sys_created_by`` is ``bot_user()``, compared
+        without regard to case as ServiceNow's user names are), so a marker quoted or forged
+        by anyone else never passes for the bot's coaching.
 
         Each entry's ``ref.comment_id`` is its ``sys_journal_field`` sys_id and
         ``created`` its ``sys_created_on`` (UTC): the pipeline settles an
         ambiguous write by the marker, skipping ids it already knows and entries
         far older than the write (an earlier coaching on the same finding).
         """
+        me = self.bot_user().casefold()
         field = self.settings.journal_field
         query = (f"element_id={record.key}^name={self.table}^element={field}"
                  f"^valueLIKE{MARKER_PREFIX}^ORDERBYsys_created_on^ORDERBYsys_id")
         action = f"read the {field} of {record.number or record.key} ({JOURNAL_TABLE})"
+        guard = self._guard(action)
+        read: set[str] = set()
         out: list[BotComment] = []
         offset = 0
         counted = False
         while True:
+            guard.next_page()
             params = {
                 "sysparm_query": query,
-                "sysparm_fields": "sys_id,value,sys_created_on",
+                "sysparm_fields": "sys_id,value,sys_created_on,sys_created_by",
                 "sysparm_exclude_reference_link": "true",
                 "sysparm_limit": str(JOURNAL_PAGE),
                 "sysparm_offset": str(offset),
@@ -547,12 +615,17 @@ class ServiceNowConnector:
             resp = self._request("GET", f"/api/now/table/{JOURNAL_TABLE}", params=params, action=action,
                                  empty_404=True)
             rows = self._result(resp, action)
+            new = 0
             for row in rows:
                 if not isinstance(row, Mapping):
                     continue
+                entry_id = field_value(row, "sys_id")
+                if entry_id and entry_id not in read:
+                    read.add(entry_id)
+                    new += 1
                 body = field_value(row, "value")
                 m = MARKER_RE.search(body)
-                if not m:
+                if not m or field_value(row, "sys_created_by").strip().casefold() != me:
                     continue
                 out.append(BotComment(
                     ref=CommentRef(self.name, record.key, field_value(row, "sys_id")),
@@ -562,9 +635,10 @@ class ServiceNowConnector:
                     editable=False,
                 ))
             # ACLs may shorten a page while entries follow: the headers decide, as in fetch.
-            more, counted = self._more(resp, len(rows), offset, JOURNAL_PAGE, counted)
+            more, counted = self._more(resp, len(rows), offset, JOURNAL_PAGE, counted, guard)
             if not more:
                 return out
+            guard.page_read(len(rows), new)
             offset += JOURNAL_PAGE
 
     def marked_keys(self, since: datetime | None) -> set[str]:
