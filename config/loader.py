@@ -277,12 +277,12 @@ def _ca_bundle(r: TomlReader, key: str, body: dict, verify_tls: bool) -> str:
         with file.open("rb") as handle:
             handle.read(1)
         ssl.create_default_context(cafile=str(file))
+    except ssl.SSLError as exc:  # an OSError too: first
+        raise r.fail(path, f"the CA bundle {file} holds no certificate OpenSSL can read ({exc.reason or exc})",
+                     got=value, expected=want + ' ("-----BEGIN CERTIFICATE-----" blocks)') from None
     except OSError as exc:
         raise r.fail(path, f"the CA bundle {file} cannot be read: {exc.strerror or exc}", got=value,
                      expected=want + ", readable by this user") from None
-    except ssl.SSLError as exc:
-        raise r.fail(path, f"the CA bundle {file} holds no certificate OpenSSL can read ({exc.reason or exc})",
-                     got=value, expected=want + ' ("-----BEGIN CERTIFICATE-----" blocks)') from None
     return str(file)
 
 
