@@ -49,8 +49,10 @@ def _warn_unverified(settings: SourceSettings) -> None:
     from urllib3.exceptions import InsecureRequestWarning
 
     # urllib3 warns on every unverified request ("always"); once per host is enough
-    # beside the line above. "once" keys on the text, which names the host.
-    warnings.filterwarnings("once", category=InsecureRequestWarning)
+    # beside the line above. "once" keys on the text, which names the host. Adding the
+    # filter again would forget which hosts were warned about, so it is added once.
+    if not any(f[0] == "once" and f[2] is InsecureRequestWarning for f in warnings.filters):
+        warnings.filterwarnings("once", category=InsecureRequestWarning)
 
 
 def pin_verify(session: requests.Session, verify: bool | str) -> requests.Session:

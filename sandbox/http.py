@@ -36,7 +36,9 @@ with idle keep-alive connections open. Binding to anything but loopback is refus
 HTTPS: ``use_tls(context)`` before ``start()`` (a server-side ssl.SSLContext, see tls.py)
 and the server speaks TLS only, ``url`` starting with https://. The handshake runs in
 the connection's own thread, under a time limit, so a client that stalls or refuses
-the certificate holds up nobody else and prints nothing.
+the certificate holds up nobody else and prints nothing. ``tls_refused`` counts the
+handshakes that failed (a client that does not trust the CA: each one is a try of
+its), also shown in the stats as "tls_refused".
 """
 
 from __future__ import annotations
@@ -131,6 +133,12 @@ class SandboxServer:
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
         self.tls: ssl.SSLContext | None = None
+        self._tls_refused_before = 0  # kept across stop(), for a test that reads it afterwards
+
+    @property
+    def tls_refused(self) -> int:
+        """TLS handshakes that failed since start (0 for plain HTTP)."""
+        return self._httpd.tls_refused if self._httpd is not None else self._tls_refused_before
 
     def use_tls(self, context: ssl.SSLContext) -> SandboxServer:
         """Serve HTTPS with this server-side context; call before ``start()``."""
@@ -187,6 +195,7 @@ class SandboxServer:
             return
         httpd.shutdown()
         httpd.server_close()
+        self._tls_refused_before = httpd.tls_refused
         if self._thread is not None:
             self._thread.join(timeout=5)
 
@@ -201,7 +210,10 @@ class SandboxServer:
     def _respond(self, req: Request) -> tuple[Response, bool]:
         """The response and whether to cut it short (reset fault)."""
         if req.method == "GET" and req.path == STATS_PATH:
-            return json_response(200, self.stats.snapshot()), False
+            stats = self.stats.snapshot()
+            if self.tls is not None:
+                stats["tls_refused"] = self.tls_refused
+            return json_response(200, stats), False
         self.stats.count(req.method, self.route_template(req.method, req.path))
         faults = self.faults
         fault = None
@@ -230,6 +242,8 @@ class _Server(ThreadingHTTPServer):
     block_on_close = False  # idle keep-alive connections must not hold up stop()
     allow_reuse_address = True
     tls: ssl.SSLContext | None = None
+    tls_refused = 0
+    _refused_lock = threading.Lock()
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         """Runs in the connection's thread: the TLS handshake happens here, not in the
@@ -241,7 +255,9 @@ class _Server(ThreadingHTTPServer):
         try:
             conn = self.tls.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError):
-            return  # the client refused our certificate, spoke plain HTTP, or hung up: its business
+            with self._refused_lock:  # the client refused our certificate, spoke plain HTTP, or hung up
+                self.tls_refused += 1
+            return
         try:
             super().finish_request(conn, client_address)
         finally:
