@@ -16,7 +16,8 @@ Each server answers the read endpoints a scan uses, so the connectors and the re
   each page), so ``startAt`` creeps by 1; ``/issue/{key}/comment`` the same comments with
   ``total: 10**9``.
 
-``delay`` slows every answer (for the stop-between-pages tests); ``requests`` counts them.
+``delay`` slows every answer (for the stop-between-pages tests); ``requests`` counts them,
+``count(path_end)`` the GETs of one listing.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class HostileServer:
         self.route = route
         self.delay = delay
         self.requests = 0
-        self.paths: list[str] = []
+        self.asked: list[tuple[str, str]] = []  # (method, path) of every request
         self._lock = threading.Lock()
         owner = self
 
@@ -53,7 +54,7 @@ class HostileServer:
                 sent = json.loads(raw) if raw.strip() else None
                 with owner._lock:
                     owner.requests += 1
-                    owner.paths.append(parts.path)
+                    owner.asked.append((self.command, parts.path))
                 if owner.delay:
                     time.sleep(owner.delay)
                 status, headers, body = owner.route(self.command, parts.path, query, sent)
@@ -76,9 +77,10 @@ class HostileServer:
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
-    def count(self, path_part: str) -> int:
+    def count(self, path_end: str, method: str = "GET") -> int:
+        """Requests of ``method`` whose path ends with ``path_end`` (pages of a listing)."""
         with self._lock:
-            return sum(1 for p in self.paths if path_part in p)
+            return sum(1 for m, p in self.asked if m == method and p.endswith(path_end))
 
     def __enter__(self) -> HostileServer:
         self._thread.start()
