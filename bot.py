@@ -10,8 +10,8 @@
 
 Exit codes: 0 clean, 1 some records (or checks) failed, 2 bad config, state file or usage,
 3 another scan holds the lock.
-This module only parses arguments and converts errors to exit codes; each
-command's work lives in the module named for it.
+This module only parses arguments and converts errors to exit codes (an error's text
+scrubbed of secrets, redact.py); each command's work lives in the module named for it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from csi_coach import __version__
+from csi_coach import __version__, redact
 from csi_coach.config import DEFAULT_CONFIG, default_config_path
 from csi_coach.errors import CoachError, ConfigError, LockBusy
 
@@ -121,13 +121,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = _resolve(args.handler)(args)
     except ConfigError as exc:
-        print(f"csi-coach: config error: {exc}", file=sys.stderr)
+        print(f"csi-coach: config error: {redact.scrub(str(exc))}", file=sys.stderr)
         return EXIT_CONFIG
     except LockBusy as exc:  # not a failure: the other scan does the work; a scheduler may retry
-        print(f"csi-coach: {exc}", file=sys.stderr)
+        print(f"csi-coach: {redact.scrub(str(exc))}", file=sys.stderr)
         return EXIT_BUSY
     except CoachError as exc:
-        print(f"csi-coach: error: {exc}", file=sys.stderr)
+        print(f"csi-coach: error: {redact.scrub(str(exc))}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("csi-coach: interrupted", file=sys.stderr)

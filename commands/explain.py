@@ -10,6 +10,9 @@ Runs without a config file (shipped rules and templates); with one, it uses the
 config's rules, templates and comment policy, so what it prints is what a scan
 would write. It writes nothing anywhere. Exit 0; 2 for a bad config or an
 unreadable --file; 1 when a --ticket cannot be fetched.
+
+What it prints is scrubbed of secrets (redact.py) like everything the bot writes: a
+credential-shaped text ("password=...") in a ticket shows as ``[redacted]`` here.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from csi_coach import redact
 from csi_coach.commands.record_json import record_from_json
 from csi_coach.config import CommentPolicy, Config, load_config
 from csi_coach.errors import CoachError, ConfigError, NotFound
@@ -223,6 +227,8 @@ def _print_text(result: dict[str, Any], out=sys.stdout) -> None:
 
 def cli(args: argparse.Namespace) -> int:
     config = _load_config(args)
+    if config is not None:
+        config.register_secrets()
     target = args.target
     if args.ticket:
         record, ticket_target = record_from_ticket(config, args.ticket)  # type: ignore[arg-type]
@@ -237,7 +243,7 @@ def cli(args: argparse.Namespace) -> int:
         rules_spec: str | Path = "default" if args.rules == "default" else Path(args.rules).absolute()
     else:
         rules_spec = config.rules_spec() if config else "default"
-    result = explain(record, config=config, rules_spec=rules_spec, target=target)
+    result = redact.scrub_data(explain(record, config=config, rules_spec=rules_spec, target=target))
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:

@@ -8,6 +8,10 @@ config or the state file is wrong (corrupt, unreadable, read-only, locked by ano
 process), which needs a person. With ``--json`` the summary line is printed on every
 exit path, its ``status`` saying what happened (``ok``, ``partial``, ``failed``,
 ``interrupted``, ``state_error``, ``config_error``, ``busy``, ``error``) and ``error`` why.
+
+Every secret the config names is handed to the scrubber (redact.py) before anything
+is read, and everything printed here passes through it: a server that echoes a
+credential in an error body does not get it onto the terminal or into ``--json``.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import sys
 import threading
 from pathlib import Path
 
+from csi_coach import redact
 from csi_coach.config import Config, load_config
 from csi_coach.errors import CoachError, ConfigError, LockBusy
 from csi_coach.report import writer as report
@@ -73,13 +78,14 @@ def cli(args) -> int:
                       else "interrupted" if isinstance(exc, KeyboardInterrupt) else "error")
             failed = ScanResult(dry_run=bool(getattr(args, "dry_run", False)), problem=status,
                                 error=str(exc) or type(exc).__name__)
-            sys.stdout.write(json.dumps(failed.summary(), sort_keys=True) + "\n")
+            sys.stdout.write(json.dumps(report.for_output(failed.summary()), sort_keys=True) + "\n")
             sys.stdout.flush()
         raise
 
 
 def _scan(args) -> int:
     config = load_config(args.config)
+    config.register_secrets()
     interactive = sys.stderr.isatty()
     setup_logging(config, interactive=interactive)
     source = getattr(args, "source", None)
@@ -107,12 +113,12 @@ def _scan(args) -> int:
         summary = result.summary()
         if folder is not None:
             summary["report"] = {"folder": str(folder), "error": report_error}
-        out.write(json.dumps(summary, sort_keys=True) + "\n")
+        out.write(json.dumps(report.for_output(summary), sort_keys=True) + "\n")
     else:
         out.write(report.summary_text(result, report_dir=None if report_error else report_dir))
         if report_error:
-            out.write(f"Report: not written: {report_error}\n")
+            out.write(f"Report: not written: {redact.scrub(report_error)}\n")
     if result.error:
-        sys.stderr.write(f"csi-coach: {result.status.replace('_', ' ')}: {result.error}\n")
+        sys.stderr.write(f"csi-coach: {result.status.replace('_', ' ')}: {redact.scrub(result.error)}\n")
     out.flush()
     return max(result.exit_code, 1 if report_error else 0)

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from csi_coach import redact
 from csi_coach.errors import ConfigError
 
 
@@ -71,9 +72,31 @@ class AuthSettings:
         """The secret behind ``<attr>_env``, e.g. ``secret("password")``.
 
         A missing variable raises ConfigError naming ``file`` (default: the
-        config file these settings came from) and ``key``.
+        config file these settings came from) and ``key``. The value is handed to
+        the scrubber (redact.py) before anyone can send it.
         """
-        return secret_from_env(getattr(self, f"{attr}_env"), file=file or self.config_file or None, key=key)
+        secret = secret_from_env(getattr(self, f"{attr}_env"), file=file or self.config_file or None, key=key)
+        self._register(attr, secret.reveal())
+        return secret
+
+    def register_secrets(self) -> None:
+        """Hand every credential set in the environment to the scrubber (redact.py), at
+        start, so no output can show one even if a server echoes it back."""
+        for attr in ("password", "token", "client_secret", "api_key"):
+            name = getattr(self, f"{attr}_env")
+            if name and os.environ.get(name):
+                self._register(attr, os.environ[name])
+
+    def _register(self, attr: str, value: str) -> None:
+        if attr in IDENTIFIERS:
+            return
+        redact.register(value)
+        user = os.environ.get(self.username_env, "") if self.username_env else ""
+        redact.register_pair(user, value)  # as Basic auth sends it
+
+
+# Who, not how: a user name or OAuth client id is not a secret, and stays readable in messages.
+IDENTIFIERS = ("username", "client_id")
 
 
 @dataclass(frozen=True)
@@ -214,6 +237,11 @@ class Config:
     def templates_path(self) -> Path | None:
         """The admin templates folder, or None for the shipped templates only."""
         return self.resolve(self.templates_dir).absolute() if self.templates_dir.strip() else None
+
+    def register_secrets(self) -> None:
+        """Every source's credentials to the scrubber (redact.py); unset variables are skipped."""
+        for s in self.sources:
+            s.auth.register_secrets()
 
     def source(self, name: str) -> SourceSettings:
         for s in self.sources:
