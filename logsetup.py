@@ -40,9 +40,10 @@ LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNI
 
 
 class RedactFilter(logging.Filter):
-    """Scrubs a record before any handler formats it: its message (arguments merged in),
-    its traceback and its stack. Changes the record in place (every handler of the bot
-    carries this filter; scrubbing twice changes nothing), never drops one."""
+    """Scrubs a record before any handler formats it: its message (arguments merged in;
+    in the bot's own messages a line break is shown as \\n), its traceback and its stack.
+    Changes the record in place (every handler of the bot carries this filter; scrubbing
+    twice changes nothing), never drops one."""
 
     _plain = logging.Formatter()
 
@@ -51,7 +52,12 @@ class RedactFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a bad format string: log what was given, as logging itself would fail to
             message = f"{record.msg!r} % {record.args!r}"
-        record.msg, record.args = redact.scrub(message), None
+        message = redact.scrub(message)
+        if record.name.startswith(BOT_LOGGER):
+            # Ticket text (a number, a title) or a server's error in a message cannot start a
+            # line of its own: the bot's own messages are one line each.
+            message = message.replace("\r", "\\r").replace("\n", "\\n")
+        record.msg, record.args = message, None
         if record.exc_info and not record.exc_text:
             record.exc_text = self._plain.formatException(record.exc_info)
         if record.exc_text:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TextIO
 from urllib.parse import urlsplit
 
+from csi_coach import redact
 from csi_coach.config import ENV_KEYS, Config, JiraSettings, ServiceNowSettings, load_config
 from csi_coach.config.paths import writable_problem
 from csi_coach.errors import ConfigError
@@ -31,7 +32,7 @@ EXIT_OK, EXIT_EXAMPLES, EXIT_CONFIG = 0, 1, 2
 
 @dataclass
 class Report:
-    """What check-config found, printed as ok / warn / FAIL lines."""
+    """What check-config found, printed as ok / warn / FAIL lines (scrubbed of secrets, redact.py)."""
 
     out: TextIO | None = None  # None: whatever sys.stdout is when a line is printed
     problems: int = 0
@@ -39,18 +40,18 @@ class Report:
     warnings: list[str] = field(default_factory=list)
 
     def ok(self, text: str) -> None:
-        print(f"  ok    {text}", file=self.out or sys.stdout)
+        print(f"  ok    {redact.scrub(text)}", file=self.out or sys.stdout)
 
     def warn(self, text: str) -> None:
         self.warnings.append(text)
-        print(f"  warn  {text}", file=self.out or sys.stdout)
+        print(f"  warn  {redact.scrub(text)}", file=self.out or sys.stdout)
 
     def fail(self, text: str, *, example: bool = False) -> None:
         if example:
             self.example_failures += 1
         else:
             self.problems += 1
-        print(f"  FAIL  {text}", file=self.out or sys.stdout)
+        print(f"  FAIL  {redact.scrub(text)}", file=self.out or sys.stdout)
 
     def exit_code(self) -> int:
         if self.problems:
@@ -192,6 +193,7 @@ def backtracking_warnings(ruleset) -> list[str]:
 def cli(args: argparse.Namespace) -> int:
     path = Path(args.config)
     config = load_config(path)  # a ConfigError here is printed by bot.py (exit 2)
+    config.register_secrets()
     print(f"csi-coach check-config: {path}")
     report = Report()
     check(config, report)
