@@ -85,10 +85,13 @@ COMMENT_KEYS = (
     "opt_out_labels", "acknowledge_fixed", "coach_categories", "settle_after_seconds", "guide_url",
 )
 COACHABLE = ("process_only", "no_goal")
+# What one answer may cost (issue 13): a total time per request (default 4 x timeout_seconds),
+# the bytes of a body, the characters kept of each record field.
+LIMIT_KEYS = ("request_deadline_seconds", "max_response_bytes", "max_field_chars")
 SN_KEYS = ("type", "url", "auth", "table", "query", "fields", "journal_field", "page_size", "timeout_seconds",
-           "read_budget_seconds", "verify_tls", "ca_bundle")
+           "read_budget_seconds", "verify_tls", "ca_bundle", "max_pages", "bot_user", *LIMIT_KEYS)
 JIRA_KEYS = ("type", "url", "auth", "flavor", "jql", "fields", "page_size", "visibility", "internal", "timeout_seconds",
-             "read_budget_seconds", "verify_tls", "ca_bundle")
+             "read_budget_seconds", "verify_tls", "ca_bundle", "max_pages", *LIMIT_KEYS)
 FIELD_KEYS = ("number", "title", "description", "goal", "service", "owner", "state", "updated", "labels")
 PAGE_LIMITS = {"servicenow": 10000, "jira-cloud": 100, "jira-auto": 100, "jira-server": 1000}
 
@@ -245,12 +248,17 @@ def _sources(r: TomlReader, t: dict) -> tuple[SourceSettings, ...]:
 
 def _common(r: TomlReader, key: str, name: str, body: dict, kind: str) -> dict:
     verify_tls = r.boolean(body, key, "verify_tls", True)
+    timeout = r.number(body, key, "timeout_seconds", 30.0, lo=1, hi=600)
     return {
         "name": name,
         "url": r.url(body, key),
         "auth": _auth(r, key, name, kind, r.table(body, key, "auth", required=True)),
-        "timeout_seconds": r.number(body, key, "timeout_seconds", 30.0, lo=1, hi=600),
+        "timeout_seconds": timeout,
         "read_budget_seconds": r.number(body, key, "read_budget_seconds", 900.0, lo=10, hi=86_400),
+        "request_deadline_seconds": r.number(body, key, "request_deadline_seconds", 4 * timeout, lo=1, hi=3600),
+        "max_response_bytes": r.integer(body, key, "max_response_bytes", 20 * 1024 * 1024, lo=65_536, hi=1024**3),
+        "max_field_chars": r.integer(body, key, "max_field_chars", 100_000, lo=1000, hi=10_000_000),
+        "max_pages": r.integer(body, key, "max_pages", 10_000, lo=1, hi=1_000_000),
         "verify_tls": verify_tls,
         "ca_bundle": _ca_bundle(r, key, body, verify_tls),
     }
@@ -304,7 +312,17 @@ def _servicenow(r: TomlReader, key: str, name: str, body: dict) -> ServiceNowSet
         fields=_fields(r, key, body, SERVICENOW_FIELDS),
         journal_field=r.string(body, key, "journal_field", "work_notes", choices=("work_notes", "comments")),
         page_size=r.integer(body, key, "page_size", 500, lo=1, hi=PAGE_LIMITS["servicenow"]),
+        bot_user=_bot_user(r, key, body),
     )
+
+
+def _bot_user(r: TomlReader, key: str, body: dict) -> str:
+    """[sources.NAME] bot_user: the ServiceNow user_name the bot writes as ("" = found out, see README)."""
+    value = r.string(body, key, "bot_user", "").strip()
+    if value and (any(ord(ch) < 32 for ch in value) or "^" in value):
+        raise r.fail(f"{key}.bot_user", "not a ServiceNow user name", got=value,
+                     expected='the user_name of the bot\'s sys_user record, e.g. "svc.csi-coach"')
+    return value
 
 
 def _jira(r: TomlReader, key: str, name: str, body: dict) -> JiraSettings:

@@ -152,6 +152,13 @@ class ServiceNowSettings:
     read_budget_seconds: float = 900.0  # all reads of one scan, tries and waits included
     verify_tls: bool = True
     ca_bundle: str = ""  # absolute path of a PEM file of CAs to trust instead of the system's ("" = the system's)
+    request_deadline_seconds: float = 120.0  # one request, first byte to last (the loader's default: 4 x timeout)
+    max_response_bytes: int = 20 * 1024 * 1024  # a bigger answer fails the source
+    max_field_chars: int = 100_000  # longer record fields are cut (Record.truncated)
+    max_pages: int = 10_000  # pages per listing, past which the source fails (a server that never ends)
+    # The user name (sys_user.user_name) the bot's journal entries are written as; "" = the
+    # login user name (basic, oauth_password) or looked up once (client credentials, API key).
+    bot_user: str = ""
     type: str = "servicenow"
 
 
@@ -171,6 +178,10 @@ class JiraSettings:
     read_budget_seconds: float = 900.0  # all reads of one scan, tries and waits included
     verify_tls: bool = True
     ca_bundle: str = ""  # absolute path of a PEM file of CAs to trust instead of the system's ("" = the system's)
+    request_deadline_seconds: float = 120.0  # one request, first byte to last (the loader's default: 4 x timeout)
+    max_response_bytes: int = 20 * 1024 * 1024  # a bigger answer fails the source
+    max_field_chars: int = 100_000  # longer record fields are cut (Record.truncated)
+    max_pages: int = 10_000  # pages per listing, past which the source fails (a server that never ends)
     type: str = "jira"
 
 

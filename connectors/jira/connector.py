@@ -58,6 +58,7 @@ from csi_coach.connectors.jira.errors import Action, from_exception, from_respon
 from csi_coach.connectors.jira.jql import MARKED_CLAUSE, build_jql, jql_time, scope_jql, user_zone
 from csi_coach.connectors.jira.mapping import issue_to_record, parse_jira_time, requested_fields
 from csi_coach.connectors.jira.paging import Keyset
+from csi_coach.connectors.page_guard import PageGuard
 from csi_coach.connectors.tls import pin_verify, tls_verify
 from csi_coach.errors import AmbiguousWrite, BadRequest, CoachError, ConfigError, NotFound, PermissionDenied, TransientError
 from csi_coach.model import BotComment, BrokenRecord, CommentRef, Record
@@ -86,7 +87,7 @@ class JiraConnector:
     SEARCH_WINDOW = 10_000
 
     def __init__(self, settings: JiraSettings, session: requests.Session | None = None, *,
-                 now: Callable[[], datetime] | None = None) -> None:
+                 now: Callable[[], datetime] | None = None, stop: threading.Event | None = None) -> None:
         if not settings.jql.strip():
             raise ConfigError(
                 "a JQL restriction is required so the bot never coaches the whole site",
@@ -106,12 +107,15 @@ class JiraConnector:
         self._writes = 0  # comment writes started, for the search's startAt back-off
         self._writes_done = 0  # comment writes answered (or failed): their effect is in place
         self._now = now  # fixes each listing's upper bound (None: ``wall_clock``, looked up per listing)
+        self.stop = stop  # the scan's stop request, checked between pages of every listing
         self.client = self._make_client(settings, session)
 
     @classmethod
     def open(cls, settings: JiraSettings, *, limiters: Any, policy: Any = None, **kwargs: Any) -> JiraConnector:
         """Build the project's resilient session for ``settings.url`` and connect."""
         from csi_coach.connectors.transport import RetryPolicy, build_session
+
+        kwargs.setdefault("stop", getattr(limiters, "stop", None))  # the scan's stop request (SIGTERM)
 
         tls_verify(settings, warn=True)  # says so when verify_tls = false; _make_client sets and pins verify
         session = build_session(
@@ -359,28 +363,30 @@ class JiraConnector:
         """
         action = Action("search issues (GET /rest/api/2/search/jql)", "Browse projects")
         keys = Keyset(watermark, zone_known=zone is not None)
+        guard = self._guard("search issues (GET /rest/api/2/search/jql)")
         token: str | None = None
-        page = 0
         while True:
+            guard.next_page()
             jql = build_jql(self.settings.jql, keys.floor, extra, until)
             params: dict[str, Any] = {"jql": jql, "fields": fields, "maxResults": self.settings.page_size}
             if token:
                 params["nextPageToken"] = token
             data = self._get("search/jql", params, action, _search_answer)
             issues = data["issues"]
-            page += 1
-            log.debug("jira source %s: cloud page %d, %d issue(s), jql %s", self.name, page, len(issues), jql)
-            yield from self._fresh(issues, keys, zone)
+            log.debug("jira source %s: cloud page %d, %d issue(s), jql %s", self.name, guard.pages, len(issues), jql)
+            fresh = self._fresh(issues, keys, zone)
+            yield from fresh
             next_token = data.get("nextPageToken")
             if data.get("isLast") is True or not next_token or not issues:
                 return
+            guard.page_read(len(issues), len(fresh))
             restart = keys.restart_at()
             if restart is not None:
                 keys.restart(restart)
+                guard.allow_rereads(len(keys))  # the issues of the restart minute come again
                 token = None
                 continue
-            if next_token == token:
-                raise TransientError(f"Jira source {self.name!r}: search returned the same nextPageToken twice")
+            guard.seen(("token", jql, str(next_token)), f"the nextPageToken {str(next_token)[:40]!r}")
             token = next_token
 
     def _server_pages(self, watermark: str | None, fields: str, zone: Any,
@@ -411,10 +417,12 @@ class JiraConnector:
         action = Action("search issues (GET /rest/api/2/search)", "Browse projects")
         size = self.settings.page_size
         keys = Keyset(watermark, zone_known=zone is not None)
+        guard = self._guard("search issues (GET /rest/api/2/search)")
         start = 0
         total_before: int | None = None  # the query's total at its previous page
         backed = 0  # how far the last step backed off ahead of seeing the new total
         while True:
+            guard.next_page()
             jql = build_jql(self.settings.jql, keys.floor, extra, until)
             params = {"jql": jql, "fields": fields, "startAt": start, "maxResults": size}
             done_now = self._writes_answered()
@@ -427,17 +435,25 @@ class JiraConnector:
             if total is not None and total_before is not None and total_before - total > backed:
                 # More issues left the listing since the last page than the step backed off
                 # for: this page starts past unread ones. Ask again further back, yield nothing.
-                start = max(0, start - (total_before - total - backed))
+                back = min(start, total_before - total - backed)
+                start -= back
                 total_before, backed = total, 0
+                guard.allow_rereads(back)
+                guard.expect_rows(total - start, size)
                 continue
-            yield from self._fresh(issues, keys, zone)
+            fresh = self._fresh(issues, keys, zone)
+            yield from fresh
             if not issues or (total is not None and start + len(issues) >= total):
                 return
+            guard.page_read(len(issues), len(fresh))
+            if total is not None:
+                guard.expect_rows(total - start - len(issues), size)
             restart = keys.restart_at()
             if restart is None:
                 backed = self._write_count() - done_now  # started by now, not answered before this page
                 total_before = total
                 start = max(0, start + len(issues) - backed)
+                guard.allow_rereads(backed)
                 if start + size <= self.SEARCH_WINDOW:
                     continue
                 restart = keys.last_minute
@@ -449,14 +465,18 @@ class JiraConnector:
                 log.info("jira source %s: %d-result window reached; restarting at updated >= %s",
                          self.name, self.SEARCH_WINDOW, restart)
             keys.restart(restart)
+            guard.allow_rereads(len(keys))  # the issues of the restart minute come again
             start, total_before, backed = 0, None, 0
 
-    def _fresh(self, issues: list[dict[str, Any]], keys: Keyset, zone: Any) -> Iterator[dict[str, Any]]:
+    def _guard(self, listing: str) -> PageGuard:
+        """A fresh guard for one listing: it ends, whatever the server answers (see ``page_guard``)."""
+        return PageGuard(f"Jira source {self.name!r}: {listing}", max_pages=self.settings.max_pages, stop=self.stop)
+
+    def _fresh(self, issues: list[dict[str, Any]], keys: Keyset, zone: Any) -> list[dict[str, Any]]:
         """The page's issues not yet read unchanged in this fetch."""
         keys.new_page()
-        for issue in issues:
-            if keys.fresh(str(issue.get("key")), self._updated_value(issue), self._issue_minute(issue, zone)):
-                yield issue
+        return [issue for issue in issues
+                if keys.fresh(str(issue.get("key")), self._updated_value(issue), self._issue_minute(issue, zone))]
 
     def _updated_value(self, issue: Mapping[str, Any]) -> Any:
         values = issue.get("fields")
@@ -541,8 +561,11 @@ class JiraConnector:
     def _issue_comments(self, key: str) -> Iterator[dict[str, Any]]:
         """GET /issue/{key}/comment page by page, with properties expanded where supported."""
         action = Action(f"list the comments of {key}", "Browse projects")
+        guard = self._guard(f"list the comments of {key}")
+        ids: set[str] = set()
         start = 0
         while True:
+            guard.next_page()
             params = {"startAt": start, "maxResults": COMMENT_PAGE, "expand": "properties"}
             data = self._get(f"issue/{key}/comment", params, action, lambda d: _page_of(d, "comments"))
             comments = data["comments"]
@@ -551,6 +574,8 @@ class JiraConnector:
             total = data.get("total")
             if not comments or not isinstance(total, int) or start >= total:
                 return
+            guard.page_read(len(comments), _new_ids(comments, ids))
+            guard.expect_rows(total - start, COMMENT_PAGE)
 
     def _with_properties(self, key: str, comments: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The same comments re-read with properties (Cloud: POST /comment/list?expand=properties)."""
@@ -559,17 +584,23 @@ class JiraConnector:
         expanded: dict[str, dict[str, Any]] = {}
         for i in range(0, len(ids), COMMENT_LIST_MAX_IDS):
             chunk = ids[i:i + COMMENT_LIST_MAX_IDS]
+            guard = self._guard(f"read comment properties on {key}")
+            read: set[str] = set()
             start = 0
             while True:  # a PageBeanComment: follow isLast
+                guard.next_page()
                 params = {"expand": "properties", "startAt": start}
                 data = self._send("POST", "comment/list", {"ids": chunk}, action, params=params,
                                   check=lambda d: _page_of(d, "values"))
                 values = data["values"]
                 for c in values:
-                    expanded[str(c.get("id"))] = c
+                    if isinstance(c, dict):
+                        expanded[str(c.get("id"))] = c
                 start += len(values)
                 if data.get("isLast", True) or not values:
                     break
+                guard.page_read(len(values), _new_ids(values, read))
+                guard.expect_rows(len(chunk) - start, len(values))
         return [expanded.get(str(c.get("id")), c) for c in comments]
 
     def post(self, record: Record, body: str, marker: str, *, version: str = "") -> CommentRef:
@@ -649,6 +680,17 @@ def _page_of(data: Any, name: str) -> Mapping[str, Any]:
     """A page of a listing: an object holding a ``name`` list (else ``BrokenAnswer``)."""
     listed(data, name)
     return an_object(data, f"a page of {name}")
+
+
+def _new_ids(items: list[Any], seen: set[str]) -> int:
+    """How many of a page's comments have an id not in ``seen`` (which takes them in)."""
+    new = 0
+    for item in items:
+        cid = str(item.get("id", "")) if isinstance(item, Mapping) else ""
+        if cid and cid not in seen:
+            seen.add(cid)
+            new += 1
+    return new
 
 
 def _search_answer(data: Any) -> Mapping[str, Any]:
