@@ -23,6 +23,11 @@ and so is ``get_in_scope(key)`` (a search for that key within the admin's JQL). 
 ``jira_paging``): each restarts at the minute of the last issue read, so the
 bot's own comments, which move issues to the end of ``ORDER BY updated``,
 cannot make it skip any; an issue changed after it was read comes round again.
+Every listing (searches, comment lists) ends whatever the server answers: a ``PageGuard``
+(``connectors/page_guard.py``) raises ``EndlessListing`` on a ``nextPageToken`` seen before
+in the same query, a page of issues or comments all read before (beyond the re-reads a
+restart or a step back announces) or too many pages (``max_pages``, or twice what
+``total`` needs), and the scan's stop request ends it between pages.
 
 Searches go through the library's ``_get_json`` rather than
 ``enhanced_search_issues``: that method first GETs ``/field`` to translate

@@ -15,7 +15,11 @@ ambiguous write.
 
 Paging (``_keyset_pages``): keyset on ``(sys_updated_on, sys_id)`` with an upper bound
 fixed when the listing starts, no offset. Its docstring argues why no interleaving of
-the bot's writes and owners' edits with the page reads can skip a record.
+the bot's writes and owners' edits with the page reads can skip a record. Every listing
+(records, ``marked_keys``, ``bot_comments``) ends whatever the instance answers: a
+``PageGuard`` (``connectors/page_guard.py``) raises ``EndlessListing`` on a page sent
+twice, a page of rows already read, or too many pages, and the scan's stop request ends
+it between pages.
 
 Vendor facts relied on (ServiceNow Table API docs and KB0534905):
 - ``sysparm_display_value=all`` gives ``{"display_value", "value"}`` per
@@ -370,6 +374,12 @@ class ServiceNowConnector:
         with no row to take a key from (all hidden) is stepped over with an
         offset within the same query: the one place where an offset remains,
         and it only counts rows the bot cannot see.
+
+        None of that lets a misbehaving instance keep the listing going (``PageGuard``):
+        a page answered again byte for byte, a page whose rows all lie at or behind the
+        cursor, or more pages than ``max_pages`` (or than twice what ``X-Total-Count``
+        needs) end it with ``EndlessListing`` once the instance says more follows; empty
+        pages (all hidden) count only towards the cap.
         """
         size = self.settings.page_size
         floor = sn_time(since) if since is not None else None
