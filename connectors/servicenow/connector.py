@@ -65,7 +65,7 @@ from csi_coach.config import ServiceNowSettings
 from csi_coach.connectors.page_guard import PageGuard
 from csi_coach.connectors.servicenow.auth import SnAuth, auth_from_settings
 from csi_coach.connectors.tls import pin_verify, tls_verify
-from csi_coach.connectors.transport import RetryPolicy, build_session, error_for
+from csi_coach.connectors.transport import DECODE_ERRORS, RetryPolicy, build_session, decode_failure, error_for
 from csi_coach.errors import AmbiguousWrite, CoachError, ConfigError, TransientError
 from csi_coach.model import MARKER_PREFIX, MARKER_RE, BotComment, BrokenRecord, CommentRef, Record
 
@@ -184,8 +184,8 @@ def _json_body(resp: requests.Response, action: str) -> Any:
     else:
         try:
             return json.loads(text)
-        except ValueError:
-            why = f"a body that is not complete JSON ({len(text)} characters, cut off or garbled)"
+        except DECODE_ERRORS as exc:  # RecursionError too: a hostile nesting ends this source, not the scan
+            why = f"{decode_failure(exc)} ({len(text)} characters)"
     raise TransientError(f"ServiceNow answered {action} with {why}", status=resp.status_code, url=url)
 
 
@@ -242,7 +242,9 @@ class ServiceNowConnector:
         verify = tls_verify(settings, warn=True)  # True, False or the ca_bundle path
         session = build_session(settings.url, policy=policy or RetryPolicy(), limiters=limiters,
                                 verify=settings.verify_tls, timeout=settings.timeout_seconds,
-                                read_budget=settings.read_budget_seconds)
+                                read_budget=settings.read_budget_seconds,
+                                deadline=settings.request_deadline_seconds,
+                                max_response_bytes=settings.max_response_bytes)
         return cls(settings, pin_verify(session, verify), **kwargs)
 
     # -- one request, errors converted ---------------------------------------------------
@@ -529,7 +531,7 @@ class ServiceNowConnector:
         labels: tuple[str, ...] = ()
         if f.labels:
             labels = tuple(x.strip() for x in field_display(item, f.labels).split(",") if x.strip())
-        return Record(
+        record = Record(
             source=self.name,
             key=sys_id,
             number=number,
@@ -544,7 +546,11 @@ class ServiceNowConnector:
             updated=moment,
             container=self.table,
             raw=item,
-        )
+        ).capped(self.settings.max_field_chars)
+        if record.truncated:
+            log.warning("servicenow source %s: %s: %s cut to %d characters (max_field_chars); judged on that",
+                        self.name, record.number[:60], ", ".join(record.truncated), self.settings.max_field_chars)
+        return record
 
     def record_url(self, sys_id: str) -> str:
         return f"{self.base_url}/nav_to.do?uri={self.table}.do?sys_id={quote(sys_id, safe='')}"
