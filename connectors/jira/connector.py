@@ -122,9 +122,9 @@ class JiraConnector:
 
         kwargs.setdefault("stop", getattr(limiters, "stop", None))  # the scan's stop request (SIGTERM)
 
-        tls_verify(settings, warn=True)  # says so when verify_tls = false; _make_client sets and pins verify
         session = build_session(
-            settings.url, policy=policy or RetryPolicy(), limiters=limiters, verify=settings.verify_tls,
+            settings.url, policy=policy or RetryPolicy(), limiters=limiters,
+            verify=tls_verify(settings, warn=True),  # True, False or the ca_bundle path; _make_client pins it
             timeout=settings.timeout_seconds, read_budget=settings.read_budget_seconds,
         )
         return cls(settings, session, **kwargs)

@@ -241,7 +241,7 @@ class ServiceNowConnector:
         kwargs.setdefault("stop", getattr(limiters, "stop", None))  # the scan's stop request (SIGTERM)
         verify = tls_verify(settings, warn=True)  # True, False or the ca_bundle path
         session = build_session(settings.url, policy=policy or RetryPolicy(), limiters=limiters,
-                                verify=settings.verify_tls, timeout=settings.timeout_seconds,
+                                verify=verify, timeout=settings.timeout_seconds,
                                 read_budget=settings.read_budget_seconds,
                                 deadline=settings.request_deadline_seconds,
                                 max_response_bytes=settings.max_response_bytes)
