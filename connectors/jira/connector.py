@@ -65,6 +65,7 @@ from csi_coach.connectors.jira.mapping import issue_to_record, parse_jira_time, 
 from csi_coach.connectors.jira.paging import Keyset
 from csi_coach.connectors.page_guard import PageGuard
 from csi_coach.connectors.tls import pin_verify, tls_verify
+from csi_coach.connectors.transport import decode_failure
 from csi_coach.errors import AmbiguousWrite, BadRequest, CoachError, ConfigError, NotFound, PermissionDenied, TransientError
 from csi_coach.model import BotComment, BrokenRecord, CommentRef, Record
 
@@ -126,6 +127,7 @@ class JiraConnector:
             settings.url, policy=policy or RetryPolicy(), limiters=limiters,
             verify=tls_verify(settings, warn=True),  # True, False or the ca_bundle path; _make_client pins it
             timeout=settings.timeout_seconds, read_budget=settings.read_budget_seconds,
+            deadline=settings.request_deadline_seconds, max_response_bytes=settings.max_response_bytes,
         )
         return cls(settings, session, **kwargs)
 
@@ -190,12 +192,15 @@ class JiraConnector:
             raise TransientError(f"{head}; connection failed ({kind})", url=exc.url) from None
         except CoachError:
             raise
-        except BrokenAnswer as exc:  # a 2xx that is not the API's JSON: never "no issues", never "gone"
+        except (BrokenAnswer, RecursionError, MemoryError) as exc:
+            # a 2xx that is not the API's JSON: never "no issues", never "gone"; JSON nested too
+            # deep to decode (RecursionError) fails this source, not the whole scan
             head = f"Jira source {self.name!r} could not {action.text}"
+            why = str(exc) if isinstance(exc, BrokenAnswer) else f"the answer is {decode_failure(exc)}"
             if action.write:
-                raise AmbiguousWrite(f"{head}; {exc}, so it may or may not have been saved",
+                raise AmbiguousWrite(f"{head}; {why}, so it may or may not have been saved",
                                      url=self.base_url) from None
-            raise TransientError(f"{head}; {exc}", url=self.base_url) from None
+            raise TransientError(f"{head}; {why}", url=self.base_url) from None
         except (requests.RequestException, OSError) as exc:
             raise from_exception(exc, action, source=self.name, url=self.base_url) from None
 
@@ -224,6 +229,16 @@ class JiraConnector:
             return check(data) if check is not None else data
 
         return self._call(action, do)
+
+    def _record(self, issue: Any) -> Record | BrokenRecord:
+        """The issue as a Record, its text fields cut to ``max_field_chars`` (said in the log)."""
+        record = issue_to_record(issue, source=self.name, base_url=self.base_url, fields=self.settings.fields)
+        if isinstance(record, Record):
+            record = record.capped(self.settings.max_field_chars)
+            if record.truncated:
+                log.warning("jira source %s: %s: %s cut to %d characters (max_field_chars); judged on that",
+                            self.name, record.number[:60], ", ".join(record.truncated), self.settings.max_field_chars)
+        return record
 
     # -- flavor and account --------------------------------------------------------------
 
@@ -290,7 +305,7 @@ class JiraConnector:
         count = 0
         for issue in pages:
             count += 1
-            yield issue_to_record(issue, source=self.name, base_url=self.base_url, fields=self.settings.fields)
+            yield self._record(issue)
         log.info("jira source %s: fetched %d issue(s)", self.name, count)
 
     def get(self, key: str) -> Record | BrokenRecord | None:
@@ -316,7 +331,7 @@ class JiraConnector:
             return None
         if not isinstance(issue, Mapping):
             raise TransientError(f"Jira source {self.name!r} answered issue {key} with a body that is not an issue")
-        return issue_to_record(issue, source=self.name, base_url=self.base_url, fields=self.settings.fields)
+        return self._record(issue)
 
     def get_in_scope(self, key: str) -> Record | BrokenRecord | None:
         """The issue ``key`` only if the admin's JQL still selects it, as ``fetch`` would yield it;
@@ -351,7 +366,7 @@ class JiraConnector:
         if not isinstance(issues[0], Mapping):
             raise TransientError(f"Jira source {self.name!r} answered the search for {key} with a body that is "
                                  "not an issue")
-        return issue_to_record(issues[0], source=self.name, base_url=self.base_url, fields=self.settings.fields)
+        return self._record(issues[0])
 
     def _cloud_pages(self, watermark: str | None, fields: str, zone: Any,
                      extra: str = "", until: str | None = None) -> Iterator[dict[str, Any]]:
