@@ -11,8 +11,10 @@ The TOML shape (every option is shown, commented, in config.example.toml):
     [comments]     policy: on_change, cooldown_days, max_writes_per_run, workers,
                    skip_states, opt_out_labels, acknowledge_fixed, coach_categories,
                    guide_url (the admins' CSI guide, linked from comments)
+    [report]       dir (the folder `scan` and `run` write the report into; --report overrides)
     [sources.NAME] type = "servicenow" | "jira", url, ... verify_tls, ca_bundle (a PEM file of
-                   private CAs, checked here: it must exist and hold certificates) and
+                   private CAs, checked here: it must exist and hold certificates),
+                   max_writes_per_run (this source's cap, within [comments]' global one) and
     [sources.NAME.auth]    method and the *names* of environment variables
     [sources.NAME.fields]  field mapping (partial override of the defaults below)
     [sources.NAME.visibility]  Jira only: type = "role" | "group", value
@@ -42,6 +44,7 @@ from csi_coach.config.settings import (
     FieldMap,
     JiraSettings,
     LoggingSettings,
+    ReportSettings,
     ScheduleSettings,
     ServiceNowSettings,
     SourceSettings,
@@ -75,7 +78,8 @@ AUTH_METHODS: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
-TOP_KEYS = ("rules", "templates_dir", "state", "logging", "schedule", "comments", "sources")
+TOP_KEYS = ("rules", "templates_dir", "state", "logging", "schedule", "comments", "report", "sources")
+REPORT_KEYS = ("dir",)
 STATE_KEYS = ("path",)
 LOGGING_KEYS = ("level", "format", "file")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -89,9 +93,9 @@ COACHABLE = ("process_only", "no_goal")
 # the bytes of a body, the characters kept of each record field.
 LIMIT_KEYS = ("request_deadline_seconds", "max_response_bytes", "max_field_chars")
 SN_KEYS = ("type", "url", "auth", "table", "query", "fields", "journal_field", "page_size", "timeout_seconds",
-           "read_budget_seconds", "verify_tls", "ca_bundle", "max_pages", "bot_user", *LIMIT_KEYS)
+           "read_budget_seconds", "verify_tls", "ca_bundle", "max_pages", "bot_user", "max_writes_per_run", *LIMIT_KEYS)
 JIRA_KEYS = ("type", "url", "auth", "flavor", "jql", "fields", "page_size", "visibility", "internal", "timeout_seconds",
-             "read_budget_seconds", "verify_tls", "ca_bundle", "max_pages", *LIMIT_KEYS)
+             "read_budget_seconds", "verify_tls", "ca_bundle", "max_pages", "max_writes_per_run", *LIMIT_KEYS)
 FIELD_KEYS = ("number", "title", "description", "goal", "service", "owner", "state", "updated", "labels")
 PAGE_LIMITS = {"servicenow": 10000, "jira-cloud": 100, "jira-auto": 100, "jira-server": 1000}
 
@@ -147,6 +151,7 @@ def load_config(path: str | Path) -> Config:
         logging=logging_,
         schedule=_schedule(r, r.table(data, "", "schedule")),
         comments=_comments(r, r.table(data, "", "comments")),
+        report=_report(r, r.table(data, "", "report"), cfg_path),
         sources=_sources(r, r.table(data, "", "sources")),
     )
 
@@ -157,6 +162,22 @@ def _file_path(r: TomlReader, key: str, value: str, cfg_path: Path, what: str) -
         raise r.fail(key, f"cannot be used for {what}: {problem}", got=value,
                      expected="a file path (relative paths are taken from the config file's folder) "
                               "whose folder exists or can be created")
+
+
+def _report(r: TomlReader, t: dict, cfg_path: Path) -> ReportSettings:
+    """[report] dir: "" or a folder (created if missing; whether it can be written is checked
+    before each scan, as for --report)."""
+    r.keys(t, "report", REPORT_KEYS)
+    folder = r.string(t, "report", "dir", "").strip()
+    if folder:
+        where = Config(path=cfg_path).resolve(folder).absolute()
+        problem = (f"{where} is a file, not a folder" if where.exists() and not where.is_dir()
+                   else file_path_problem(where / "report.json"))
+        if problem:
+            raise r.fail("report.dir", f"cannot hold the report: {problem}", got=folder,
+                         expected="a folder (created if missing; relative paths are taken from the config "
+                                  "file's folder), or \"\" for no report")
+    return ReportSettings(dir=folder)
 
 
 def _schedule(r: TomlReader, t: dict) -> ScheduleSettings:
@@ -259,6 +280,8 @@ def _common(r: TomlReader, key: str, name: str, body: dict, kind: str) -> dict:
         "max_response_bytes": r.integer(body, key, "max_response_bytes", 20 * 1024 * 1024, lo=65_536, hi=1024**3),
         "max_field_chars": r.integer(body, key, "max_field_chars", 100_000, lo=1000, hi=10_000_000),
         "max_pages": r.integer(body, key, "max_pages", 10_000, lo=1, hi=1_000_000),
+        "max_writes_per_run": (r.integer(body, key, "max_writes_per_run", 0, lo=0, hi=1_000_000)
+                               if "max_writes_per_run" in body else None),
         "verify_tls": verify_tls,
         "ca_bundle": _ca_bundle(r, key, body, verify_tls),
     }

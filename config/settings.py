@@ -156,6 +156,8 @@ class ServiceNowSettings:
     max_response_bytes: int = 20 * 1024 * 1024  # a bigger answer fails the source
     max_field_chars: int = 100_000  # longer record fields are cut (Record.truncated)
     max_pages: int = 10_000  # pages per listing, past which the source fails (a server that never ends)
+    # This source's share of [comments] max_writes_per_run (None = no cap of its own: the global one alone)
+    max_writes_per_run: int | None = None
     # The user name (sys_user.user_name) the bot's journal entries are written as; "" = the
     # login user name (basic, oauth_password) or looked up once (client credentials, API key).
     bot_user: str = ""
@@ -182,6 +184,7 @@ class JiraSettings:
     max_response_bytes: int = 20 * 1024 * 1024  # a bigger answer fails the source
     max_field_chars: int = 100_000  # longer record fields are cut (Record.truncated)
     max_pages: int = 10_000  # pages per listing, past which the source fails (a server that never ends)
+    max_writes_per_run: int | None = None  # as for ServiceNow
     type: str = "jira"
 
 
@@ -226,6 +229,11 @@ class StateSettings:
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    dir: str = ""  # the folder `scan` and `run` write report.json and report.html into ("" = none)
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path  # the file it was read from; relative paths resolve beside it
     rules: str = "default"
@@ -234,6 +242,7 @@ class Config:
     logging: LoggingSettings = LoggingSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     comments: CommentPolicy = CommentPolicy()
+    report: ReportSettings = ReportSettings()
     sources: tuple[SourceSettings, ...] = ()
 
     def resolve(self, relative: str) -> Path:
@@ -244,6 +253,10 @@ class Config:
     def rules_spec(self) -> str | Path:
         """What to pass to ``rules.load_ruleset``: "default" or the absolute rules path."""
         return "default" if self.rules == "default" else self.resolve(self.rules).absolute()
+
+    def report_folder(self) -> Path | None:
+        """The configured report folder (relative to the config file), or None."""
+        return self.resolve(self.report.dir) if self.report.dir.strip() else None
 
     def templates_path(self) -> Path | None:
         """The admin templates folder, or None for the shipped templates only."""
