@@ -29,6 +29,13 @@ in the same query, a page of issues or comments all read before (beyond the re-r
 restart or a step back announces) or too many pages (``max_pages``, or twice what
 ``total`` needs), and the scan's stop request ends it between pages.
 
+Field mapping: Jira leaves a field the site lacks out of each issue (and answers ``null``
+for one it has that is not set), so every page ``fetch`` reads is counted
+(``connectors.field_census``) before its issues go on: a goal field on none of them
+fails the source with a ``ConfigError`` naming the site's fields, closest first (one
+``GET /field``); another mapped field on none of the issues read, or a goal empty on
+all of them, is a warning (``mapping_warnings``).
+
 Searches go through the library's ``_get_json`` rather than
 ``enhanced_search_issues``: that method first GETs ``/field`` to translate
 names (one more request per scan) and buffers pages; we need one page at a time.
@@ -51,6 +58,7 @@ import requests
 from jira import JIRA, JIRAError
 
 from csi_coach.config import JiraSettings
+from csi_coach.connectors.field_census import FieldCensus, absent_goal_error, census_warnings
 from csi_coach.connectors.jira.answers import BrokenAnswer, an_object, json_body, listed
 from csi_coach.connectors.jira.comments import (
     account_of,
@@ -61,9 +69,10 @@ from csi_coach.connectors.jira.comments import (
 )
 from csi_coach.connectors.jira.errors import Action, from_exception, from_response
 from csi_coach.connectors.jira.jql import MARKED_CLAUSE, build_jql, jql_time, scope_jql, user_zone
-from csi_coach.connectors.jira.mapping import issue_to_record, parse_jira_time, requested_fields
+from csi_coach.connectors.jira.mapping import field_text, issue_to_record, parse_jira_time, requested_fields
 from csi_coach.connectors.jira.paging import Keyset
 from csi_coach.connectors.page_guard import PageGuard
+from csi_coach.connectors.probe import SourceProbe
 from csi_coach.connectors.tls import pin_verify, tls_verify
 from csi_coach.connectors.transport import decode_failure
 from csi_coach.errors import AmbiguousWrite, BadRequest, CoachError, ConfigError, NotFound, PermissionDenied, TransientError
@@ -114,6 +123,7 @@ class JiraConnector:
         self._writes_done = 0  # comment writes answered (or failed): their effect is in place
         self._now = now  # fixes each listing's upper bound (None: ``wall_clock``, looked up per listing)
         self.stop = stop  # the scan's stop request, checked between pages of every listing
+        self._census = FieldCensus()  # the mapped fields on the issues the last fetch read
         self.client = self._make_client(settings, session)
 
     @classmethod
@@ -298,10 +308,11 @@ class JiraConnector:
         # updated in its first seconds until the next scan, even in a full one
         until = jql_time(started + timedelta(minutes=1), zone) if zone is not None else None
         fields = ",".join(requested_fields(self.settings.fields))
+        self._census = FieldCensus()
         if self.flavor == "cloud":
-            pages = self._cloud_pages(watermark, fields, zone, until=until)
+            pages = self._cloud_pages(watermark, fields, zone, until=until, on_page=self._count_fields)
         else:
-            pages = self._server_pages(watermark, fields, zone, until=until)
+            pages = self._server_pages(watermark, fields, zone, until=until, on_page=self._count_fields)
         count = 0
         for issue in pages:
             count += 1
@@ -368,8 +379,8 @@ class JiraConnector:
                                  "not an issue")
         return self._record(issues[0])
 
-    def _cloud_pages(self, watermark: str | None, fields: str, zone: Any,
-                     extra: str = "", until: str | None = None) -> Iterator[dict[str, Any]]:
+    def _cloud_pages(self, watermark: str | None, fields: str, zone: Any, extra: str = "", until: str | None = None,
+                     on_page: Callable[[list[Any]], None] | None = None) -> Iterator[dict[str, Any]]:
         """GET /rest/api/2/search/jql, keyset-paged like Data Center, nextPageToken within a minute.
 
         Atlassian does not document what nextPageToken points at (an offset or
@@ -394,6 +405,8 @@ class JiraConnector:
             data = self._get("search/jql", params, action, _search_answer)
             issues = data["issues"]
             log.debug("jira source %s: cloud page %d, %d issue(s), jql %s", self.name, guard.pages, len(issues), jql)
+            if on_page is not None:  # sees the page before any of its issues goes on
+                on_page(issues)
             fresh = self._fresh(issues, keys, zone)
             yield from fresh
             next_token = data.get("nextPageToken")
@@ -409,8 +422,8 @@ class JiraConnector:
             guard.seen(("token", jql, str(next_token)), f"the nextPageToken {str(next_token)[:40]!r}")
             token = next_token
 
-    def _server_pages(self, watermark: str | None, fields: str, zone: Any,
-                      extra: str = "", until: str | None = None) -> Iterator[dict[str, Any]]:
+    def _server_pages(self, watermark: str | None, fields: str, zone: Any, extra: str = "", until: str | None = None,
+                      on_page: Callable[[list[Any]], None] | None = None) -> Iterator[dict[str, Any]]:
         """GET /rest/api/2/search, keyset-paged (see ``jira_paging``): one request per page.
 
         Each next page restarts at ``updated >= "<minute of the last issue>"``
@@ -461,6 +474,8 @@ class JiraConnector:
                 guard.allow_rereads(back)
                 guard.expect_rows(total - start, size)
                 continue
+            if on_page is not None:  # sees the page before any of its issues goes on
+                on_page(issues)
             fresh = self._fresh(issues, keys, zone)
             yield from fresh
             if not issues or (total is not None and start + len(issues) >= total):
@@ -537,6 +552,57 @@ class JiraConnector:
         values = issue.get("fields") or {}
         moment = parse_jira_time(values.get(self.settings.fields.updated)) if isinstance(values, Mapping) else None
         return jql_time(moment, zone) if moment is not None else None
+
+    # -- the field mapping ---------------------------------------------------------------
+
+    def page_census(self, issues: list[Any]) -> FieldCensus:
+        """Which mapped fields the issues of a search page carry, and on how many each holds a value."""
+        def fields_of(issue: Any) -> Mapping[str, Any] | None:
+            values = issue.get("fields") if isinstance(issue, Mapping) else None
+            return values if isinstance(values, Mapping) else None
+
+        return FieldCensus.of(issues, requested_fields(self.settings.fields), fields_of=fields_of,
+                              has_value=lambda value: bool(field_text(value)))
+
+    def _count_fields(self, issues: list[Any]) -> None:
+        """Per page of ``fetch``: a goal field on none of its issues ends the listing (see the module
+        docstring), before any issue of the page goes on."""
+        census = self.page_census(issues)
+        self._census = self._census + census
+        for name in self.settings.fields.goal:
+            if census.absent(name):
+                raise self.absent_goal(name, census)
+
+    def absent_goal(self, name: str, census: FieldCensus) -> ConfigError:
+        """The config error for a goal field none of a page's issues carries."""
+        return absent_goal_error(name, census, source=self.name, config_file=self.settings.auth.config_file,
+                                 available=self.available_fields(), vendor=f"Jira ({self.base_url})")
+
+    def available_fields(self) -> list[str]:
+        """The site's fields as "id (name)" (``GET /field``, one request; [] when it fails)."""
+        try:
+            listed_fields = self._get("field", {}, Action("list the site's fields (GET /field)", "Browse projects"),
+                                      listed_items)
+        except CoachError as exc:
+            log.warning("jira source %s: cannot list the site's fields: %s", self.name, exc)
+            return []
+        out = []
+        for f in listed_fields:
+            fid = str(f.get("id", "")) if isinstance(f, Mapping) else ""
+            name = str(f.get("name", "")) if isinstance(f, Mapping) else ""
+            if fid:
+                out.append(f"{fid} ({name})" if name and name != fid else fid)
+        return out
+
+    def mapping_warnings(self) -> list[str]:
+        """Mapped fields on none of the issues the last ``fetch`` read; a goal empty on all of them."""
+        return census_warnings(self._census, self.settings.fields, source=self.name, skip=("key",))
+
+    def probe(self) -> SourceProbe:
+        """The checks of ``check-config --connect`` (``connectors.jira.probe``); writes nothing."""
+        from csi_coach.connectors.jira.probe import probe
+
+        return probe(self)
 
     # -- comments ------------------------------------------------------------------------
 
@@ -711,6 +777,13 @@ def _new_ids(items: list[Any], seen: set[str]) -> int:
             seen.add(cid)
             new += 1
     return new
+
+
+def listed_items(data: Any) -> list[Any]:
+    """A bare JSON list (``GET /field``), else ``BrokenAnswer``."""
+    if not isinstance(data, list):
+        raise BrokenAnswer(f"a list was expected, not {type(data).__name__}")
+    return data
 
 
 def _search_answer(data: Any) -> Mapping[str, Any]:

@@ -30,8 +30,11 @@ Vendor facts relied on (ServiceNow Table API docs and KB0534905):
   (and needs script evaluation in queries). So the watermark is sent as a
   plain UTC value: ``sys_updated_on>=2026-01-31 23:59:00``.
 - Invalid parts of an encoded query are silently ignored, and so are unknown
-  names in ``sysparm_fields``; the connector warns when a mapped field is
-  missing from the records it gets back.
+  names in ``sysparm_fields`` (left out of each row). So every page ``fetch`` reads is
+  counted (``connectors.field_census``) before its rows go on: a goal field on none of
+  them fails the source with a ``ConfigError`` naming the table's fields, closest first
+  (one more request, ``available_fields``); another mapped field on none of the rows
+  read, or a goal empty on all of them, is a warning (``mapping_warnings``).
 - ``sysparm_no_count=true`` skips the COUNT(*) the instance runs per page.
 - Journal entries live in ``sys_journal_field`` (element_id = record sys_id,
   element = field, name = table) and cannot be edited: an "update" is a new entry.
@@ -62,7 +65,9 @@ import requests
 from requests import Response  # in the class, ``requests`` names its request counter
 
 from csi_coach.config import ServiceNowSettings
+from csi_coach.connectors.field_census import FieldCensus, absent_goal_error, census_warnings
 from csi_coach.connectors.page_guard import PageGuard
+from csi_coach.connectors.probe import SourceProbe
 from csi_coach.connectors.servicenow.auth import SnAuth, auth_from_settings
 from csi_coach.connectors.tls import pin_verify, tls_verify
 from csi_coach.connectors.transport import DECODE_ERRORS, RetryPolicy, build_session, decode_failure, error_for
@@ -160,6 +165,13 @@ def field_value(item: Mapping[str, Any], name: str) -> str:
     return "" if v is None else str(v)
 
 
+def _cell_text(cell: Any) -> str:
+    """What a field's answer holds, shown or stored ("" when neither)."""
+    if isinstance(cell, Mapping):
+        return str(cell.get("display_value") or cell.get("value") or "").strip()
+    return "" if cell is None else str(cell).strip()
+
+
 def field_display(item: Mapping[str, Any], name: str) -> str:
     """What a person sees: ``display_value`` (names for references, labels for choices)."""
     v = item.get(name)
@@ -227,6 +239,7 @@ class ServiceNowConnector:
         self._sent_lock = threading.Lock()  # pages, journal reads and writes run in worker threads
         self._bot_user: str | None = None  # the user_name the bot writes as, found once (``bot_user``)
         self._bot_user_lock = threading.Lock()
+        self._census = FieldCensus()  # the mapped fields on the rows the last fetch read
 
     @property
     def requests(self) -> int:
@@ -327,15 +340,12 @@ class ServiceNowConnector:
         size = self.settings.page_size
         stats = {"pages": 0}
         count = 0
-        checked_fields = False
         until = self._now()
+        self._census = FieldCensus()
         rows = self._keyset_pages(self.table, self.settings.query, self.settings.fields.updated, since,
                                   lambda query, offset: self._read_params(fields, query, size, offset),
-                                  action=f"read {self.table}", stats=stats, until=until)
+                                  action=f"read {self.table}", stats=stats, until=until, on_page=self._count_fields)
         for item in rows:
-            if not checked_fields and isinstance(item, Mapping):
-                self._warn_missing(item, fields)
-                checked_fields = True
             count += 1
             yield self._to_record(item)
         log.info("servicenow source %s: fetched %d record(s) from %s in %d page(s)",
@@ -343,9 +353,11 @@ class ServiceNowConnector:
 
     def _keyset_pages(self, table: str, base_query: str, stamp: str, since: datetime | None,
                       params_for: Callable[[str, int], dict[str, str]], *, action: str,
-                      stats: dict[str, int], until: datetime | None = None) -> Iterator[Any]:
+                      stats: dict[str, int], until: datetime | None = None,
+                      on_page: Callable[[list[Any]], None] | None = None) -> Iterator[Any]:
         """The rows of ``base_query`` with ``stamp`` in [``since``, ``until``], ordered by
-        ``(stamp, sys_id)``, one page in memory.
+        ``(stamp, sys_id)``, one page in memory; ``on_page`` sees each page before its rows
+        are yielded (and may raise to end the listing).
 
         Keyset paging: each next page asks for the rows whose key ``(stamp, sys_id)``
         is greater than the last row read (see ``build_query``), from offset 0.
@@ -401,6 +413,8 @@ class ServiceNowConnector:
             log.debug("servicenow source %s: page %d, %d row(s), query %s offset %d",
                       self.name, stats["pages"], len(page), params["sysparm_query"], offset)
             digest = hashlib.blake2b(resp.content, digest_size=16).digest() if page else None
+            if on_page is not None:
+                on_page(page)
             last: tuple[str, str] | None = None
             new = 0
             for item in page:
@@ -507,6 +521,52 @@ class ServiceNowConnector:
         if isinstance(page[0], Mapping):
             self._warn_missing(page[0], fields)
         return self._to_record(page[0])
+
+    # -- the field mapping ---------------------------------------------------------------
+
+    def page_census(self, page: list[Any]) -> FieldCensus:
+        """Which mapped fields the rows of ``page`` carry, and on how many each holds a value."""
+        return FieldCensus.of(page, self.requested_fields(),
+                              fields_of=lambda row: row if isinstance(row, Mapping) else None,
+                              has_value=lambda cell: bool(_cell_text(cell)))
+
+    def _count_fields(self, page: list[Any]) -> None:
+        """Per page of ``fetch``: a goal field on none of its rows ends the listing (see the module
+        docstring), before any row of the page goes on."""
+        census = self.page_census(page)
+        self._census = self._census + census
+        for name in self.settings.fields.goal:
+            if census.absent(name):
+                raise self.absent_goal(name, census)
+
+    def absent_goal(self, name: str, census: FieldCensus) -> ConfigError:
+        """The config error for a goal field none of a page's rows carries."""
+        return absent_goal_error(name, census, source=self.name, config_file=self.settings.auth.config_file,
+                                 available=self.available_fields(), vendor=f"ServiceNow table {self.table}")
+
+    def available_fields(self) -> list[str]:
+        """The fields of the table the bot may read: the columns of one row read without
+        ``sysparm_fields`` (one request; [] when no row comes back or the read fails)."""
+        params = {"sysparm_query": self.settings.query, "sysparm_limit": "1", "sysparm_no_count": "true",
+                  "sysparm_exclude_reference_link": "true"}
+        action = f"list the fields of {self.table}"
+        try:
+            rows = self._result(self._request("GET", f"/api/now/table/{self.table}", params=params, action=action,
+                                              empty_404=True), action)
+        except CoachError as exc:
+            log.warning("servicenow source %s: cannot list the fields of %s: %s", self.name, self.table, exc)
+            return []
+        return sorted(rows[0]) if rows and isinstance(rows[0], Mapping) else []
+
+    def mapping_warnings(self) -> list[str]:
+        """Mapped fields on none of the rows the last ``fetch`` read; a goal empty on all of them."""
+        return census_warnings(self._census, self.settings.fields, source=self.name)
+
+    def probe(self) -> SourceProbe:
+        """The checks of ``check-config --connect`` (``connectors.servicenow.probe``); writes nothing."""
+        from csi_coach.connectors.servicenow.probe import probe
+
+        return probe(self)
 
     def _warn_missing(self, item: Mapping[str, Any], fields: list[str]) -> None:
         missing = [f for f in fields if f not in item]
