@@ -22,6 +22,8 @@ Tables: sn_cim_register, sys_journal_field (read-only over REST), sys_user, cmdb
 sys_id / user_name, as the platform evaluates them (the "is me" filter).
 Read ACLs: ``hidden=lambda table, row: ...`` removes rows from a list page after the query
 and the limit, as the platform does; offsets, X-Total-Count and Link still count them.
+``unreadable={"sys_journal_field"}``: a table-level read ACL the API user fails, so every
+GET of that table answers 403 (an account without journal read).
 Errors use the platform's body {"error": {"message", "detail"}, "status": "failure"};
 401 carries WWW-Authenticate: Basic realm="Service-now"; past the hourly rate limit, 429.
 """
@@ -29,7 +31,7 @@ Errors use the platform's body {"error": {"message", "detail"}, "status": "failu
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from urllib.parse import urlencode
 
@@ -62,8 +64,9 @@ class ServiceNowSandbox(SandboxServer):
     def __init__(self, host: str = "127.0.0.1", port: int = 0, records: int = 200, seed: int = 1,
                  faults: Faults | None = None, *, rate_limit: int = 100_000, token_ttl: int = 1800,
                  credentials: Credentials | None = None, clock: Callable[[], datetime] | None = None,
-                 hidden: Callable[[str, dict], bool] | None = None) -> None:
+                 hidden: Callable[[str, dict], bool] | None = None, unreadable: Collection[str] = ()) -> None:
         super().__init__(host, port, faults)
+        self.unreadable = frozenset(unreadable)  # tables the API user may not read (403)
         # hidden(table, row) -> True: a read ACL denies the row. As on the platform it is removed
         # after the query and the limit: the page comes back short, sysparm_offset, X-Total-Count
         # and the Link header still count it.
@@ -125,12 +128,20 @@ class ServiceNowSandbox(SandboxServer):
         if table is None:
             return sn_error(400, f"Invalid table {name}", None)
         if req.method == "GET":
+            if table.name in self.unreadable:
+                return self._read_denied(table)
             return self._get_one(req, table, sys_id) if sys_id else self._list(req, table, user)
         if req.method in ("PATCH", "PUT", "POST"):
             if (req.method == "POST") == bool(sys_id):
                 return sn_error(405, "Method not Supported", f"{req.method} is not supported on this resource")
             return self._write(req, table, sys_id, user)
         return sn_error(405, "Method not Supported", f"{req.method} is not supported by the sandbox")
+
+    @staticmethod
+    def _read_denied(table: Table) -> Response:
+        """A table-level read ACL the caller fails: the platform answers 403, not an empty list."""
+        return sn_error(403, "User Not Authorized", f"ACL Exception Read Failed due to security constraints "
+                        f"on table {table.name}")
 
     def _render_args(self, req: Request) -> dict:
         display = req.query.get("sysparm_display_value", "false").lower()
