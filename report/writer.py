@@ -77,6 +77,8 @@ def summary_text(result: ScanResult, *, report_dir: str | None = None) -> str:
         lines.append(f"  {s.name} ({s.type or 'source'}, {mode}, {s.seconds:.1f}s)")
         if s.status == "failed":
             lines.append(f"    could not be scanned: {_line(s.error, 'error')}")
+        for warning in s.warnings:  # the field mapping, from the records read (connectors.field_census)
+            lines.append(f"    warning: {_line(warning, 'error')}")
         lines.append(f"    {s.records} records read, {s.flagged} flagged, {s.skipped} skipped")
         for cat, n in sorted(s.categories.items(), key=lambda kv: -kv[1]):
             lines.append(f"      {n:6d}  {CATEGORY_LABELS.get(cat, cat)}")
