@@ -67,6 +67,8 @@ class ScheduledScan:
         except CoachError as exc:
             log.error("scheduled scan failed: %s", exc)
             return
+        if result.scan_id is None and not result.sources:
+            return  # stopped while waiting for the lock: no scan happened, and the last report stands
         if folder is not None:
             write_report(folder, result, config)
         s = result.summary()

@@ -36,7 +36,7 @@ def write_config(folder: Path, info: dict, *, extra: str = "", **settings) -> Pa
         state_file=folder / "state.sqlite",
     )
     for key, value in settings.items():
-        text, n = re.subn(rf"(?m)^{key}\s*=\s*\S+", f"{key} = {json.dumps(value)}", text)
+        text, n = re.subn(rf'(?m)^{key}\s*=\s*("[^"\n]*"|\S+)', f"{key} = {json.dumps(value)}", text)
         assert n == 1, key
     if extra:
         text = text + "\n" + extra
