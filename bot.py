@@ -2,7 +2,7 @@
 
     csi-coach scan [--source NAME] [--dry-run] [--summary] [--full] [--report DIR] [--json]
     csi-coach run
-    csi-coach check-config
+    csi-coach check-config [--connect]
     csi-coach explain --text T | --file F | --ticket SOURCE:KEY
     csi-coach classify --input FILE.jsonl
     csi-coach sandbox [...]
@@ -99,8 +99,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     _add_config(p)
     p.set_defaults(handler="csi_coach.commands.run:cli")
 
-    p = sub.add_parser("check-config", help="validate config, rules (and their examples) and templates", description="Validate the config file, the rule set and its examples, and the templates.")
+    p = sub.add_parser("check-config", help="validate config, rules (and their examples) and templates; --connect: each source live", description="Validate the config file, the rule set and its examples, and the templates. Exit 0 ready, 1 a rule example (or, with --connect, a source check outside the config file) failed, 2 an error in the config, rules or templates.")
     _add_config(p)
+    p.add_argument("--connect", action="store_true", help="also log in to each source and check, writing nothing: table or JQL, records in scope, mapped fields, comment read, write permission")
     p.set_defaults(handler="csi_coach.commands.check_config:cli")
 
     p = sub.add_parser("explain", help="show the verdict, evidence and comment for a text or ticket", description="Show the verdict, its evidence, and the exact comment that would be written.")

@@ -9,6 +9,10 @@ Meant to be run after every edit, before the nightly run finds the mistake:
 Exit 0 all good (warnings allowed), 1 when rule examples fail, 2 for config, rule
 or template errors. A config file that cannot be loaded raises ConfigError, which
 bot.py prints as one line and turns into exit 2.
+
+``--connect`` also checks each source live, writing nothing (``connect_check``): a
+failure there is exit 2 when the config file is what to fix (a table, query, JQL or
+field name) and 1 when something outside it is (credentials, permissions, the network).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ class Report:
     out: TextIO | None = None  # None: whatever sys.stdout is when a line is printed
     problems: int = 0
     example_failures: int = 0
+    remote_failures: int = 0  # --connect: failed on the server's side (credentials, permissions, network)
     warnings: list[str] = field(default_factory=list)
 
     def ok(self, text: str) -> None:
@@ -46,9 +51,11 @@ class Report:
         self.warnings.append(text)
         print(f"  warn  {redact.scrub(text)}", file=self.out or sys.stdout)
 
-    def fail(self, text: str, *, example: bool = False) -> None:
+    def fail(self, text: str, *, example: bool = False, remote: bool = False) -> None:
         if example:
             self.example_failures += 1
+        elif remote:
+            self.remote_failures += 1
         else:
             self.problems += 1
         print(f"  FAIL  {redact.scrub(text)}", file=self.out or sys.stdout)
@@ -56,10 +63,10 @@ class Report:
     def exit_code(self) -> int:
         if self.problems:
             return EXIT_CONFIG
-        return EXIT_EXAMPLES if self.example_failures else EXIT_OK
+        return EXIT_EXAMPLES if self.example_failures or self.remote_failures else EXIT_OK
 
     def summary(self) -> str:
-        if not self.problems and not self.example_failures:
+        if not self.problems and not self.example_failures and not self.remote_failures:
             tail = f" ({len(self.warnings)} warning{'s' if len(self.warnings) != 1 else ''})" if self.warnings else ""
             return f"All good{tail}: csi-coach can run with this configuration."
         parts = []
@@ -67,6 +74,8 @@ class Report:
             parts.append(f"{self.problems} error{'s' if self.problems != 1 else ''}")
         if self.example_failures:
             parts.append(f"{self.example_failures} failing rule example{'s' if self.example_failures != 1 else ''}")
+        if self.remote_failures:
+            parts.append(f"{self.remote_failures} failed source check{'s' if self.remote_failures != 1 else ''}")
         if self.warnings:
             parts.append(f"{len(self.warnings)} warning{'s' if len(self.warnings) != 1 else ''}")
         return "Not ready: " + ", ".join(parts) + ". Fix the FAIL lines above and run check-config again."
@@ -197,5 +206,9 @@ def cli(args: argparse.Namespace) -> int:
     print(f"csi-coach check-config: {path}")
     report = Report()
     check(config, report)
+    if getattr(args, "connect", False):
+        from csi_coach.commands.connect_check import check_sources
+
+        check_sources(config, report)
     print(report.summary())
     return report.exit_code()

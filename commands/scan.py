@@ -31,6 +31,7 @@ import threading
 from pathlib import Path
 
 from csi_coach import redact
+from csi_coach.commands.connect_check import preflight
 from csi_coach.config import Config, load_config
 from csi_coach.errors import CoachError, ConfigError, LockBusy
 from csi_coach.report import writer as report
@@ -130,6 +131,8 @@ def _scan(args) -> int:
     progress = ProgressLine(sys.stderr) if interactive else None
     stop = threading.Event()
     out = sys.stdout
+    if dry_run:  # first the live checks of check-config --connect, printed (commands/connect_check.py)
+        preflight(config, source=source, out=out)
     with StopOnSignal(stop):
         try:
             result = run_scan(  # a broken state file comes back as status state_error, exit 2
