@@ -32,8 +32,9 @@ exit codes:
   0    done, nothing left over
   1    something failed that the next run retries: records that failed (scan, classify),
        a source that could not be read, a scan stopped by SIGTERM, a report that could
-       not be written; check-config: a rule example fails; explain --ticket: the ticket
-       could not be fetched
+       not be written; check-config: a rule example fails, or --connect finds a problem
+       outside the config file (credentials, permissions, network); explain --ticket:
+       the ticket could not be fetched
   2    needs a person: the config, rules, templates, state file or command line is wrong
        (the message names the file, line and key)
   3    scan only: another scan holds the scan lock and is doing the work (nothing was
