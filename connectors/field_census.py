@@ -64,21 +64,10 @@ class FieldCensus:
            has_value: Callable[[Any], bool]) -> FieldCensus:
         """The census of one page: ``fields_of(row)`` is the row's field mapping (None: not a
         record, left out), ``has_value(value)`` whether a carried value holds anything."""
-        wanted = list(dict.fromkeys(names))
-        carried = dict.fromkeys(wanted, 0)
-        filled = dict.fromkeys(wanted, 0)
-        records = 0
+        tally = FieldTally(names, fields_of=fields_of, has_value=has_value)
         for row in rows:
-            values = fields_of(row)
-            if values is None:
-                continue
-            records += 1
-            for name in wanted:
-                if name in values:
-                    carried[name] += 1
-                    if has_value(values[name]):
-                        filled[name] += 1
-        return cls(records, carried, filled)
+            tally.add(row)
+        return tally.census()
 
     def __add__(self, other: FieldCensus) -> FieldCensus:
         names = list(dict.fromkeys([*self.carried, *other.carried]))
@@ -100,6 +89,32 @@ class FieldCensus:
         """"42 of 50 (84%)": the records holding a value, of the records read."""
         n, of = self.filled.get(name, 0), self.records
         return f"{n} of {of} ({round(100 * n / of) if of else 0}%)"
+
+
+class FieldTally:
+    """A census kept up row by row over a whole listing (one per ``fetch``; not thread-safe)."""
+
+    def __init__(self, names: Iterable[str], *, fields_of: Callable[[Any], Mapping[str, Any] | None],
+                 has_value: Callable[[Any], bool]) -> None:
+        self.names = list(dict.fromkeys(names))
+        self.fields_of, self.has_value = fields_of, has_value
+        self.records = 0
+        self.carried = dict.fromkeys(self.names, 0)
+        self.filled = dict.fromkeys(self.names, 0)
+
+    def add(self, row: Any) -> None:
+        values = self.fields_of(row)
+        if values is None:
+            return
+        self.records += 1
+        for name in self.names:
+            if name in values:
+                self.carried[name] += 1
+                if self.has_value(values[name]):
+                    self.filled[name] += 1
+
+    def census(self) -> FieldCensus:
+        return FieldCensus(self.records, dict(self.carried), dict(self.filled))
 
 
 def closest(name: str, available: Iterable[str], limit: int = CLOSEST) -> list[str]:

@@ -58,7 +58,7 @@ import requests
 from jira import JIRA, JIRAError
 
 from csi_coach.config import JiraSettings
-from csi_coach.connectors.field_census import FieldCensus, absent_goal_error, census_warnings
+from csi_coach.connectors.field_census import FieldCensus, FieldTally, absent_goal_error, census_warnings
 from csi_coach.connectors.jira.answers import BrokenAnswer, an_object, json_body, listed
 from csi_coach.connectors.jira.comments import (
     account_of,
@@ -123,7 +123,7 @@ class JiraConnector:
         self._writes_done = 0  # comment writes answered (or failed): their effect is in place
         self._now = now  # fixes each listing's upper bound (None: ``wall_clock``, looked up per listing)
         self.stop = stop  # the scan's stop request, checked between pages of every listing
-        self._census = FieldCensus()  # the mapped fields on the issues the last fetch read
+        self._tally = self.field_tally()  # the mapped fields on the issues the last fetch read
         self.client = self._make_client(settings, session)
 
     @classmethod
@@ -308,14 +308,15 @@ class JiraConnector:
         # updated in its first seconds until the next scan, even in a full one
         until = jql_time(started + timedelta(minutes=1), zone) if zone is not None else None
         fields = ",".join(requested_fields(self.settings.fields))
-        self._census = FieldCensus()
+        self._tally = self.field_tally()
         if self.flavor == "cloud":
-            pages = self._cloud_pages(watermark, fields, zone, until=until, on_page=self._count_fields)
+            pages = self._cloud_pages(watermark, fields, zone, until=until, on_page=self._check_goal_fields)
         else:
-            pages = self._server_pages(watermark, fields, zone, until=until, on_page=self._count_fields)
+            pages = self._server_pages(watermark, fields, zone, until=until, on_page=self._check_goal_fields)
         count = 0
         for issue in pages:
             count += 1
+            self._tally.add(issue)  # the issues read, each once
             yield self._record(issue)
         log.info("jira source %s: fetched %d issue(s)", self.name, count)
 
@@ -555,20 +556,22 @@ class JiraConnector:
 
     # -- the field mapping ---------------------------------------------------------------
 
+    def field_tally(self) -> FieldTally:
+        """A running count of which mapped fields issues carry, and on how many each holds a value."""
+        return FieldTally(requested_fields(self.settings.fields), fields_of=_issue_fields,
+                          has_value=lambda value: bool(field_text(value)))
+
     def page_census(self, issues: list[Any]) -> FieldCensus:
         """Which mapped fields the issues of a search page carry, and on how many each holds a value."""
-        def fields_of(issue: Any) -> Mapping[str, Any] | None:
-            values = issue.get("fields") if isinstance(issue, Mapping) else None
-            return values if isinstance(values, Mapping) else None
+        tally = self.field_tally()
+        for issue in issues:
+            tally.add(issue)
+        return tally.census()
 
-        return FieldCensus.of(issues, requested_fields(self.settings.fields), fields_of=fields_of,
-                              has_value=lambda value: bool(field_text(value)))
-
-    def _count_fields(self, issues: list[Any]) -> None:
+    def _check_goal_fields(self, issues: list[Any]) -> None:
         """Per page of ``fetch``: a goal field on none of its issues ends the listing (see the module
         docstring), before any issue of the page goes on."""
         census = self.page_census(issues)
-        self._census = self._census + census
         for name in self.settings.fields.goal:
             if census.absent(name):
                 raise self.absent_goal(name, census)
@@ -596,7 +599,7 @@ class JiraConnector:
 
     def mapping_warnings(self) -> list[str]:
         """Mapped fields on none of the issues the last ``fetch`` read; a goal empty on all of them."""
-        return census_warnings(self._census, self.settings.fields, source=self.name, skip=("key",))
+        return census_warnings(self._tally.census(), self.settings.fields, source=self.name, skip=("key",))
 
     def probe(self) -> SourceProbe:
         """The checks of ``check-config --connect`` (``connectors.jira.probe``); writes nothing."""
@@ -777,6 +780,12 @@ def _new_ids(items: list[Any], seen: set[str]) -> int:
             seen.add(cid)
             new += 1
     return new
+
+
+def _issue_fields(issue: Any) -> Mapping[str, Any] | None:
+    """An issue's ``fields`` object (None: not an issue)."""
+    values = issue.get("fields") if isinstance(issue, Mapping) else None
+    return values if isinstance(values, Mapping) else None
 
 
 def listed_items(data: Any) -> list[Any]:

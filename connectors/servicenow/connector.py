@@ -65,7 +65,7 @@ import requests
 from requests import Response  # in the class, ``requests`` names its request counter
 
 from csi_coach.config import ServiceNowSettings
-from csi_coach.connectors.field_census import FieldCensus, absent_goal_error, census_warnings
+from csi_coach.connectors.field_census import FieldCensus, FieldTally, absent_goal_error, census_warnings
 from csi_coach.connectors.page_guard import PageGuard
 from csi_coach.connectors.probe import SourceProbe
 from csi_coach.connectors.servicenow.auth import SnAuth, auth_from_settings
@@ -239,7 +239,7 @@ class ServiceNowConnector:
         self._sent_lock = threading.Lock()  # pages, journal reads and writes run in worker threads
         self._bot_user: str | None = None  # the user_name the bot writes as, found once (``bot_user``)
         self._bot_user_lock = threading.Lock()
-        self._census = FieldCensus()  # the mapped fields on the rows the last fetch read
+        self._tally = self.field_tally()  # the mapped fields on the rows the last fetch read
 
     @property
     def requests(self) -> int:
@@ -341,12 +341,14 @@ class ServiceNowConnector:
         stats = {"pages": 0}
         count = 0
         until = self._now()
-        self._census = FieldCensus()
+        self._tally = self.field_tally()
         rows = self._keyset_pages(self.table, self.settings.query, self.settings.fields.updated, since,
                                   lambda query, offset: self._read_params(fields, query, size, offset),
-                                  action=f"read {self.table}", stats=stats, until=until, on_page=self._count_fields)
+                                  action=f"read {self.table}", stats=stats, until=until,
+                                  on_page=self._check_goal_fields)
         for item in rows:
             count += 1
+            self._tally.add(item)  # the rows read, each once
             yield self._to_record(item)
         log.info("servicenow source %s: fetched %d record(s) from %s in %d page(s)",
                  self.name, count, self.table, stats["pages"])
@@ -524,17 +526,22 @@ class ServiceNowConnector:
 
     # -- the field mapping ---------------------------------------------------------------
 
+    def field_tally(self) -> FieldTally:
+        """A running count of which mapped fields rows carry, and on how many each holds a value."""
+        return FieldTally(self.requested_fields(), fields_of=lambda row: row if isinstance(row, Mapping) else None,
+                          has_value=lambda cell: bool(_cell_text(cell)))
+
     def page_census(self, page: list[Any]) -> FieldCensus:
         """Which mapped fields the rows of ``page`` carry, and on how many each holds a value."""
-        return FieldCensus.of(page, self.requested_fields(),
-                              fields_of=lambda row: row if isinstance(row, Mapping) else None,
-                              has_value=lambda cell: bool(_cell_text(cell)))
+        tally = self.field_tally()
+        for row in page:
+            tally.add(row)
+        return tally.census()
 
-    def _count_fields(self, page: list[Any]) -> None:
+    def _check_goal_fields(self, page: list[Any]) -> None:
         """Per page of ``fetch``: a goal field on none of its rows ends the listing (see the module
         docstring), before any row of the page goes on."""
         census = self.page_census(page)
-        self._census = self._census + census
         for name in self.settings.fields.goal:
             if census.absent(name):
                 raise self.absent_goal(name, census)
@@ -560,7 +567,7 @@ class ServiceNowConnector:
 
     def mapping_warnings(self) -> list[str]:
         """Mapped fields on none of the rows the last ``fetch`` read; a goal empty on all of them."""
-        return census_warnings(self._census, self.settings.fields, source=self.name)
+        return census_warnings(self._tally.census(), self.settings.fields, source=self.name)
 
     def probe(self) -> SourceProbe:
         """The checks of ``check-config --connect`` (``connectors.servicenow.probe``); writes nothing."""
