@@ -65,7 +65,10 @@ def check(config: Config, now: datetime, max_age: timedelta | None = None) -> He
 
 
 def _span(delta: timedelta) -> str:
-    minutes = max(0, int(delta.total_seconds()) // 60)
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes = seconds // 60
     days, minutes = divmod(minutes, 24 * 60)
     hours, minutes = divmod(minutes, 60)
     return f"{days}d {hours}h {minutes}m" if days else f"{hours}h {minutes}m"

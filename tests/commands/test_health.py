@@ -82,6 +82,8 @@ def test_max_age_replaces_the_allowance(config_file, capsys):
     assert run(config_file, capsys, "--max-age", "14400")[0] == 0
     code, out = run(config_file, capsys, "--max-age", "7200")
     assert code == 1 and "more than the 2h 0m allowed" in out
+    code, out = run(config_file, capsys, "--max-age", "1")
+    assert code == 1 and "more than the 1s allowed" in out
 
 
 def test_a_longer_schedule_allows_longer(tmp_path, capsys):
