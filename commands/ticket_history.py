@@ -204,8 +204,8 @@ def what_applies(record: Record, verdict: Verdict, ruleset: Any, policy: Comment
     exemption = getattr(ruleset, "exemption", None)
     if exemption is not None:
         have = {label.lower(): label for label in record.labels}
-        for label in sorted(set(have) & set(exemption.labels)):
-            out.append(f"exempt: the label {have[label]!r} is in the rule set's [exempt] labels")
+        for lowered in sorted(set(have) & set(exemption.labels)):
+            out.append(f"exempt: the label {have[lowered]!r} is in the rule set's [exempt] labels")
         for name, values in exemption.fields:
             value = getattr(record, name, None)
             if value is None:
