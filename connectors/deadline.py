@@ -41,17 +41,19 @@ class Deadline:
         self._sockets: list[socket.socket] = []
         self._fired = False
         self._done = False
+        self._outer: Deadline | None = None
         self._timer = threading.Timer(seconds, self.expire)
         self._timer.daemon = True
 
     def __enter__(self) -> Deadline:
+        self._outer = armed()  # an exchange made while another is armed (none today) gives it back after
         _armed.deadline = self
         self._timer.start()
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        _armed.deadline = None
+        _armed.deadline = self._outer
         with self._lock:
             self._done = True
             self._sockets.clear()
