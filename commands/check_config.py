@@ -184,18 +184,29 @@ def check(config: Config, report: Report) -> None:
 
 
 def backtracking_warnings(ruleset) -> list[str]:
-    """WARN lines for enabled regex rules whose pattern repeats a repeat (rules.backtracking)."""
+    """WARN lines, as hints, for enabled regex rules whose pattern can cut one run of text
+    into repeats in many ways (rules.backtracking). A pattern an admin writes runs on RE2,
+    where that costs nothing more (rules.patterns): the hint is that a backtracking engine
+    (Python's re, most other tools) would stall on it. A shipped pattern runs on re."""
+    import re
+
     from csi_coach.rules.backtracking import nested_repeats
 
     out = []
     for r in ruleset.rules:
-        rx = getattr(r.condition, "regex", None) if r.kind == "regex" and r.enabled else None
-        if rx is not None and nested_repeats(rx.pattern, rx.flags):
-            out.append(
-                f"rules: [rule.{r.id}] pattern '{rx.pattern}' repeats a repeat (like \"(a+)+\"): on a long "
-                f"ticket it can backtrack for minutes and stall the scan. Make the inner repeat possessive "
-                f"(\"a++\", \"a*+\") or atomic (\"(?>...)\"), or measure it with bench/hostile_text.py --rules <rules file>"
-            )
+        cond = r.condition if r.kind == "regex" and r.enabled else None
+        if cond is None or not nested_repeats(cond.regex.pattern, re.IGNORECASE if cond.ignore_case else 0):
+            continue
+        shape = (f"rules: [rule.{r.id}] pattern '{cond.regex.pattern}' repeats a repeat or a choice that overlaps itself "
+                 f"(like \"(a+)+\" or \"(a|aa)+\"): one run of text can be cut into its turns in many ways")
+        if isinstance(cond.regex, re.Pattern):
+            out.append(f"{shape}, and Python's re tries them all: on a long ticket it can backtrack for minutes and "
+                       f"stall the scan. Make the inner repeat possessive (\"a++\", \"a*+\") or atomic (\"(?>...)\"), "
+                       f"or measure it with bench/hostile_text.py --rules <rules file>")
+        else:
+            out.append(f"{shape}. A hint only: rules you write run on RE2, in time linear in the ticket, so it cannot "
+                       f"stall a scan; a backtracking engine (Python's re, most other tools) would. Simpler: one way "
+                       f"per turn (\"a+\" for \"(a+)+\" or \"(a|aa)+\")")
     return out
 
 
