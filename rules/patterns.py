@@ -60,6 +60,7 @@ def match_limit(length: int) -> int:
     """How many matches are looked for in a field of ``length`` characters."""
     return max(MIN_MATCHES, min(MAX_MATCHES, MATCH_BUDGET // max(length, 1)))
 
+
 # Lone surrogates (from JSON escapes) cannot be encoded as UTF-8, which RE2 reads:
 # each is given to RE2 as U+FFFD, one character for one, so the offsets hold.
 _SURROGATE = re.compile("[\ud800-\udfff]")
