@@ -320,3 +320,29 @@ def test_negation_and_max_evidence_apply_to_re2_patterns(tmp_path):
     assert isinstance(cond, RegexCondition) and isinstance(cond.regex, LinearPattern)
     ev = result(ruleset, "mine-0", goal="not aimed at cost. Lower costs, costly runs and costing").evidence
     assert [e.text for e in ev] == ["costs", "costly"]
+
+
+@pytest.mark.parametrize("rule_id, unbounded, pieces", [
+    ("person-who", lambda p: p.replace("{0,60}", "*").replace("{1,60}", "+"),
+     ("users", "growers", "a", "-", "'", "s", " ", " ", " who", " whose", "the ", "every ", "shows", "x", "\n", "1")),
+    ("money", lambda p: p.replace("{0,40}+", "*"),
+     ("1", "20", "3.5", ",", ".", " ", "USD", "GBP", "dollars", "k", "m", "$", "£", "x", "\n")),
+    ("stated-target", lambda p: p.replace("{0,40}+", "*"),
+     ("1", "20", "3.5", ",", ".", "%", " ", " -> ", "%→", "from ", " to ", "to at least ", "x", "\n")),
+])
+def test_bounded_shipped_patterns_match_as_the_unbounded_ones_did(rule_id, unbounded, pieces):
+    # The three shipped patterns bounded for issue 13 find the same spans as before on
+    # text whose words and figures are within the bounds (61 and 41 characters).
+    import random
+
+    rx = rules.load_ruleset("default").rule(rule_id).condition.regex
+    before = re.compile(unbounded(rx.pattern), rx.flags)
+    assert before.pattern != rx.pattern
+    rng = random.Random(rule_id)
+    hits = 0
+    for _ in range(6000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 14)))
+        want = [m.span() for m in before.finditer(text)]
+        assert [m.span() for m in rx.finditer(text)] == want, text
+        hits += bool(want)
+    assert hits > 200, hits
