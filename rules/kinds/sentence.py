@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from csi_coach.rules import params as P
 from csi_coach.rules.kinds.base import NO, BuildContext, Match, in_scope, make_evidence
+from csi_coach.rules.window import make
 
 # A sentence ends at . ! ? followed by a space (not "99.9" or "v2.1"), or a line break:
 # a table row, list item or heading line is a sentence of its own.
@@ -50,59 +51,57 @@ class SentenceCondition:
         return (self.has,) + tuple(r for r in (self.with_, self.unless) if r)
 
     def evaluate(self, ctx, scope=None) -> Match:
-        names = in_scope(self.fields, scope)
-        if not names:
-            return NO
-        own = frozenset(names)
-        found_in = ctx.result(self.has, own)
-        if not found_in.holds:
-            return NO
-        needed = _starts(ctx, self.with_, own) if self.with_ else None
-        if needed is not None and not needed:
-            return NO
-        blockers = _starts(ctx, self.unless, own) if self.unless else {}
-        ends: dict[str, list[int]] = {}
-        found = []
-        seen: set[tuple[str, int]] = set()
-        for e in found_in.evidence:
-            text = ctx.text(e.field)
-            stops = ends.get(e.field)
-            if stops is None:
-                stops = ends[e.field] = [m.end() for m in _END.finditer(text)]
+        found: list = []
+        for name in in_scope(self.fields, scope):
+            found.extend(self._in_field(ctx, name, _MAX_EVIDENCE - len(found)))
+            if len(found) >= _MAX_EVIDENCE:
+                break
+        return Match(True, tuple(found)) if found else NO
+
+    def _in_field(self, ctx, name: str, room: int) -> list:
+        field = frozenset((name,))
+        has = ctx.result(self.has, field)
+        if not has.holds:
+            return []
+        text = ctx.text(name)
+        stops = [m.end() for m in _END.finditer(text)]
+        spans: dict[int, int] = {}
+        for e in has.evidence:
             # The sentences the evidence spans, from the one it starts in to the one it
             # ends in ("Goal:" and the line under it).
             i = bisect_right(stops, e.start)
             start = stops[i - 1] if i else 0
             k = bisect_left(stops, e.end, i)
-            end = stops[k] if k < len(stops) else len(text)
-            if (e.field, start) in seen:
+            spans.setdefault(start, stops[k] if k < len(stops) else len(text))
+        # The other rules are asked only about these sentences (rules.window): a value
+        # statement elsewhere in a long description cannot change the answer.
+        window = make(spans.items())
+        needed = _starts(ctx.result_in(self.with_, field, window)) if self.with_ else None
+        if needed is not None and not needed:
+            return []
+        blockers = _starts(ctx.result_in(self.unless, field, window)) if self.unless else []
+        found = []
+        for start, end in sorted(spans.items()):
+            if needed is not None and not _any_within(needed, start, end):
                 continue
-            seen.add((e.field, start))
-            if needed is not None and not _any_within(needed.get(e.field), start, end):
-                continue
-            if _any_within(blockers.get(e.field), start, end):
+            if _any_within(blockers, start, end):
                 continue
             segment = text[start:end]
             lead = len(segment) - len(segment.lstrip())
-            start, end = start + lead, start + len(segment.rstrip())
-            end = min(end, start + _MAX_CHARS)  # evidence stays quotable
-            found.append(make_evidence(e.field, text[start:end], start, end))
-            if len(found) == _MAX_EVIDENCE:
+            lo, hi = start + lead, start + len(segment.rstrip())
+            hi = min(hi, lo + _MAX_CHARS)  # evidence stays quotable
+            found.append(make_evidence(name, text[lo:hi], lo, hi))
+            if len(found) == room:
                 break
-        return Match(True, tuple(found)) if found else NO
+        return found
 
 
-def _starts(ctx, rule_id: str, scope: frozenset) -> dict[str, list[int]]:
-    """Where a rule's evidence starts, sorted per field."""
-    starts: dict[str, list[int]] = {}
-    for e in ctx.result(rule_id, scope).evidence:
-        starts.setdefault(e.field, []).append(e.start)
-    for values in starts.values():
-        values.sort()
-    return starts
+def _starts(match: Match) -> list[int]:
+    """Where a rule's evidence starts, sorted."""
+    return sorted(e.start for e in match.evidence)
 
 
-def _any_within(starts: list[int] | None, start: int, end: int) -> bool:
+def _any_within(starts: list[int], start: int, end: int) -> bool:
     if not starts:
         return False
     j = bisect_left(starts, start)
