@@ -74,18 +74,20 @@ class SentenceCondition:
             k = bisect_left(stops, e.end, i)
             spans.setdefault(start, stops[k] if k < len(stops) else len(text))
         # The other rules are asked only about these sentences (rules.window): a value
-        # statement elsewhere in a long description cannot change the answer.
-        window = make(spans.items())
-        needed = _starts(ctx.result_in(self.with_, field, window)) if self.with_ else None
-        if needed is not None and not needed:
+        # statement elsewhere in a long description cannot change the answer. The
+        # blockers first (the process vocabularies are mostly known already), then
+        # `with` only where no blocker is.
+        sentences = sorted(spans.items())
+        if self.unless:
+            blockers = _starts(ctx.result_in(self.unless, field, make(sentences)))
+            sentences = [(lo, hi) for lo, hi in sentences if not _any_within(blockers, lo, hi)]
+        if not sentences:
             return []
-        blockers = _starts(ctx.result_in(self.unless, field, window)) if self.unless else []
+        if self.with_:
+            needed = _starts(ctx.result_in(self.with_, field, make(sentences)))
+            sentences = [(lo, hi) for lo, hi in sentences if _any_within(needed, lo, hi)]
         found = []
-        for start, end in sorted(spans.items()):
-            if needed is not None and not _any_within(needed, start, end):
-                continue
-            if _any_within(blockers, start, end):
-                continue
+        for start, end in sentences:
             segment = text[start:end]
             lead = len(segment) - len(segment.lstrip())
             lo, hi = start + lead, start + len(segment.rstrip())
