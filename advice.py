@@ -40,6 +40,8 @@ COACHING_FILE = "coaching.toml"
 QUOTE_LIMIT = 160  # one quoted piece: a sentence, or the clauses of one that fit
 NEGATION_SLACK = 50  # a negation before the evidence is kept even if the quote grows this much longer
 MAX_QUOTES = 2
+SENTENCE_REACH = 4 * QUOTE_LIMIT  # how far either side of evidence its sentence is looked for
+MAX_EVIDENCE_QUOTED = 200  # evidence pieces weighed for quotes, in order: a bound on the work
 GOAL_LIMIT = 160  # the goal text the comment may repeat
 _SCAN_LIMIT = 20_000  # characters of a field looked at for people and intent
 
@@ -199,13 +201,17 @@ _SPACES = re.compile(r"\s+")
 
 
 def sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
-    """The sentence holding text[start:end] (may span several when the evidence does)."""
-    lo = 0
-    for m in _SENTENCE_END.finditer(text, 0, start):
+    """The sentence holding text[start:end] (may span several when the evidence does).
+
+    Looked for at most SENTENCE_REACH characters either side: a quote is a few hundred
+    characters at most, and a search from the field's start (or to its end) for each
+    piece of evidence made a long field full of terms take minutes."""
+    lo = max(0, start - SENTENCE_REACH)
+    for m in _SENTENCE_END.finditer(text, lo, start):
         if m.group(0) == "\n" or not _abbreviation(text, m.start()):
             lo = m.end()
-    hi = len(text)
-    for m in _SENTENCE_END.finditer(text, max(end, lo)):
+    hi = min(len(text), end + SENTENCE_REACH)
+    for m in _SENTENCE_END.finditer(text, max(end, lo), hi):
         if m.group(0) == "\n":
             hi = m.start()
             break
@@ -321,7 +327,7 @@ def quotes_for(read: Record, evidence: Sequence[Evidence], *, prefer: re.Pattern
     """
     spans: list[tuple[str, int, int, bool, list[Evidence]]] = []
     loose: list[Evidence] = []
-    for ev in evidence:
+    for ev in evidence[:MAX_EVIDENCE_QUOTED]:
         text = read.text(ev.field) if ev.field in TEXT_FIELDS else ""
         where = _locate(text, ev) if text else None
         if where is None:

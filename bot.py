@@ -1,17 +1,17 @@
 """csi-coach command line.
 
-    csi-coach scan [--source NAME] [--dry-run] [--full] [--report DIR] [--json]
+    csi-coach scan [--source NAME] [--dry-run] [--summary] [--full] [--report DIR] [--json]
     csi-coach run
-    csi-coach check-config
+    csi-coach check-config [--connect]
     csi-coach explain --text T | --file F | --ticket SOURCE:KEY
     csi-coach classify --input FILE.jsonl
     csi-coach sandbox [...]
     csi-coach demo
 
-Exit codes: 0 clean, 1 some records (or checks) failed, 2 bad config, state file or usage,
-3 another scan holds the lock.
-This module only parses arguments and converts errors to exit codes; each
-command's work lives in the module named for it.
+Exit codes (``EXIT_CODES``, printed by ``--help``): 0 clean, 1 some records (or checks)
+failed, 2 bad config, state file or usage, 3 another scan holds the lock, 130 stopped at once
+(a second Ctrl-C or SIGTERM). This module only parses arguments and converts errors to exit codes (an error's text
+scrubbed of secrets, redact.py); each command's work lives in the module named for it.
 """
 
 from __future__ import annotations
@@ -20,11 +20,35 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from csi_coach import __version__
+from csi_coach import __version__, redact
 from csi_coach.config import DEFAULT_CONFIG, default_config_path
 from csi_coach.errors import CoachError, ConfigError, LockBusy
 
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_BUSY = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_BUSY, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+# Every exit code of every command, shown by `csi-coach --help` (and in the README).
+EXIT_CODES = """\
+exit codes:
+  0    done, nothing left over
+  1    something failed that the next run retries: records that failed (scan, classify),
+       a source that could not be read, a scan stopped by SIGTERM, a report that could
+       not be written; check-config: a rule example fails, or --connect finds a problem
+       outside the config file (credentials, permissions, network); explain --ticket:
+       the ticket could not be fetched
+  2    needs a person: the config, rules, templates, state file or command line is wrong
+       (the message names the file, line and key)
+  3    scan only: another scan holds the scan lock and is doing the work (nothing was
+       done; try later); with --json the summary says status "busy"
+  130  stopped at once (a second Ctrl-C or SIGTERM while a scan was finishing)
+
+csi-coach run exits 0 after SIGTERM/SIGINT, and 2 when its config cannot be loaded at start.
+"""
+
+SCAN_EXIT_CODES = """\
+exit codes: 0 clean; 1 some records failed or a source could not be read (retried next
+scan), stopped by SIGTERM, or the report not written; 2 the config or the state file
+needs a person; 3 another scan is running (--json: status "busy"); 130 stopped at once.
+"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,26 +75,34 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = _Parser(
         prog="csi-coach",
         description="Coach continual-service-improvement records toward service-value goals.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
-    p = sub.add_parser("scan", help="scan the sources once now", description="Scan the configured sources once.")
+    p = sub.add_parser("scan", help="scan the sources once now", description="Scan the configured sources once.",
+                       epilog=SCAN_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_config(p)
     p.add_argument("--source", metavar="NAME", help="scan only this source")
-    p.add_argument("--dry-run", action="store_true", help="write nothing anywhere (state included); print what would be written")
+    p.add_argument("--dry-run", action="store_true", help="write no comment, state, lock or [report] dir; print what would be written (a --report DIR given here is written)")
+    p.add_argument("--summary", action="store_true", help="print the summary only, not what each comment would say")
     p.add_argument("--full", action="store_true", help="ignore the watermark and re-read every record")
-    p.add_argument("--report", metavar="DIR", help="write report.json and report.html into DIR")
+    p.add_argument("--report", metavar="DIR", help="write report.json and report.html into DIR (default: [report] dir)")
     p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
     p.set_defaults(handler="csi_coach.commands.scan:cli")
 
-    p = sub.add_parser("run", help="stay up and scan on the configured schedule", description="Run the scheduler in the foreground.")
+    p = sub.add_parser("run", help="stay up and scan on the configured schedule",
+                       description="Run the scheduler in the foreground. SIGHUP reads the config again (between "
+                                   "scans; a broken one keeps the old in use); SIGTERM or SIGINT stops it.",
+                       epilog="exit codes: 0 stopped by SIGTERM or SIGINT; 2 the config cannot be loaded at start.")
     _add_config(p)
-    p.set_defaults(handler="csi_coach.scan.scheduler:cli")
+    p.set_defaults(handler="csi_coach.commands.run:cli")
 
-    p = sub.add_parser("check-config", help="validate config, rules (and their examples) and templates", description="Validate the config file, the rule set and its examples, and the templates.")
+    p = sub.add_parser("check-config", help="validate config, rules (and their examples) and templates; --connect: each source live", description="Validate the config file, the rule set and its examples, and the templates. Exit 0 ready, 1 a rule example (or, with --connect, a source check outside the config file) failed, 2 an error in the config, rules or templates.")
     _add_config(p)
+    p.add_argument("--connect", action="store_true", help="also log in to each source and check, writing nothing: table or JQL, records in scope, mapped fields, comment read, write permission")
     p.set_defaults(handler="csi_coach.commands.check_config:cli")
 
     p = sub.add_parser("explain", help="show the verdict, evidence and comment for a text or ticket", description="Show the verdict, its evidence, and the exact comment that would be written.")
@@ -121,17 +153,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = _resolve(args.handler)(args)
     except ConfigError as exc:
-        print(f"csi-coach: config error: {exc}", file=sys.stderr)
+        print(f"csi-coach: config error: {redact.scrub(str(exc))}", file=sys.stderr)
         return EXIT_CONFIG
     except LockBusy as exc:  # not a failure: the other scan does the work; a scheduler may retry
-        print(f"csi-coach: {exc}", file=sys.stderr)
+        print(f"csi-coach: {redact.scrub(str(exc))}", file=sys.stderr)
         return EXIT_BUSY
     except CoachError as exc:
-        print(f"csi-coach: error: {exc}", file=sys.stderr)
+        print(f"csi-coach: error: {redact.scrub(str(exc))}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("csi-coach: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
     return int(code or 0)

@@ -13,7 +13,12 @@ scan, the CLI and the tests only ever handle this tree.
     │   ├── Gone               410: the endpoint was removed (e.g. Jira Cloud /search)
     │   ├── BadRequest         400: the system refused the request as malformed
     │   ├── RateLimited        429 that outlasted the retry budget
-    │   └── TransientError     5xx / connection failure that outlasted retries
+    │   ├── EndlessListing     paging that would never end (a page, token or nothing new again)
+    │   ├── RedirectRefused    a redirect to another scheme, host or port (never followed)
+    │   ├── CertificateFailed  the server's TLS certificate did not verify (never retried)
+    │   ├── AnswerTooLarge     a response body over the source's max_response_bytes
+    │   └── TransientError     5xx / connection failure that outlasted retries, a request
+    │       │                  past its deadline, a body that cannot be decoded
     │       └── AmbiguousWrite a write that may or may not have landed
     ├── StateError             the state file cannot be opened, is read-only, or is newer
     └── LockBusy               another scan holds the state lock
@@ -127,6 +132,26 @@ class RateLimited(RemoteError):
     ) -> None:
         self.retry_after = retry_after
         super().__init__(message, status=status, url=url)
+
+
+class EndlessListing(RemoteError):
+    """A paged listing that would never end: the server answered a page, token or offset it
+    had sent before, a page of records already read while saying more follow, or more pages
+    than the listing can need (the source's ``max_pages``, or the server's own count). The
+    source fails, is read again next scan, and the scan moves on to the other sources."""
+
+
+class RedirectRefused(RemoteError):
+    """The server redirected to another scheme, host or port. Not followed: the source's
+    credentials (auth headers, an OAuth token request's body) go to its own origin only."""
+
+
+class CertificateFailed(RemoteError):
+    """The server's TLS certificate did not verify. Not retried: waiting does not fix it."""
+
+
+class AnswerTooLarge(RemoteError):
+    """A response body is larger than the source's ``max_response_bytes``; the rest is not read."""
 
 
 class TransientError(RemoteError):

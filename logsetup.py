@@ -14,7 +14,13 @@ Where lines go:
 | unset    | warnings to stderr (a progress line) | stderr, at the configured level   |
 
 Nothing here ever formats a secret: the config's ``Secret`` values mask themselves,
-and HTTP libraries are kept at WARNING so request headers are never logged.
+HTTP libraries are kept at WARNING so request headers are never logged, and every
+handler carries ``RedactFilter``, which scrubs each line (message, traceback, stack)
+with redact.py: a server that echoes a credential in its error body, copied into a
+message, is written as ``[redacted]``.
+
+A log file the bot creates is made 0600, in folders made 0700, whatever the umask
+(config/paths.py); an existing file keeps its mode.
 """
 
 from __future__ import annotations
@@ -25,10 +31,40 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from csi_coach import redact
 from csi_coach.config import LoggingSettings
+from csi_coach.config.paths import create_private_file
 from csi_coach.errors import ConfigError
 
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR, "critical": logging.CRITICAL}
+
+
+class RedactFilter(logging.Filter):
+    """Scrubs a record before any handler formats it: its message (arguments merged in;
+    in the bot's own messages a line break is shown as \\n), its traceback and its stack.
+    Changes the record in place (every handler of the bot carries this filter; scrubbing
+    twice changes nothing), never drops one."""
+
+    _plain = logging.Formatter()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: log what was given, as logging itself would fail to
+            message = f"{record.msg!r} % {record.args!r}"
+        message = redact.scrub(message)
+        if record.name.startswith(BOT_LOGGER):
+            # Ticket text (a number, a title) or a server's error in a message cannot start a
+            # line of its own: the bot's own messages are one line each.
+            message = message.replace("\r", "\\r").replace("\n", "\\n")
+        record.msg, record.args = message, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self._plain.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact.scrub(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact.scrub(record.stack_info)
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -39,8 +75,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        if record.exc_info:
-            entry["error"] = self.formatException(record.exc_info)
+        if record.exc_info or record.exc_text:
+            entry["error"] = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
         return json.dumps(entry, ensure_ascii=False)
 
 
@@ -86,6 +122,7 @@ def configure(
         _installed.append(console)
     for handler in _installed:
         handler.setFormatter(formatter)
+        handler.addFilter(RedactFilter())
     logging.captureWarnings(True)
     for name in (BOT_LOGGER, *LIBRARY_LOGGERS):
         logger = logging.getLogger(name)
@@ -97,7 +134,7 @@ def configure(
 
 def _open_file(log_file: Path, config_file: str | None) -> logging.FileHandler:
     try:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
+        create_private_file(log_file)
         return logging.FileHandler(log_file, encoding="utf-8")
     except OSError as exc:
         raise ConfigError(

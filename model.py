@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, overload
@@ -90,15 +90,60 @@ class Record:
     updated: datetime | None = None
     container: str = ""  # ServiceNow table or Jira project key, for rule scopes
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    # The fields cut to the source's max_field_chars (see ``capped``): the verdict was
+    # reached on their first characters only, which explain and the scan's log say.
+    truncated: tuple[str, ...] = ()
 
     def text(self, name: str) -> str:
         """The value of one of TEXT_FIELDS."""
         return getattr(self, name) or ""
 
+    def capped(self, limit: int) -> Record:
+        """This record with each text field cut to ``limit`` characters and the cut ones
+        named in ``truncated``; itself when nothing is that long.
+
+        A hostile or runaway field (megabytes of description) would cost the rules time
+        and memory for text no person wrote for reading. Strings in ``raw`` (what the
+        opt-out fields are read from) are cut the same way, two levels deep (the vendors'
+        ``{"display_value", "value"}`` and ``{"name": ...}`` shapes), so the record holds
+        no more than that either.
+        """
+        cut = [name for name in CAPPED_FIELDS if len(getattr(self, name)) > limit]
+        long_label = any(len(label) > limit for label in self.labels)
+        if long_label:
+            cut.append("labels")
+        raw, raw_cut = _clip(self.raw, limit, depth=2)
+        if not cut and not raw_cut:
+            return self
+        changes: dict[str, Any] = {name: getattr(self, name)[:limit] for name in cut if name != "labels"}
+        if long_label:
+            changes["labels"] = tuple(label[:limit] for label in self.labels)
+        return replace(self, **changes, raw=raw, truncated=tuple(dict.fromkeys(self.truncated + tuple(cut))))
+
     @classmethod
     def from_text(cls, text: str, *, key: str = "text", source: str = "cli") -> Record:
         """A record holding free text in its goal, for `explain --text`."""
         return cls(source=source, key=key, number=key, url="", title="", goal=text)
+
+
+# The Record fields ``Record.capped`` cuts: the text fields and the other free text.
+CAPPED_FIELDS: tuple[str, ...] = (*TEXT_FIELDS, "number", "owner", "state")
+
+
+def _clip(value: Any, limit: int, *, depth: int) -> tuple[Any, bool]:
+    """``value`` with its strings cut to ``limit`` characters, ``depth`` levels into mappings
+    and lists (deeper values are kept as they are); and whether anything was cut."""
+    if isinstance(value, str):
+        return (value[:limit], True) if len(value) > limit else (value, False)
+    if depth < 0 or not isinstance(value, (Mapping, list)):
+        return value, False
+    if isinstance(value, list):
+        items = [_clip(v, limit, depth=depth - 1) for v in value]
+        return ([v for v, _ in items], True) if any(c for _, c in items) else (value, False)
+    pairs = {k: _clip(v, limit, depth=depth - 1) for k, v in value.items()}
+    if not any(c for _, c in pairs.values()):
+        return value, False
+    return {k: v for k, (v, _) in pairs.items()}, True
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,20 @@ a 5 MB description cannot make a 5 MB comment.
 
 Targets:
   servicenow  journal text. Journals show plain text, except that ``[code]...[/code]``
-              is rendered as HTML, so those tags (and HTML tag starts) are defused.
+              is rendered as HTML, so those tags (and HTML tag starts) are defused, and
+              that ``@[<sys_id>:<name>]`` is a mention: written through the API it makes a
+              live_mention and notifies that user, so every ``@`` that could start one
+              is followed by an invisible break (the Live Feed form ``@name`` too).
   jira        wiki markup. Every character Jira's renderer treats as markup is
-              backslash-escaped, so mentions, macros, links and images stay text.
+              backslash-escaped, so mentions (``[~name]``, ``[~accountid:...]``), macros,
+              links and images stay text; a mention's ``[~`` is also split by an
+              invisible break, so it stays text even where an escape were ignored.
+              The bot writes wiki markup (REST v2), never ADF, so no mention node can
+              come from it; an ADF mention read from a ticket arrives as text ("@Name").
+
+Mentions are defused only in values (what the bot quotes from tickets and reads from
+files); the template's own text is the bot's and is left as written. Each break is a
+zero-width space: the quoted text reads exactly as the owner wrote it.
 
 Templates are looked up in the admin's folder first, then in the shipped
 ``templates/`` folder: ``<target>/comment.j2``, ``<target>/acknowledgement.j2``,
@@ -129,9 +140,17 @@ _HTML_START_RE = re.compile(r"<(?=[A-Za-z/!?])")
 _HTML_ENTITY_RE = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
 
 
+# A journal mention is stored as "@[<sys_id>:<name>]" (the live_mention form); the Live
+# Feed form is "@name". An "@" before "[" (spaces allowed), before a name (not inside an
+# e-mail address), or ending the value (the next value could begin "[...") gets a break.
+_SN_MENTION_RE = re.compile(r"@(?=\s*\[|$)|(?<![\w.+-])@(?=\w)")
+
+
 def escape_servicenow(text: str) -> str:
-    """Journal text: no [code] block can open or close, no HTML tag can start."""
+    """Journal text: no [code] block can open or close, no HTML tag can start, no mention
+    can notify anyone."""
     text = _defuse_common(text)
+    text = _SN_MENTION_RE.sub("@" + ZWSP, text)
     text = _SN_CODE_RE.sub("[" + ZWSP, text)
     text = _HTML_START_RE.sub("<" + ZWSP, text)
     return _HTML_ENTITY_RE.sub("&" + ZWSP, text)
@@ -149,6 +168,9 @@ def escape_jira(text: str) -> str:
     # break in Jira), so it is shown as the full-width reverse solidus instead.
     text = text.replace("\\", "\uff3c")
     text = "".join("\\" + ch if ch in _JIRA_SPECIAL else ch for ch in text)
+    # "[~name]" and "[~accountid:...]" notify that user: escaped above, and split too, so
+    # the mention stays text even on a renderer that ignored the escape.
+    text = text.replace("\\[\\~", "\\[" + ZWSP + "\\~")
     return _JIRA_LINE_START_RE.sub(ZWSP + r"\1.", text)  # "h1." / "bq." at a line start
 
 
@@ -423,7 +445,8 @@ class Renderer:
 HOSTILE = (
     "{{ 7*7 }} {% raw %}x{% endraw %} [~admin] {html}<script>alert(1)</script>{html} "
     "[code]<img src=x onerror=alert(1)>[/code] [link|http://evil.example] !http://evil.example/x.png! "
-    "*bold* {color:red}red{color} \\ line \x00 nul \ud800 lone csi-coach:0123456789abcdef"
+    "*bold* {color:red}red{color} \\ line \x00 nul \ud800 lone csi-coach:0123456789abcdef "
+    "@[6816f79cc0a8016401c5a33be04be441:Abel Tuter] [~accountid:5b10a2844c20165700ede21g]"
 )
 
 

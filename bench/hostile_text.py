@@ -11,7 +11,8 @@ and prints the time to judge each and the growth factor: about 4 is linear, 16
 is quadratic. Shapes: the terms of each vocabulary repeated; figures; headings;
 "who" clauses; negations followed by matches; one negation followed by figures
 with no space; a consumer named far before a blocker; money; separators; link
-words. The best of two runs is kept.
+words; one run of digits before a currency code; one hyphenated chain before "who".
+The best of two runs is kept.
 
 Lines with a growth over 6 are marked; the last lines give the worst growth and
 the slowest time per kilobyte. Python's garbage collector adds time that grows with
@@ -76,6 +77,19 @@ def cue_then_run(n: int) -> str:
     return "not about " + "$1" * max(1, n // 2)
 
 
+def digits_then_code(n: int) -> str:
+    """One run of digits, then a currency code it is not next to: a number pattern that
+    is tried from each digit reads the run to its end each time (43 s at 20,000 under
+    Python's re, before the shipped patterns RE2 can run moved to it)."""
+    return "1" * max(1, n - 6) + " x USD"
+
+
+def hyphen_chain_then_who(n: int) -> str:
+    """One hyphenated chain of letters before "who": each letter starts a word (11 s at
+    20,000 before person-who bounded its words to 61 characters)."""
+    return "a-" * max(1, (n - 6) // 2) + "s who"
+
+
 def judge_time(ruleset: rules.RuleSet, text: str, field: str) -> float:
     values = {"title": "", "description": "", "goal": "", "service": "svc", field: text}
     record = Record(source="bench", key="k", number="n", url="", **values)
@@ -103,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     cases = [(name, lambda size, u=unit: u * max(1, size // len(u))) for name, unit in shapes(ruleset).items()]
     cases.append(("consumers, one blocker at the end", far_blocker))
     cases.append(("one negation, then figures, no spaces", cue_then_run))
+    cases.append(("a run of digits, then a currency code", digits_then_code))
+    cases.append(("a hyphenated chain, then who", hyphen_chain_then_who))
     if args.only:
         cases = [c for c in cases if args.only in c[0]]
     print(f"rules {args.rules} (version {ruleset.version}); each record judged twice, the best kept; "

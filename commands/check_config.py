@@ -9,6 +9,10 @@ Meant to be run after every edit, before the nightly run finds the mistake:
 Exit 0 all good (warnings allowed), 1 when rule examples fail, 2 for config, rule
 or template errors. A config file that cannot be loaded raises ConfigError, which
 bot.py prints as one line and turns into exit 2.
+
+``--connect`` also checks each source live, writing nothing (``connect_check``): a
+failure there is exit 2 when the config file is what to fix (a table, query, JQL or
+field name) and 1 when something outside it is (credentials, permissions, the network).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pathlib import Path
 from typing import TextIO
 from urllib.parse import urlsplit
 
+from csi_coach import redact
 from csi_coach.config import ENV_KEYS, Config, JiraSettings, ServiceNowSettings, load_config
 from csi_coach.config.paths import writable_problem
 from csi_coach.errors import ConfigError
@@ -31,34 +36,37 @@ EXIT_OK, EXIT_EXAMPLES, EXIT_CONFIG = 0, 1, 2
 
 @dataclass
 class Report:
-    """What check-config found, printed as ok / warn / FAIL lines."""
+    """What check-config found, printed as ok / warn / FAIL lines (scrubbed of secrets, redact.py)."""
 
     out: TextIO | None = None  # None: whatever sys.stdout is when a line is printed
     problems: int = 0
     example_failures: int = 0
+    remote_failures: int = 0  # --connect: failed on the server's side (credentials, permissions, network)
     warnings: list[str] = field(default_factory=list)
 
     def ok(self, text: str) -> None:
-        print(f"  ok    {text}", file=self.out or sys.stdout)
+        print(f"  ok    {redact.scrub(text)}", file=self.out or sys.stdout)
 
     def warn(self, text: str) -> None:
         self.warnings.append(text)
-        print(f"  warn  {text}", file=self.out or sys.stdout)
+        print(f"  warn  {redact.scrub(text)}", file=self.out or sys.stdout)
 
-    def fail(self, text: str, *, example: bool = False) -> None:
+    def fail(self, text: str, *, example: bool = False, remote: bool = False) -> None:
         if example:
             self.example_failures += 1
+        elif remote:
+            self.remote_failures += 1
         else:
             self.problems += 1
-        print(f"  FAIL  {text}", file=self.out or sys.stdout)
+        print(f"  FAIL  {redact.scrub(text)}", file=self.out or sys.stdout)
 
     def exit_code(self) -> int:
         if self.problems:
             return EXIT_CONFIG
-        return EXIT_EXAMPLES if self.example_failures else EXIT_OK
+        return EXIT_EXAMPLES if self.example_failures or self.remote_failures else EXIT_OK
 
     def summary(self) -> str:
-        if not self.problems and not self.example_failures:
+        if not self.problems and not self.example_failures and not self.remote_failures:
             tail = f" ({len(self.warnings)} warning{'s' if len(self.warnings) != 1 else ''})" if self.warnings else ""
             return f"All good{tail}: csi-coach can run with this configuration."
         parts = []
@@ -66,6 +74,8 @@ class Report:
             parts.append(f"{self.problems} error{'s' if self.problems != 1 else ''}")
         if self.example_failures:
             parts.append(f"{self.example_failures} failing rule example{'s' if self.example_failures != 1 else ''}")
+        if self.remote_failures:
+            parts.append(f"{self.remote_failures} failed source check{'s' if self.remote_failures != 1 else ''}")
         if self.warnings:
             parts.append(f"{len(self.warnings)} warning{'s' if len(self.warnings) != 1 else ''}")
         return "Not ready: " + ", ".join(parts) + ". Fix the FAIL lines above and run check-config again."
@@ -174,26 +184,42 @@ def check(config: Config, report: Report) -> None:
 
 
 def backtracking_warnings(ruleset) -> list[str]:
-    """WARN lines for enabled regex rules whose pattern repeats a repeat (rules.backtracking)."""
+    """WARN lines, as hints, for enabled regex rules whose pattern can cut one run of text
+    into repeats in many ways (rules.backtracking). A pattern an admin writes runs on RE2,
+    where that costs nothing more (rules.patterns): the hint is that a backtracking engine
+    (Python's re, most other tools) would stall on it. A shipped pattern runs on re."""
+    import re
+
     from csi_coach.rules.backtracking import nested_repeats
 
     out = []
     for r in ruleset.rules:
-        rx = getattr(r.condition, "regex", None) if r.kind == "regex" and r.enabled else None
-        if rx is not None and nested_repeats(rx.pattern, rx.flags):
-            out.append(
-                f"rules: [rule.{r.id}] pattern '{rx.pattern}' repeats a repeat (like \"(a+)+\"): on a long "
-                f"ticket it can backtrack for minutes and stall the scan. Make the inner repeat possessive "
-                f"(\"a++\", \"a*+\") or atomic (\"(?>...)\"), or measure it with bench/hostile_text.py --rules <rules file>"
-            )
+        cond = r.condition if r.kind == "regex" and r.enabled else None
+        if cond is None or not nested_repeats(cond.regex.pattern, re.IGNORECASE if cond.ignore_case else 0):
+            continue
+        shape = (f"rules: [rule.{r.id}] pattern '{cond.regex.pattern}' repeats a repeat or a choice that overlaps itself "
+                 f"(like \"(a+)+\" or \"(a|aa)+\"): one run of text can be cut into its turns in many ways")
+        if isinstance(cond.regex, re.Pattern):
+            out.append(f"{shape}, and Python's re tries them all: on a long ticket it can backtrack for minutes and "
+                       f"stall the scan. Make the inner repeat possessive (\"a++\", \"a*+\") or atomic (\"(?>...)\"), "
+                       f"or measure it with bench/hostile_text.py --rules <rules file>")
+        else:
+            out.append(f"{shape}. A hint only: rules you write run on RE2, in time linear in the ticket, so it cannot "
+                       f"stall a scan; a backtracking engine (Python's re, most other tools) would. Simpler: one way "
+                       f"per turn (\"a+\" for \"(a+)+\" or \"(a|aa)+\")")
     return out
 
 
 def cli(args: argparse.Namespace) -> int:
     path = Path(args.config)
     config = load_config(path)  # a ConfigError here is printed by bot.py (exit 2)
+    config.register_secrets()
     print(f"csi-coach check-config: {path}")
     report = Report()
     check(config, report)
+    if getattr(args, "connect", False):
+        from csi_coach.commands.connect_check import check_sources
+
+        check_sources(config, report)
     print(report.summary())
     return report.exit_code()

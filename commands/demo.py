@@ -4,7 +4,12 @@ Starts the local ServiceNow and Jira sandboxes on free loopback ports, writes a
 copy of ``config.example.toml`` pointing at them (state in a temporary folder or
 ``--state-dir``), runs a real scan in this process, then shows what happened:
 records per category, comments written, and a few comments exactly as they now
-read on the tickets (fetched back from the sandbox over HTTP).
+read on the tickets (fetched back from the sandbox).
+
+The sandboxes speak HTTPS, as real instances do, with a throwaway CA whose
+certificate the config copy trusts through ``ca_bundle``: the demo runs the same
+certificate checks a production scan does. Without ``trustme`` (the ``sandbox``
+extra, which ./dev installs) they speak plain HTTP and the demo says so.
 """
 
 from __future__ import annotations
@@ -36,12 +41,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--show", type=int, default=3, metavar="N", help="comments to show as written (default 3)")
 
 
-def demo_config_text(example: str, *, snow_url: str, jira_url: str, state_file: Path) -> str:
-    """config.example.toml with the sandbox's real ports and a private state file."""
+def demo_config_text(example: str, *, snow_url: str, jira_url: str, state_file: Path,
+                     ca_bundle: Path | None = None) -> str:
+    """config.example.toml with the sandbox's real URLs and a private state file; with
+    ``ca_bundle`` (an HTTPS sandbox's CA certificate) every source trusts that CA."""
     text = example.replace(f"http://127.0.0.1:{SNOW_PORT}", snow_url).replace(f"http://127.0.0.1:{JIRA_PORT}", jira_url)
     text, n = re.subn(r'(?m)^(\[state\][^\[]*?^path\s*=\s*)"[^"]*"', lambda m: m.group(1) + _toml_str(str(state_file)), text)
     if n != 1:
         raise CoachError("config.example.toml has no [state] path to point at the demo's folder")
+    if ca_bundle is not None:
+        sources = len(re.findall(r"(?m)^\[sources\.[^.\]]+\]", text))
+        text, n = re.subn(r'(?m)^ca_bundle\s*=\s*""', lambda m: "ca_bundle = " + _toml_str(str(ca_bundle)), text)
+        if n != sources:
+            raise CoachError(f'config.example.toml has {n} ca_bundle = "" line(s) for {sources} source(s)')
     return text
 
 
@@ -53,14 +65,21 @@ def cli(args: Any) -> int:
     from csi_coach.config import load_config
     from csi_coach.report import writer as report
     from csi_coach.sandbox.cli import start_sandbox
+    from csi_coach.sandbox.tls import CA_FILE_NAME, tls_available
     from csi_coach.scan.runner import ProgressLine, make_renderer, run_scan, setup_logging
 
     folder = Path(args.state_dir).expanduser().resolve() if args.state_dir else Path(tempfile.mkdtemp(prefix="csi-coach-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
     out = sys.stdout
-    out.write(f"Starting local ServiceNow and Jira sandboxes with {args.records} records each ...\n")
+    tls = tls_available()
+    how = "over HTTPS, with a throwaway CA" if tls else "over plain HTTP"
+    out.write(f"Starting local ServiceNow and Jira sandboxes {how}, {args.records} records each ...\n")
+    if not tls:
+        out.write("  (trustme is not installed: pip install 'csi-coach[sandbox]' for the HTTPS sandboxes)\n")
     out.flush()
-    pair = start_sandbox("127.0.0.1", 0, 0, "cloud", args.records, args.seed, None)
+    # The CA certificate goes beside the config copy that trusts it (its key never leaves memory).
+    pair = start_sandbox("127.0.0.1", 0, 0, "cloud", args.records, args.seed, None,
+                         tls=tls, ca_file=folder / CA_FILE_NAME if tls else None)
     try:
         info = pair.info()
         os.environ.update(info["env"])
@@ -69,7 +88,7 @@ def cli(args: Any) -> int:
             demo_config_text(
                 EXAMPLE.read_text(encoding="utf-8"),
                 snow_url=info["servicenow"]["url"], jira_url=info["jira"]["url"],
-                state_file=folder / "csi-coach.sqlite",
+                state_file=folder / "csi-coach.sqlite", ca_bundle=pair.ca_file,
             ),
             encoding="utf-8",
         )
@@ -89,6 +108,7 @@ def cli(args: Any) -> int:
             f"  state (SQLite)  {folder / 'csi-coach.sqlite'}\n"
             f"  report          {report_dir / 'report.html'}  (and report.json)\n"
             f"  config used     {config_path}\n"
+            + (f"  sandbox CA      {pair.ca_file}  (the config's ca_bundle)\n" if pair.ca_file else "")
         )
         out.write("\nRun the scan again and it writes nothing: every finding is coached once.\n")
         out.write(by_hand_hint(EXAMPLE))
@@ -125,6 +145,8 @@ def by_hand_hint(example: Path) -> str:
         "  export $(python3 -c 'import json; print(*(f\"{k}={v}\" for k, v in json.load(open(\"sandbox.json\"))[\"env\"].items()))')\n"
         f"  csi-coach scan --config {config}          # --dry-run to only print what it would write\n"
         "  kill %1                                 # stop the sandbox\n"
+        "  # Over HTTPS instead: csi-coach sandbox --tls; in a copy of the config set url = \"https://...\" and\n"
+        "  # ca_bundle to the \"ca_bundle\" path of the JSON line (the demo's config.toml above does just that).\n"
         "Then `csi-coach check-config` and `csi-coach explain --text \"...\"` to tune the rules.\n"
     )
 
@@ -182,6 +204,7 @@ def _samples(result: Any, show: int) -> list[tuple[Any, dict]]:
 
 def read_back(source_type: str, info: dict[str, Any], key: str, marker: str) -> str | None:
     """The comment carrying ``marker`` on one ticket, as the system now returns it."""
+    verify = info.get("ca_bundle", True)  # an HTTPS sandbox's CA
     try:
         if source_type == "servicenow":
             snow = info["servicenow"]
@@ -190,6 +213,7 @@ def read_back(source_type: str, info: dict[str, Any], key: str, marker: str) -> 
                 params={"sysparm_query": f"element_id={key}^valueLIKE{marker}", "sysparm_limit": "1",
                         "sysparm_fields": "value,element"},
                 auth=(snow["username"], snow["password"]), headers={"Accept": "application/json"}, timeout=10,
+                verify=verify,
             )
             resp.raise_for_status()
             rows = resp.json().get("result", [])
@@ -198,6 +222,7 @@ def read_back(source_type: str, info: dict[str, Any], key: str, marker: str) -> 
         resp = requests.get(
             f"{jira['url']}/rest/api/2/issue/{key}/comment", params={"maxResults": "100"},
             auth=(jira["username"], jira["token"]), headers={"Accept": "application/json"}, timeout=10,
+            verify=verify,
         )
         resp.raise_for_status()
         for comment in resp.json().get("comments", []):

@@ -10,6 +10,16 @@ Runs without a config file (shipped rules and templates); with one, it uses the
 config's rules, templates and comment policy, so what it prints is what a scan
 would write. It writes nothing anywhere. Exit 0; 2 for a bad config or an
 unreadable --file; 1 when a --ticket cannot be fetched.
+
+Every verdict comes with the rules that keep the record from being coached (which
+[exempt] label or field, opt-out label, skip state, category) and, when unsure, what
+the rules could not place. A --ticket also gets its history (commands/ticket_history.py):
+when the bot coached it, with which marker and finding, from the state file and the
+ticket's own comments, and what the next scan would do (write nothing, edit, add,
+acknowledge) and why; the comment shown is the one that scan would write.
+
+What it prints is scrubbed of secrets (redact.py) like everything the bot writes: a
+credential-shaped text ("password=...") in a ticket shows as ``[redacted]`` here.
 """
 
 from __future__ import annotations
@@ -19,11 +29,14 @@ import codecs
 import json
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from csi_coach import redact
 from csi_coach.commands.record_json import record_from_json
 from csi_coach.config import CommentPolicy, Config, load_config
 from csi_coach.errors import CoachError, ConfigError, NotFound
@@ -124,6 +137,13 @@ def _decode_text(raw: bytes, path: Path) -> str:
 
 def record_from_ticket(config: Config, spec: str) -> tuple[Record, str]:
     """Fetch SOURCE:KEY through the source's connector; returns the record and its target."""
+    with ticket_source(config, spec) as (_connector, record, target):
+        return record, target
+
+
+@contextmanager
+def ticket_source(config: Config, spec: str) -> Iterator[tuple[Any, Record, str]]:
+    """The open connector of SOURCE, the record KEY read through it, and its target."""
     name, sep, key = spec.partition(":")
     if not sep or not name or not key:
         raise ConfigError("--ticket must be SOURCE:KEY", key="--ticket", got=spec, has_got=True,
@@ -144,11 +164,11 @@ def record_from_ticket(config: Config, spec: str) -> tuple[Record, str]:
                   file=sys.stderr)
             item = next((r for r in conn.fetch(None) if key in (r.key, r.number)), None)
         target = getattr(conn, "target", settings.type)
-    if item is None:
-        raise NotFound(f"no record {key!r} in source {name!r} (looked for a matching key or number)")
-    if isinstance(item, BrokenRecord):
-        raise CoachError(f"{name}:{key} could not be read: {item.reason}")
-    return item, target
+        if item is None:
+            raise NotFound(f"no record {key!r} in source {name!r} (looked for a matching key or number)")
+        if isinstance(item, BrokenRecord):
+            raise CoachError(f"{name}:{key} could not be read: {item.reason}")
+        yield conn, item, target
 
 
 def _decision(record: Record, verdict: Verdict, policy: CommentPolicy) -> tuple[bool, str]:
@@ -163,21 +183,45 @@ def _decision(record: Record, verdict: Verdict, policy: CommentPolicy) -> tuple[
     return False, action.reason
 
 
-def explain(record: Record, *, config: Config | None, rules_spec: str | Path, target: str) -> dict[str, Any]:
-    """Everything explain prints, as data."""
+def explain(record: Record, *, config: Config | None, rules_spec: str | Path, target: str,
+            connector: Any = None) -> dict[str, Any]:
+    """Everything explain prints, as data. With ``connector`` (a --ticket's, open) and a
+    config: the record's history, and the decision and comment of the next scan."""
     from csi_coach import rules
+    from csi_coach.coach import ActionKind
+    from csi_coach.commands.ticket_history import NEXT_WORDS, read_history, unsure_reason, what_applies
     from csi_coach.render import Renderer
 
     ruleset = rules.load_ruleset(rules_spec)
     verdict = rules.evaluate(record, ruleset)
     policy = config.comments if config else CommentPolicy()
     renderer = Renderer.from_config(config) if config else Renderer()
-    writes, reason = _decision(record, verdict, policy)
-    marker = marker_for(verdict.digest())
-    comment = renderer.comment(target, record, verdict, marker) if writes else None
+    history = None
+    if connector is not None and config is not None:
+        history = read_history(config, connector, record, verdict, datetime.now(UTC))
+        action = history.action
+        writes, reason, marker = action.writes, action.reason, action.marker or marker_for(verdict.digest())
+    else:
+        writes, reason = _decision(record, verdict, policy)
+        marker = marker_for(verdict.digest())
+    if not writes:
+        comment = None
+    elif history is not None and history.action.kind is ActionKind.ACKNOWLEDGE:
+        comment = renderer.acknowledgement(target, record, verdict, marker)
+    else:
+        comment = renderer.comment(target, record, verdict, marker)
+    extra: dict[str, Any] = {"applies": what_applies(record, verdict, ruleset, policy),
+                             "unsure_reason": unsure_reason(verdict)}
+    if history is not None:
+        extra["history"] = history.to_dict()
+        extra["next_scan"] = {"action": history.action.kind.value, "does": NEXT_WORDS[history.action.kind],
+                              "reason": history.action.reason,
+                              "edits": history.action.previous.comment_id if history.action.previous else None}
     return {
         "record": {"source": record.source, "key": record.key, "number": record.number, "title": record.title,
-                   "goal": record.goal, "service": record.service, "state": record.state, "labels": list(record.labels)},
+                   "goal": record.goal, "service": record.service, "state": record.state, "labels": list(record.labels),
+                   # fields cut to the source's max_field_chars: the verdict saw their start only
+                   "truncated": list(record.truncated)},
         "rules": {"spec": str(rules_spec), "version": ruleset.version},
         **verdict.to_dict(),
         "exempt": verdict.exempt,
@@ -185,6 +229,7 @@ def explain(record: Record, *, config: Config | None, rules_spec: str | Path, ta
         "marker": marker,
         "comment": comment,
         "reason": reason,
+        **extra,
     }
 
 
@@ -202,7 +247,11 @@ def _print_text(result: dict[str, Any], out=sys.stdout) -> None:
     print(f"Value goal  {yes(result['value_goal'])}", file=out)
     print(f"Measurable  {yes(result['measurable'])}", file=out)
     if result["exempt"]:
-        print("Exempt      yes (opt-out label or field)", file=out)
+        why = [a.partition(": ")[2] for a in result.get("applies", []) if a.startswith("exempt:")]
+        print(f"Exempt      yes: {'; '.join(why) or 'an [exempt] label or field of the rule set'}", file=out)
+    if rec.get("truncated"):
+        print(f"Truncated   {', '.join(rec['truncated'])} (judged on the first max_field_chars characters only)",
+              file=out)
     print(f"Rules       {result['rules']['spec']} (version {result['rules']['version']})", file=out)
     findings = result["findings"]
     print(f"Findings    {len(findings) or 'none'}", file=out)
@@ -211,33 +260,68 @@ def _print_text(result: dict[str, Any], out=sys.stdout) -> None:
         for e in f["evidence"]:
             words = e["text"] if len(e["text"]) <= 100 else e["text"][:99] + "…"
             print(f"      {e['field']}[{e['start']}:{e['end']}] {words!r}", file=out)
+    if result.get("unsure_reason"):
+        print(f"Unsure      {result['unsure_reason']}", file=out)
+    for i, rule in enumerate(result.get("applies", [])):
+        print(f"{'Applies' if i == 0 else '':<12}{rule}", file=out)
+    if "history" in result:
+        _print_history(result, out)
     print(file=out)
     if result["comment"] is None:
         print(f"No comment: {result['reason']}.", file=out)
         return
-    print(f"Comment that would be written ({result['target']}):", file=out)
+    when = "the next scan would write" if "history" in result else "that would be written"
+    edits = (result.get("next_scan") or {}).get("edits")
+    print(f"Comment {when} ({result['target']}{f', replacing comment {edits}' if edits else ''}):", file=out)
     print("-" * 72, file=out)
     print(result["comment"], file=out)
     print("-" * 72, file=out)
 
 
+def _print_history(result: dict[str, Any], out) -> None:
+    from csi_coach.commands.ticket_history import KIND_WORDS
+
+    history, next_scan = result["history"], result["next_scan"]
+    state = history["state_file"] + ("" if history["state_file_exists"] else " (no such file: no scan has run yet)")
+    print(f"History     state file {state}", file=out)
+    if not history["comments"]:
+        ticket = "nor" if history["comments_read"] else "and the ticket's comments could not be read to see"
+        print(f"            never coached: the state file knows no bot comment on it, {ticket} the ticket", file=out)
+    for c in history["comments"]:
+        when = c["at"][:16].replace("T", " ") + " UTC" if c["at"] else "(time unknown)"
+        comment_id = f", comment {c['comment_id']}" if c["comment_id"] else ""
+        print(f"  {when}  {KIND_WORDS.get(c['kind'], c['kind'])} with {c['marker']}{comment_id}", file=out)
+        print(f"{'':20}{c['where']}", file=out)
+        same = "the same finding as now" if c["same_finding_as_now"] else "a finding other than now's"
+        print(f"{'':20}{same}" + (f": \"{c['finding']}\"" if c["finding"] else ""), file=out)
+    judged = history["last_judged"]
+    if judged is not None and judged["last_seen"]:
+        print(f"  last judged {judged['last_seen'][:16].replace('T', ' ')} UTC: {judged['category'] or '(failed)'}"
+              + (f", failing {judged['failures']} scan(s) in a row" if judged["failures"] else ""), file=out)
+    print(f"Next scan   {next_scan['does']}: {next_scan['reason']}", file=out)
+    for note in history["notes"]:
+        print(f"            ({note})", file=out)
+
+
 def cli(args: argparse.Namespace) -> int:
     config = _load_config(args)
-    target = args.target
-    if args.ticket:
-        record, ticket_target = record_from_ticket(config, args.ticket)  # type: ignore[arg-type]
-        target = target or ticket_target
-    elif args.file:
-        record = record_from_file(Path(args.file))
-    else:
-        record = replace(Record.from_text(_scrub(args.text)), number="this record")
-    if target is None:
-        target = record.source if record.source in ("servicenow", "jira") else "servicenow"
+    if config is not None:
+        config.register_secrets()
     if args.rules:
         rules_spec: str | Path = "default" if args.rules == "default" else Path(args.rules).absolute()
     else:
         rules_spec = config.rules_spec() if config else "default"
-    result = explain(record, config=config, rules_spec=rules_spec, target=target)
+    if args.ticket:
+        assert config is not None  # a --ticket always loads the config (_load_config)
+        with ticket_source(config, args.ticket) as (connector, record, ticket_target):
+            data = explain(record, config=config, rules_spec=rules_spec, target=args.target or ticket_target,
+                           connector=connector)
+    else:
+        record = record_from_file(Path(args.file)) if args.file else replace(Record.from_text(_scrub(args.text)),
+                                                                           number="this record")
+        target = args.target or (record.source if record.source in ("servicenow", "jira") else "servicenow")
+        data = explain(record, config=config, rules_spec=rules_spec, target=target)
+    result = redact.scrub_data(data)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:

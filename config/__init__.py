@@ -16,6 +16,7 @@ from csi_coach.config.settings import (
     FieldMap,
     JiraSettings,
     LoggingSettings,
+    ReportSettings,
     ScheduleSettings,
     ServiceNowSettings,
     SourceSettings,
@@ -24,6 +25,6 @@ from csi_coach.config.settings import (
 
 __all__ = [
     "DEFAULT_CONFIG",    "ENV_KEYS", "JIRA_FIELDS", "SERVICENOW_FIELDS", "AuthSettings", "CommentPolicy", "Config", "FieldMap",
-    "JiraSettings", "LoggingSettings", "ScheduleSettings", "ServiceNowSettings", "SourceSettings",
+    "JiraSettings", "LoggingSettings", "ReportSettings", "ScheduleSettings", "ServiceNowSettings", "SourceSettings",
     "StateSettings", "default_config_path", "file_path_problem", "load_config",
 ]

@@ -11,7 +11,10 @@ The TOML shape (every option is shown, commented, in config.example.toml):
     [comments]     policy: on_change, cooldown_days, max_writes_per_run, workers,
                    skip_states, opt_out_labels, acknowledge_fixed, coach_categories,
                    guide_url (the admins' CSI guide, linked from comments)
-    [sources.NAME] type = "servicenow" | "jira", url, ... and
+    [report]       dir (the folder `scan` and `run` write the report into; --report overrides)
+    [sources.NAME] type = "servicenow" | "jira", url, ... verify_tls, ca_bundle (a PEM file of
+                   private CAs, checked here: it must exist and hold certificates),
+                   max_writes_per_run (this source's cap, within [comments]' global one) and
     [sources.NAME.auth]    method and the *names* of environment variables
     [sources.NAME.fields]  field mapping (partial override of the defaults below)
     [sources.NAME.visibility]  Jira only: type = "role" | "group", value
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -40,6 +44,7 @@ from csi_coach.config.settings import (
     FieldMap,
     JiraSettings,
     LoggingSettings,
+    ReportSettings,
     ScheduleSettings,
     ServiceNowSettings,
     SourceSettings,
@@ -73,7 +78,8 @@ AUTH_METHODS: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
-TOP_KEYS = ("rules", "templates_dir", "state", "logging", "schedule", "comments", "sources")
+TOP_KEYS = ("rules", "templates_dir", "state", "logging", "schedule", "comments", "report", "sources")
+REPORT_KEYS = ("dir",)
 STATE_KEYS = ("path",)
 LOGGING_KEYS = ("level", "format", "file")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -83,10 +89,13 @@ COMMENT_KEYS = (
     "opt_out_labels", "acknowledge_fixed", "coach_categories", "settle_after_seconds", "guide_url",
 )
 COACHABLE = ("process_only", "no_goal")
+# What one answer may cost (issue 13): a total time per request (default 4 x timeout_seconds),
+# the bytes of a body, the characters kept of each record field.
+LIMIT_KEYS = ("request_deadline_seconds", "max_response_bytes", "max_field_chars")
 SN_KEYS = ("type", "url", "auth", "table", "query", "fields", "journal_field", "page_size", "timeout_seconds",
-           "read_budget_seconds", "verify_tls")
+           "read_budget_seconds", "verify_tls", "ca_bundle", "max_pages", "bot_user", "max_writes_per_run", *LIMIT_KEYS)
 JIRA_KEYS = ("type", "url", "auth", "flavor", "jql", "fields", "page_size", "visibility", "internal", "timeout_seconds",
-             "read_budget_seconds", "verify_tls")
+             "read_budget_seconds", "verify_tls", "ca_bundle", "max_pages", "max_writes_per_run", *LIMIT_KEYS)
 FIELD_KEYS = ("number", "title", "description", "goal", "service", "owner", "state", "updated", "labels")
 PAGE_LIMITS = {"servicenow": 10000, "jira-cloud": 100, "jira-auto": 100, "jira-server": 1000}
 
@@ -142,6 +151,7 @@ def load_config(path: str | Path) -> Config:
         logging=logging_,
         schedule=_schedule(r, r.table(data, "", "schedule")),
         comments=_comments(r, r.table(data, "", "comments")),
+        report=_report(r, r.table(data, "", "report"), cfg_path),
         sources=_sources(r, r.table(data, "", "sources")),
     )
 
@@ -152,6 +162,22 @@ def _file_path(r: TomlReader, key: str, value: str, cfg_path: Path, what: str) -
         raise r.fail(key, f"cannot be used for {what}: {problem}", got=value,
                      expected="a file path (relative paths are taken from the config file's folder) "
                               "whose folder exists or can be created")
+
+
+def _report(r: TomlReader, t: dict, cfg_path: Path) -> ReportSettings:
+    """[report] dir: "" or a folder (created if missing; whether it can be written is checked
+    before each scan, as for --report)."""
+    r.keys(t, "report", REPORT_KEYS)
+    folder = r.string(t, "report", "dir", "").strip()
+    if folder:
+        where = Config(path=cfg_path).resolve(folder).absolute()
+        problem = (f"{where} is a file, not a folder" if where.exists() and not where.is_dir()
+                   else file_path_problem(where / "report.json"))
+        if problem:
+            raise r.fail("report.dir", f"cannot hold the report: {problem}", got=folder,
+                         expected="a folder (created if missing; relative paths are taken from the config "
+                                  "file's folder), or \"\" for no report")
+    return ReportSettings(dir=folder)
 
 
 def _schedule(r: TomlReader, t: dict) -> ScheduleSettings:
@@ -242,14 +268,53 @@ def _sources(r: TomlReader, t: dict) -> tuple[SourceSettings, ...]:
 
 
 def _common(r: TomlReader, key: str, name: str, body: dict, kind: str) -> dict:
+    verify_tls = r.boolean(body, key, "verify_tls", True)
+    timeout = r.number(body, key, "timeout_seconds", 30.0, lo=1, hi=600)
     return {
         "name": name,
         "url": r.url(body, key),
         "auth": _auth(r, key, name, kind, r.table(body, key, "auth", required=True)),
-        "timeout_seconds": r.number(body, key, "timeout_seconds", 30.0, lo=1, hi=600),
+        "timeout_seconds": timeout,
         "read_budget_seconds": r.number(body, key, "read_budget_seconds", 900.0, lo=10, hi=86_400),
-        "verify_tls": r.boolean(body, key, "verify_tls", True),
+        "request_deadline_seconds": r.number(body, key, "request_deadline_seconds", 4 * timeout, lo=1, hi=3600),
+        "max_response_bytes": r.integer(body, key, "max_response_bytes", 20 * 1024 * 1024, lo=65_536, hi=1024**3),
+        "max_field_chars": r.integer(body, key, "max_field_chars", 100_000, lo=1000, hi=10_000_000),
+        "max_pages": r.integer(body, key, "max_pages", 10_000, lo=1, hi=1_000_000),
+        "max_writes_per_run": (r.integer(body, key, "max_writes_per_run", 0, lo=0, hi=1_000_000)
+                               if "max_writes_per_run" in body else None),
+        "verify_tls": verify_tls,
+        "ca_bundle": _ca_bundle(r, key, body, verify_tls),
     }
+
+
+def _ca_bundle(r: TomlReader, key: str, body: dict, verify_tls: bool) -> str:
+    """[sources.NAME] ca_bundle: "" (the system's CAs) or a PEM file of the CAs to trust, as an
+    absolute path. Checked now, so a wrong path fails check-config, not the 2 a.m. scan."""
+    value = r.string(body, key, "ca_bundle", "").strip()
+    if not value:
+        return ""
+    path = f"{key}.ca_bundle"
+    if not verify_tls:
+        # Contradictory: which did the admin mean? Refused rather than guessed (see README, TLS).
+        raise r.fail(path, "ca_bundle is set but verify_tls = false turns certificate checks off, so it would be ignored",
+                     got=value, expected="verify_tls = true with this ca_bundle, or no ca_bundle")
+    file = Config(path=Path(r.file).absolute()).resolve(value).absolute()
+    want = "a PEM file of the CA certificates to trust (relative paths are taken from the config file's folder)"
+    if not file.exists():
+        raise r.fail(path, f"the CA bundle {file} does not exist", got=value, expected=want)
+    if not file.is_file():
+        raise r.fail(path, f"the CA bundle {file} is not a file", got=value, expected=want)
+    try:
+        with file.open("rb") as handle:
+            handle.read(1)
+        ssl.create_default_context(cafile=str(file))
+    except ssl.SSLError as exc:  # an OSError too: first
+        raise r.fail(path, f"the CA bundle {file} holds no certificate OpenSSL can read ({exc.reason or exc})",
+                     got=value, expected=want + ' ("-----BEGIN CERTIFICATE-----" blocks)') from None
+    except OSError as exc:
+        raise r.fail(path, f"the CA bundle {file} cannot be read: {exc.strerror or exc}", got=value,
+                     expected=want + ", readable by this user") from None
+    return str(file)
 
 
 def _servicenow(r: TomlReader, key: str, name: str, body: dict) -> ServiceNowSettings:
@@ -270,7 +335,17 @@ def _servicenow(r: TomlReader, key: str, name: str, body: dict) -> ServiceNowSet
         fields=_fields(r, key, body, SERVICENOW_FIELDS),
         journal_field=r.string(body, key, "journal_field", "work_notes", choices=("work_notes", "comments")),
         page_size=r.integer(body, key, "page_size", 500, lo=1, hi=PAGE_LIMITS["servicenow"]),
+        bot_user=_bot_user(r, key, body),
     )
+
+
+def _bot_user(r: TomlReader, key: str, body: dict) -> str:
+    """[sources.NAME] bot_user: the ServiceNow user_name the bot writes as ("" = found out, see README)."""
+    value = r.string(body, key, "bot_user", "").strip()
+    if value and (any(ord(ch) < 32 for ch in value) or "^" in value):
+        raise r.fail(f"{key}.bot_user", "not a ServiceNow user name", got=value,
+                     expected='the user_name of the bot\'s sys_user record, e.g. "svc.csi-coach"')
+    return value
 
 
 def _jira(r: TomlReader, key: str, name: str, body: dict) -> JiraSettings:

@@ -61,3 +61,42 @@ def writable_problem(path: Path, *, needs_folder: bool) -> str | None:
     if problem and folder != path.parent:
         return f"the folder {path.parent} cannot be created: {problem}"
     return problem
+
+
+# Files the bot creates (state, its -wal and -shm, lock, log, report) are the bot's
+# alone, and so are the folders it creates for them, whatever the umask. What exists
+# already keeps its mode: an admin who wants a group-readable log or report creates
+# the file (or folder) with that mode, or chmods it once, and the bot leaves it so.
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_FOLDER_MODE = 0o700
+
+
+def make_private_folders(folder: Path) -> None:
+    """Create ``folder`` and any missing parents, each 0700; existing ones are left as they are."""
+    missing: list[Path] = []
+    here = Path(folder)
+    while not here.exists() and here != here.parent:
+        missing.append(here)
+        here = here.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=PRIVATE_FOLDER_MODE)
+        except FileExistsError:  # made meanwhile by another process: theirs
+            continue
+        os.chmod(path, PRIVATE_FOLDER_MODE)  # mkdir's mode is cut by the umask; this is not
+
+
+def create_private_file(path: Path) -> bool:
+    """Create ``path`` empty with mode 0600 (its missing folders 0700) unless something
+    stands there already; True when it was created here. Never follows a symbolic link
+    when creating (O_EXCL), never truncates, never changes an existing file's mode."""
+    make_private_folders(Path(path).parent)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_FILE_MODE)
+    except FileExistsError:
+        return False
+    try:
+        os.fchmod(fd, PRIVATE_FILE_MODE)  # the umask may have cut it further
+    finally:
+        os.close(fd)
+    return True

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from csi_coach import redact
 from csi_coach.errors import ConfigError
 
 
@@ -71,9 +72,31 @@ class AuthSettings:
         """The secret behind ``<attr>_env``, e.g. ``secret("password")``.
 
         A missing variable raises ConfigError naming ``file`` (default: the
-        config file these settings came from) and ``key``.
+        config file these settings came from) and ``key``. The value is handed to
+        the scrubber (redact.py) before anyone can send it.
         """
-        return secret_from_env(getattr(self, f"{attr}_env"), file=file or self.config_file or None, key=key)
+        secret = secret_from_env(getattr(self, f"{attr}_env"), file=file or self.config_file or None, key=key)
+        self._register(attr, secret.reveal())
+        return secret
+
+    def register_secrets(self) -> None:
+        """Hand every credential set in the environment to the scrubber (redact.py), at
+        start, so no output can show one even if a server echoes it back."""
+        for attr in ("password", "token", "client_secret", "api_key"):
+            name = getattr(self, f"{attr}_env")
+            if name and os.environ.get(name):
+                self._register(attr, os.environ[name])
+
+    def _register(self, attr: str, value: str) -> None:
+        if attr in IDENTIFIERS:
+            return
+        redact.register(value)
+        user = os.environ.get(self.username_env, "") if self.username_env else ""
+        redact.register_pair(user, value)  # as Basic auth sends it
+
+
+# Who, not how: a user name or OAuth client id is not a secret, and stays readable in messages.
+IDENTIFIERS = ("username", "client_id")
 
 
 @dataclass(frozen=True)
@@ -128,6 +151,16 @@ class ServiceNowSettings:
     timeout_seconds: float = 30.0
     read_budget_seconds: float = 900.0  # all reads of one scan, tries and waits included
     verify_tls: bool = True
+    ca_bundle: str = ""  # absolute path of a PEM file of CAs to trust instead of the system's ("" = the system's)
+    request_deadline_seconds: float = 120.0  # one request, first byte to last (the loader's default: 4 x timeout)
+    max_response_bytes: int = 20 * 1024 * 1024  # a bigger answer fails the source
+    max_field_chars: int = 100_000  # longer record fields are cut (Record.truncated)
+    max_pages: int = 10_000  # pages per listing, past which the source fails (a server that never ends)
+    # This source's share of [comments] max_writes_per_run (None = no cap of its own: the global one alone)
+    max_writes_per_run: int | None = None
+    # The user name (sys_user.user_name) the bot's journal entries are written as; "" = the
+    # login user name (basic, oauth_password) or looked up once (client credentials, API key).
+    bot_user: str = ""
     type: str = "servicenow"
 
 
@@ -146,6 +179,12 @@ class JiraSettings:
     timeout_seconds: float = 30.0
     read_budget_seconds: float = 900.0  # all reads of one scan, tries and waits included
     verify_tls: bool = True
+    ca_bundle: str = ""  # absolute path of a PEM file of CAs to trust instead of the system's ("" = the system's)
+    request_deadline_seconds: float = 120.0  # one request, first byte to last (the loader's default: 4 x timeout)
+    max_response_bytes: int = 20 * 1024 * 1024  # a bigger answer fails the source
+    max_field_chars: int = 100_000  # longer record fields are cut (Record.truncated)
+    max_pages: int = 10_000  # pages per listing, past which the source fails (a server that never ends)
+    max_writes_per_run: int | None = None  # as for ServiceNow
     type: str = "jira"
 
 
@@ -190,6 +229,11 @@ class StateSettings:
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    dir: str = ""  # the folder `scan` and `run` write report.json and report.html into ("" = none)
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path  # the file it was read from; relative paths resolve beside it
     rules: str = "default"
@@ -198,6 +242,7 @@ class Config:
     logging: LoggingSettings = LoggingSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     comments: CommentPolicy = CommentPolicy()
+    report: ReportSettings = ReportSettings()
     sources: tuple[SourceSettings, ...] = ()
 
     def resolve(self, relative: str) -> Path:
@@ -209,9 +254,18 @@ class Config:
         """What to pass to ``rules.load_ruleset``: "default" or the absolute rules path."""
         return "default" if self.rules == "default" else self.resolve(self.rules).absolute()
 
+    def report_folder(self) -> Path | None:
+        """The configured report folder (relative to the config file), or None."""
+        return self.resolve(self.report.dir) if self.report.dir.strip() else None
+
     def templates_path(self) -> Path | None:
         """The admin templates folder, or None for the shipped templates only."""
         return self.resolve(self.templates_dir).absolute() if self.templates_dir.strip() else None
+
+    def register_secrets(self) -> None:
+        """Every source's credentials to the scrubber (redact.py); unset variables are skipped."""
+        for s in self.sources:
+            s.auth.register_secrets()
 
     def source(self, name: str) -> SourceSettings:
         for s in self.sources:

@@ -10,6 +10,7 @@ Errors, for every connector (converted at the connector boundary):
 | what happened                                  | raised            |
 | ---------------------------------------------- | ----------------- |
 | a secret's environment variable is not set     | ConfigError       |
+| a goal field on no record of a page (fetch)    | ConfigError       |
 | 400 (bad query, bad field)                     | BadRequest        |
 | 401 (after one token renewal where OAuth)      | AuthError         |
 | 403                                            | PermissionDenied  |

@@ -1,8 +1,9 @@
 """The interface every ticketing-system connector meets.
 
 ``Connector``: fetch / get / get_in_scope / bot_comments / marked_keys / post / update /
-close, a context manager. ``RecordLookup`` is ``get`` alone, for callers that must cope with a
-connector lacking it.
+probe / mapping_warnings / close, a context manager. ``RecordLookup`` is ``get`` alone, and
+``MappingReport`` is ``mapping_warnings`` alone, for callers that must cope with a connector
+lacking them.
 
 A connector does I/O and nothing else: it turns the vendor's records into
 ``Record`` values, finds the bot's own earlier comments, and writes comments.
@@ -17,6 +18,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, runtime_checkable
 
+from csi_coach.connectors.probe import SourceProbe
 from csi_coach.model import BotComment, BrokenRecord, CommentRef, Record
 
 
@@ -27,6 +29,14 @@ class RecordLookup(Protocol):
     ``get`` joined the interface, can read one record or must be scanned."""
 
     def get(self, key: str) -> Record | BrokenRecord | None: ...
+
+
+@runtime_checkable
+class MappingReport(Protocol):
+    """``mapping_warnings`` alone: ``isinstance(conn, MappingReport)`` tells the scan whether a
+    connector (e.g. a third-party one written before it joined the interface) reports them."""
+
+    def mapping_warnings(self) -> list[str]: ...
 
 
 @runtime_checkable
@@ -48,7 +58,25 @@ class Connector(Protocol):
         """Records updated at or after ``since`` (all when None), oldest first.
 
         Streams page by page; never holds all records. An item that cannot be
-        mapped is yielded as ``BrokenRecord`` rather than raised.
+        mapped is yielded as ``BrokenRecord`` rather than raised. A page on which no
+        record carries a mapped goal field raises ``ConfigError`` (naming the field and
+        the fields the source has, ``connectors.field_census``) before any record of it
+        is yielded: a wrong mapping would read every goal as empty and coach everyone.
+        """
+        ...
+
+    def mapping_warnings(self) -> list[str]:
+        """What the last ``fetch`` found amiss in the field mapping short of failing: a mapped
+        field no record read carried, a goal field empty on every record read (one line
+        each, naming the setting, for the scan's summary and report)."""
+        ...
+
+    def probe(self) -> SourceProbe:
+        """Check the source without writing anything (``check-config --connect``): log in,
+        read one page of the scope and count the records in it, check the mapped fields on
+        that page (and how often the goal holds text), whether the bot may read the comments
+        it recognises its own by, and whether it may write, as far as the vendor lets one
+        ask. What it finds, failures included, comes back as ``Check`` lines, never raised.
         """
         ...
 

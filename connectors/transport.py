@@ -27,34 +27,61 @@ Vendor facts relied on:
   not a reason to wait; only a 429/503 (or ``X-RateLimit-Remaining: 0``) is.
 - Atlassian sends ``X-RateLimit-Reset`` as an ISO 8601 time; both forms parse.
 
+What a hostile or broken server cannot do (issue 13):
+
+- Redirects: one to another scheme, host or port is never followed; the request
+  fails with ``RedirectRefused`` naming both URLs. requests would follow it and
+  strip only ``Authorization``: ServiceNow's ``x-sn-apikey`` and an OAuth token
+  request's form (user, password, client secret) would go to the other host. A
+  redirect within the origin is followed as before.
+- Size: a body is read in chunks and refused past ``max_response_bytes``
+  (``AnswerTooLarge``; a declared ``Content-Length`` over it is refused unread).
+- Time: each try has a total deadline (``deadline`` seconds for connect, headers
+  and body, see ``connectors.deadline``), so a server dripping bytes within the
+  read timeout cannot hold a request; past it the request fails, not retried
+  (a read: ``TransientError``; a write that was sent: ``AmbiguousWrite``).
+- Decoding: ``Response.json()`` fails only with ``ValueError``, also for a body
+  nested too deeply for the parser (``RecursionError``) or too big to decode;
+  ``decode_json`` is the same for the connectors' own parsing.
+- TLS: a certificate that does not verify fails at once with "certificate verify
+  failed for <host>: <why>" (``CertificateFailed``), never retried.
+
 Nothing here logs request headers or bodies, so credentials never reach a log.
 """
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
+import json
 import logging
 import random
+import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError
 
+from csi_coach.connectors.deadline import Deadline, watch_pools
 from csi_coach.errors import (
     AmbiguousWrite,
+    AnswerTooLarge,
     AuthError,
     BadRequest,
+    CertificateFailed,
+    CoachError,
     Gone,
     NotFound,
     PermissionDenied,
     RateLimited,
+    RedirectRefused,
     RemoteError,
     TransientError,
 )
@@ -66,6 +93,10 @@ RETRY_STATUS = frozenset({500, 502, 503, 504})
 WRITE_RETRY_STATUS = frozenset({503})  # plus 429: the server refused before doing anything
 DEFAULT_USER_AGENT = "csi-coach/0.1 (+python-requests)"
 EPOCH_THRESHOLD = 1_000_000_000  # X-RateLimit-Reset above this is a Unix time, below it a delta
+DEFAULT_MAX_RESPONSE_BYTES = 20 * 1024 * 1024  # a page of 500 long records is a few MB
+REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
+DEFAULT_PORTS = {"http": 80, "https": 443}
+BODY_CHUNK = 64 * 1024
 
 Sleep = Callable[[float], None]
 Clock = Callable[[], float]
@@ -242,6 +273,21 @@ class Limiters:
 # --------------------------------------------------------------------------- adapter
 
 
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and everything it wraps: requests and urllib3 nest the real failure in
+    ``reason``, ``args``, ``__cause__`` and ``__context__``."""
+    seen: set[int] = set()
+    stack: list[Any] = [exc]
+    while stack:
+        e = stack.pop()
+        if not isinstance(e, BaseException) or id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        stack.extend([getattr(e, "reason", None), e.__cause__, e.__context__])
+        stack.extend(a for a in e.args if isinstance(a, BaseException))
+
+
 def never_sent(exc: BaseException) -> bool:
     """True when the failure provably happened before the request left.
 
@@ -251,19 +297,88 @@ def never_sent(exc: BaseException) -> bool:
     """
     if isinstance(exc, requests.ConnectTimeout):
         return True
-    seen: set[int] = set()
-    stack: list[Any] = [exc]
-    while stack:
-        e = stack.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        if isinstance(e, (ConnectTimeoutError, ConnectionRefusedError)):
-            return True
-        if isinstance(e, BaseException):
-            stack.extend([getattr(e, "reason", None), e.__cause__, e.__context__])
-            stack.extend(a for a in e.args if isinstance(a, BaseException))
-    return False
+    return any(isinstance(e, (ConnectTimeoutError, ConnectionRefusedError)) for e in _causes(exc))
+
+
+def certificate_problem(exc: BaseException) -> str | None:
+    """Why the server's certificate did not verify, when that is what failed; else None.
+
+    A TLS failure that is not about the certificate (a reset mid-handshake) may pass,
+    and is retried like any connection error; a certificate does not fix itself.
+    """
+    for e in _causes(exc):
+        if isinstance(e, ssl.SSLCertVerificationError):
+            return str(e.verify_message or e.reason or e)
+    if isinstance(exc, requests.exceptions.SSLError) and "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        return "CERTIFICATE_VERIFY_FAILED"
+    return None
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the scheme's default port filled in; what a redirect may not change."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:  # a port that is not a number: no origin of ours
+        port = -1
+    return scheme, (parts.hostname or "").lower(), port if port is not None else DEFAULT_PORTS.get(scheme)
+
+
+def shown_url(url: str | None) -> str:
+    """A URL fit for a message: no user:password@, no query string."""
+    parts = urlsplit(url or "")
+    netloc = parts.netloc.rpartition("@")[2]
+    return f"{parts.scheme}://{netloc}{parts.path}" if parts.scheme else (url or "").split("?", 1)[0]
+
+
+def redirect_target(request: requests.PreparedRequest, resp: requests.Response) -> str | None:
+    """Where a redirect response points (absolute), or None when it is not one."""
+    location = resp.headers.get("Location")
+    if resp.status_code not in REDIRECT_STATUS or not location:
+        return None
+    return urljoin(request.url or "", location.strip())
+
+
+def decode_failure(exc: BaseException) -> str:
+    """What was wrong with a body that did not decode, in words for a message."""
+    if isinstance(exc, RecursionError):
+        return "JSON nested too deeply to decode"
+    if isinstance(exc, MemoryError):
+        return "a body too large to decode in memory"
+    if isinstance(exc, UnicodeDecodeError):
+        return "a body that is not UTF-8 text"
+    return "a body that is not complete JSON (cut off or garbled)"
+
+
+# Every way decoding a body can fail: json raises RecursionError for deep nesting (it is
+# not a ValueError) and MemoryError for what does not fit; UnicodeDecodeError is a ValueError.
+DECODE_ERRORS: tuple[type[BaseException], ...] = (ValueError, RecursionError, MemoryError)
+
+
+def decode_json(body: str | bytes) -> Any:
+    """``json.loads`` that fails only with ``ValueError`` (see ``DECODE_ERRORS``)."""
+    try:
+        return json.loads(body)
+    except (RecursionError, MemoryError) as exc:
+        raise ValueError(decode_failure(exc)) from None
+
+
+class CheckedResponse(requests.Response):
+    """The responses the adapter hands back: ``json()`` fails only with ``ValueError``, so
+    every reader of a body (ours, the jira library's error parsing) sees a hostile body as
+    an unreadable one, never a RecursionError that ends the scan; a body without a charset
+    is read as UTF-8 (what JSON is), not guessed by scanning it all."""
+
+    def json(self, **kwargs: Any) -> Any:
+        try:
+            return super().json(**kwargs)
+        except (RecursionError, MemoryError) as exc:
+            raise requests.exceptions.JSONDecodeError(decode_failure(exc), "", 0) from None
+
+    @property
+    def apparent_encoding(self) -> str:
+        return "utf-8"
 
 
 class ResilientAdapter(HTTPAdapter):
@@ -272,7 +387,8 @@ class ResilientAdapter(HTTPAdapter):
     ``limiter`` is a HostLimiter, or a Limiters registry (resolved per request
     host). ``sleep`` and ``rng`` are injectable for instant, deterministic tests.
     ``default_timeout`` applies when the caller passes none (requests has no
-    default and would wait forever).
+    default and would wait forever). ``deadline`` (seconds, None for none) bounds
+    each try as a whole and ``max_response_bytes`` each body (None: no limit).
     """
 
     def __init__(
@@ -285,8 +401,12 @@ class ResilientAdapter(HTTPAdapter):
         default_timeout: float | tuple[float, float] | None = 30.0,
         read_budget: float | None = None,
         clock: Clock = time.monotonic,
+        deadline: float | None = None,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
         **kwargs: Any,
     ) -> None:
+        self.deadline = deadline
+        self.max_response_bytes = max_response_bytes
         super().__init__(max_retries=0, **kwargs)  # urllib3 retries off: ours decide
         self.policy = policy or RetryPolicy()
         self.limiter = limiter if limiter is not None else Limiters()
@@ -300,6 +420,23 @@ class ResilientAdapter(HTTPAdapter):
         self._clock = clock
         self._read_spent = 0.0
         self._spent_lock = threading.Lock()
+
+    # -- what requests builds: connections the deadline can cut, responses that decode safely
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        watch_pools(self.poolmanager)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):  # SOCKS managers need their own pool classes
+            watch_pools(manager)
+        return manager
+
+    def build_response(self, req: requests.PreparedRequest, resp: Any) -> requests.Response:
+        response = super().build_response(req, resp)
+        response.__class__ = CheckedResponse  # adds behaviour only, no state: a safe re-class
+        return response
 
     def _stop(self) -> threading.Event | None:
         return self.limiter.stop if isinstance(self.limiter, Limiters) else None
@@ -363,12 +500,28 @@ class ResilientAdapter(HTTPAdapter):
                 self._check_budget(read_started, where)
                 limit = min(limit, max(0.0, self._budget_left(read_started) or 0.0))
             waited += limiter.wait(self._pause, limit=limit)
+            deadline = Deadline(self.deadline) if self.deadline is not None else None
             try:
-                resp = super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
-                if not stream:
-                    _ = resp.content  # read the body here, so a reset mid-body is retried too
-            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+                with deadline if deadline is not None else contextlib.nullcontext():
+                    resp = super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert,
+                                        proxies=proxies)
+                    self._refuse_foreign_redirect(request, resp)
+                    # the body is read here, whatever ``stream`` says: within the size limit and
+                    # the deadline, and so that a reset mid-body is retried too
+                    self._read_body(request, resp, deadline)
+                if deadline is not None and deadline.fired:
+                    raise _TooLate()
+            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+                    _TooLate) as exc:
                 kind = type(exc).__name__
+                if deadline is not None and deadline.fired:
+                    raise self._late(request, method, idempotent, exc) from None
+                why = certificate_problem(exc)
+                if why is not None:
+                    raise CertificateFailed(
+                        f"certificate verify failed for {Limiters.host_of(request.url or '')}: {why}. Not retried: "
+                        "for a private CA give the source its CA bundle (ca_bundle); verify_tls = false only "
+                        "to test", url=_clean_url(request.url)) from None
                 if not idempotent and not never_sent(exc):
                     log.warning("%s: %s after the request was sent; outcome unknown", where, kind)
                     raise AmbiguousWrite(
@@ -422,6 +575,69 @@ class ResilientAdapter(HTTPAdapter):
             return resp
 
 
+    def _refuse_foreign_redirect(self, request: requests.PreparedRequest, resp: requests.Response) -> None:
+        """A redirect to another scheme, host or port is ``RedirectRefused``: requests would follow
+        it carrying every credential but ``Authorization`` (and re-POST a token request's form)."""
+        target = redirect_target(request, resp)
+        if target is None or origin(target) == origin(request.url or ""):
+            return
+        _drain(resp)
+        method = (request.method or "GET").upper()
+        raise RedirectRefused(
+            f"{method} {shown_url(request.url)} was redirected (HTTP {resp.status_code}) to {shown_url(target)}, "
+            "another scheme, host or port: not followed, so the source's credentials are not sent there. "
+            "Set the source's url to the address its API answers on",
+            status=resp.status_code, url=_clean_url(request.url))
+
+    def _read_body(self, request: requests.PreparedRequest, resp: requests.Response,
+                   deadline: Deadline | None) -> None:
+        """Read the whole body into ``resp.content``, in chunks: ``AnswerTooLarge`` past
+        ``max_response_bytes`` (a declared length over it is refused unread), ``_TooLate``
+        once the deadline has passed."""
+        if resp.raw is None or resp._content is not False:
+            return  # read already (a response built without a connection, in tests)
+        limit = self.max_response_bytes
+        declared = (resp.headers.get("Content-Length") or "").strip()
+        if limit is not None and declared.isdigit() and int(declared) > limit:
+            _drain(resp)
+            raise self._too_large(request, resp, f"declares {int(declared):,} bytes")
+        body = bytearray()
+        for chunk in resp.iter_content(BODY_CHUNK):
+            body += chunk
+            if limit is not None and len(body) > limit:
+                _drain(resp)
+                raise self._too_large(request, resp, f"sent more than {limit:,} bytes")
+            if deadline is not None and deadline.passed():
+                deadline.expire()
+                _drain(resp)
+                raise _TooLate()
+        resp._content = bytes(body)
+
+    def _too_large(self, request: requests.PreparedRequest, resp: requests.Response, what: str) -> CoachError:
+        method = (request.method or "GET").upper()
+        text = (f"{method} {shown_url(request.url)}: the answer {what}, over the source's limit of "
+                f"{self.max_response_bytes:,} bytes (max_response_bytes); the rest was not read")
+        if method not in IDEMPOTENT:  # the write itself went through or not: the answer says nothing
+            return AmbiguousWrite(text + ", so the write may have landed", status=resp.status_code,
+                                  url=_clean_url(request.url))
+        return AnswerTooLarge(text, status=resp.status_code, url=_clean_url(request.url))
+
+    def _late(self, request: requests.PreparedRequest, method: str, idempotent: bool,
+              exc: BaseException) -> TransientError:
+        """The error for a try cut off by its deadline; not retried (a server that slow is slow
+        again at once, and each try would cost the whole deadline)."""
+        text = (f"{method} {_where(request)}: no complete answer within {self.deadline:g} s "
+                "(request_deadline_seconds); not retried")
+        log.warning("%s", text)
+        if not idempotent and not never_sent(exc):
+            return AmbiguousWrite(text + "; the write may have landed", url=_clean_url(request.url))
+        return TransientError(text, url=_clean_url(request.url))
+
+
+class _TooLate(Exception):
+    """Raised inside a try when its deadline passed between two chunks of the body."""
+
+
 def _drain(resp: requests.Response) -> None:
     try:
         resp.close()
@@ -449,23 +665,27 @@ def build_session(
     *,
     policy: RetryPolicy | None = None,
     limiters: Limiters | None = None,
-    verify: bool = True,
+    verify: bool | str = True,
     user_agent: str = DEFAULT_USER_AGENT,
     timeout: float | tuple[float, float] | None = 30.0,
     sleep: Sleep = time.sleep,
     rng: random.Random | None = None,
     read_budget: float | None = None,
+    deadline: float | None = None,
+    max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
 ) -> requests.Session:
     """A session whose every request goes through one ResilientAdapter.
 
-    The adapter resolves the HostLimiter per request host, so redirects and a
-    token endpoint on another host are rate-limited too. ``url`` is the source's
-    base URL; its limiter is created now so reports can find it.
+    The adapter resolves the HostLimiter per request host, so a token endpoint on
+    another host is rate-limited too. ``url`` is the source's base URL; its
+    limiter is created now so reports can find it. ``verify`` is True, False or
+    the path of a CA bundle (a private CA). ``deadline`` bounds each try as a
+    whole (seconds), ``max_response_bytes`` each body.
     """
     limiters = limiters if limiters is not None else Limiters()
     limiters.for_url(url)
     adapter = ResilientAdapter(policy or RetryPolicy(), limiters, sleep=sleep, rng=rng, default_timeout=timeout,
-                               read_budget=read_budget)
+                               read_budget=read_budget, deadline=deadline, max_response_bytes=max_response_bytes)
     session = requests.Session()
     session.mount("https://", adapter)
     session.mount("http://", adapter)
@@ -488,7 +708,7 @@ def vendor_message(resp: requests.Response | None) -> str:
         return ""
     try:
         data = resp.json()
-    except ValueError:
+    except DECODE_ERRORS:  # a plain Response (not the adapter's) may still raise RecursionError
         text = (resp.text or "").strip()
         return text[:300] if text and not text.startswith("<") else ""
     if not isinstance(data, dict):

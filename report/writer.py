@@ -3,6 +3,15 @@
 The terminal summary is for the admin who just ran a scan; the JSON is for
 scripts and dashboards; the HTML (``templates/report/report.html.j2``, rendered
 by ``render.Renderer.report`` with autoescaping) is for managers.
+
+Everything written passes through ``for_output``: text that came from a ticket or a
+server (a title, a number, an error) is one line, without control characters, and
+capped, so a crafted title cannot add lines to a report or the terminal; and every
+string is scrubbed of secrets (redact.py), so a server that echoes a credential in
+its error body does not put it in a report. Report files the bot creates are 0600
+in folders it creates 0700, whatever the umask; an existing report file (or the
+target of a report file that is a symbolic link, which is followed on purpose: a link
+into a web root) keeps its mode.
 """
 
 from __future__ import annotations
@@ -18,7 +27,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from csi_coach import redact
+from csi_coach.config.paths import PRIVATE_FILE_MODE, make_private_folders
 from csi_coach.errors import ConfigError
+from csi_coach.render import clean
 
 if TYPE_CHECKING:
     from csi_coach.scan.result import ScanResult
@@ -33,6 +45,27 @@ CATEGORY_LABELS = {
 REPORT_TEMPLATE = "report.html.j2"
 REPORT_FILES = ("report.json", "report.html")
 FOLDER_EXPECTED = "a folder (created if missing) in which report.json and report.html can be written"
+# Text from tickets and servers, per field: one line of at most this many characters.
+LINE_LIMITS = {"title": 200, "number": 80, "key": 120, "error": 1000, "why": 500, "reason": 500}
+
+
+def for_output(data: Any) -> Any:
+    """A copy of report or summary data fit to write: the fields of ``LINE_LIMITS`` one
+    capped line each, wherever they stand, and every string scrubbed of secrets."""
+    return redact.scrub_data(_one_line_fields(data))
+
+
+def _one_line_fields(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: clean(v, LINE_LIMITS[k]) if k in LINE_LIMITS and isinstance(v, str) else _one_line_fields(v)
+                for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_one_line_fields(v) for v in data]
+    return data
+
+
+def _line(text: Any, field: str) -> str:
+    return clean(str(text), LINE_LIMITS[field])
 
 
 def summary_text(result: ScanResult, *, report_dir: str | None = None) -> str:
@@ -43,7 +76,9 @@ def summary_text(result: ScanResult, *, report_dir: str | None = None) -> str:
         mode = "full" if s.full else "incremental"
         lines.append(f"  {s.name} ({s.type or 'source'}, {mode}, {s.seconds:.1f}s)")
         if s.status == "failed":
-            lines.append(f"    could not be scanned: {s.error}")
+            lines.append(f"    could not be scanned: {_line(s.error, 'error')}")
+        for warning in s.warnings:  # the field mapping, from the records read (connectors.field_census)
+            lines.append(f"    warning: {_line(warning, 'error')}")
         lines.append(f"    {s.records} records read, {s.flagged} flagged, {s.skipped} skipped")
         for cat, n in sorted(s.categories.items(), key=lambda kv: -kv[1]):
             lines.append(f"      {n:6d}  {CATEGORY_LABELS.get(cat, cat)}")
@@ -58,7 +93,7 @@ def summary_text(result: ScanResult, *, report_dir: str | None = None) -> str:
         if s.failed:
             lines.append(f"    {s.failed} record(s) failed and will be retried next scan:")
             for f in s.failures[:10]:
-                lines.append(f"      {f['number'] or f['key']}: {f['error']}")
+                lines.append(f"      {_line(f['number'] or f['key'], 'key')}: {_line(f['error'], 'error')}")
             if s.failed > 10:
                 lines.append(f"      ... and {s.failed - 10} more (see the log or the report)")
         totals = result.estate.get(s.name)
@@ -66,7 +101,8 @@ def summary_text(result: ScanResult, *, report_dir: str | None = None) -> str:
             if totals.repeated:
                 lines.append(f"    {len(totals.repeated)} record(s) have failed several scans in a row:")
                 for r in totals.repeated[:10]:
-                    lines.append(f"      {r['number'] or r['key']}: {r['failures']} scans, last error: {r['error']}")
+                    lines.append(f"      {_line(r['number'] or r['key'], 'key')}: {r['failures']} scans, "
+                                 f"last error: {_line(r['error'], 'error')}")
                 if len(totals.repeated) > 10:
                     lines.append(f"      ... and {len(totals.repeated) - 10} more (see the report)")
             known = "known before this dry run" if result.dry_run else "known in total"
@@ -75,7 +111,7 @@ def summary_text(result: ScanResult, *, report_dir: str | None = None) -> str:
         lines.append(f"State: {result.state_path}")
     if report_dir:
         lines.append(f"Report: {Path(report_dir) / 'report.html'}")
-    return "\n".join(lines) + "\n"
+    return redact.scrub("\n".join(lines)) + "\n"
 
 
 def check_folder(folder: Path) -> None:
@@ -116,7 +152,7 @@ def report_data(result: ScanResult) -> dict[str, Any]:
     data["details"] = {
         s.name: {"writes": s.writes, "failures": s.failures, "unsure": s.unsure} for s in result.sources
     }
-    return data
+    return for_output(data)
 
 
 def _categories(counts: dict[str, int]) -> list[dict[str, Any]]:
@@ -148,7 +184,7 @@ def html_context(result: ScanResult, data: dict[str, Any] | None = None) -> dict
             "unsure_records": s.unsure,
             "estate": estate,
         })
-    return {"scan": data, "sources": sources, "category_labels": CATEGORY_LABELS}
+    return {"scan": data, "sources": for_output(sources), "category_labels": CATEGORY_LABELS}
 
 
 def render_html(result: ScanResult, renderer: Any, data: dict[str, Any] | None = None) -> str:
@@ -163,10 +199,11 @@ def write_report(folder: Path, result: ScanResult, renderer: Any) -> list[Path]:
     place: a dashboard reading the report mid-write sees a whole file, never a
     truncated one, and a write that fails (a full disk) leaves each file either as it
     was or wholly new. A report file that is a symbolic link (into a web root, say)
-    has its target replaced, and the link kept; an existing file keeps its mode."""
+    has its target replaced, and the link kept; an existing file keeps its mode, a new
+    one is 0600 (and a folder made for it 0700), whatever the umask."""
     data = report_data(result)
     html = render_html(result, renderer, data)
-    folder.mkdir(parents=True, exist_ok=True)
+    make_private_folders(folder)
     texts = {
         "report.json": json.dumps(data, indent=2, sort_keys=True, default=str) + "\n",
         "report.html": html,
@@ -177,10 +214,11 @@ def write_report(folder: Path, result: ScanResult, renderer: Any) -> list[Path]:
             target = _target(folder / name)
             _sweep_stale(target)
             tmp = target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-            # Made like any new file (0666 less the umask), or with the mode of the file
-            # it replaces, so a web server that could read the old report reads the new.
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            # Made 0600, or with the mode of the file it replaces, so a web server that
+            # could read the old report reads the new.
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
             staged.append((tmp, target))
+            os.fchmod(fd, PRIVATE_FILE_MODE)  # the umask may have cut it further
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(text)
                 fh.flush()

@@ -3,7 +3,9 @@
 Python's re backtracks. A pattern such as ``(\\w+\\s?)+$`` can split a run of
 word characters between the inner and the outer repeat in exponentially many
 ways, and tries them all when the rest fails to match: one long ticket then
-stalls the nightly scan. check-config warns about admin patterns of that shape.
+stalls the nightly scan. The shipped patterns run on Python's re, and a test keeps
+every one of them clear of these shapes. An admin's pattern runs on RE2, where the
+shape costs nothing more (rules.patterns): check-config names it as a hint only.
 
 Reported: a repeat (``+``, ``*``, ``{2,}``, ``{1,30}``) whose body can cut one
 run of text into turns in more than one way: it holds a repeat and nothing else
@@ -12,7 +14,10 @@ it must match, or only pieces that repeat can match too (``(a+)+``,
 one-character pieces of which two that may meet share a character and one varies
 in length (``(?:\\d\\d?)+``, ``(a+a+)+``); it is a choice with such an alternative, with
 alternatives that share a character (``(a|b+)+``, ``(.|\\s)*``) or with the same
-alternative twice (``(a|a)+``). The same is found inside atomic groups, possessive
+alternative twice (``(a|a)+``); it matches only a few fixed strings (alternatives
+and optional pieces of one-character pieces, no open repeat) and one run of text
+can be spelt as turns of them in two ways (``(a|aa)+``, ``(?:ab|a|b)+``: the
+Sardinas-Patterson test for a code that decodes one way only). The same is found inside atomic groups, possessive
 repeats, lookarounds and conditionals (they stop backtracking into the group from
 outside, not inside it). Not reported: a body with a required piece the inner
 repeat cannot match (``(\\d+,)*``), a body each turn of which is cut one way only
@@ -85,6 +90,9 @@ def _risky(items: list, flags: int) -> bool:
 def _ambiguous(body: list, flags: int) -> bool:
     """Whether one run of text can be cut into turns of this body in more than one way."""
     items = _open_groups(body)
+    words = _words(items, flags)
+    if words is not None and _decodes_two_ways(words):
+        return True  # "(a|aa)+": "aa" is one turn or two
     chain = _chain(items, flags)
     if chain is not None:
         return chain
@@ -106,6 +114,89 @@ def _ambiguous(body: list, flags: int) -> bool:
                 continue  # a repeat beside it can take its character: still ambiguous
         return False
     return True
+
+
+# Past these, a body's strings are not spelt out: the other tests still apply.
+_MAX_WORDS = 64
+_MAX_WORD_LENGTH = 24
+
+
+def _words(items: list, flags: int) -> list[tuple[_CharSet, ...]] | None:
+    """Every string of one-character pieces the sequence ``items`` can match, or None
+    when it has an open repeat, an anchor or assertion, or too many strings."""
+    words: list[tuple[_CharSet, ...]] = [()]
+    choices: list[tuple[_CharSet, ...]]
+    for op, av in items:
+        if op in _ONE_CHAR:
+            chars = _chars([(op, av)], flags)
+            if not chars:
+                return None
+            choices = [(chars,)]
+        elif op is _C.SUBPATTERN:
+            got = _words(list(av[3]), flags)
+            if got is None:
+                return None
+            choices = got
+        elif op is _C.BRANCH:
+            choices = []
+            for alt in av[1]:
+                got = _words(list(alt), flags)
+                if got is None:
+                    return None
+                choices.extend(got)
+        elif op in (_C.MAX_REPEAT, _C.MIN_REPEAT, _C.POSSESSIVE_REPEAT) and av[1] <= 4:
+            body = _words(list(av[2]), flags)
+            if body is None:
+                return None
+            choices = [()] if av[0] == 0 else []
+            turn: list[tuple[_CharSet, ...]] = [()]
+            for n in range(1, av[1] + 1):
+                turn = [a + b for a in turn for b in body]
+                if len(turn) > _MAX_WORDS:
+                    return None
+                if n >= av[0]:
+                    choices.extend(turn)
+        else:
+            return None
+        words = [a + b for a in words for b in choices]
+        if len(words) > _MAX_WORDS or any(len(w) > _MAX_WORD_LENGTH for w in words):
+            return None
+    return words
+
+
+def _decodes_two_ways(words: list[tuple[_CharSet, ...]]) -> bool:
+    """Whether some text is a run of these strings in two ways (Sardinas-Patterson, with
+    "may match the same character" for equality; an empty string counts as two ways).
+
+    The dangling suffixes are kept as (string, offset): what is left of a string once
+    the text read so far has been spelt two ways, one of them ending inside it."""
+    if any(not w for w in words):
+        return True
+
+    def fits(a: tuple[_CharSet, ...], b: tuple[_CharSet, ...]) -> bool:
+        return all(x & y for x, y in zip(a, b))
+
+    todo: list[tuple[int, int]] = []
+    for i, a in enumerate(words):
+        for j, b in enumerate(words):
+            if i != j and len(a) <= len(b) and fits(a, b):
+                if len(a) == len(b):
+                    return True  # two alternatives for the same text
+                todo.append((j, len(a)))
+    seen: set[tuple[int, int]] = set()
+    while todo:
+        j, off = todo.pop()
+        if (j, off) in seen:
+            continue
+        seen.add((j, off))
+        rest = words[j][off:]
+        for i, a in enumerate(words):
+            if not fits(a, rest):
+                continue
+            if len(a) == len(rest):
+                return True
+            todo.append((j, off + len(a)) if len(a) < len(rest) else (i, len(rest)))
+    return False
 
 
 def _same_twice(alts) -> bool:

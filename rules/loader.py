@@ -16,6 +16,7 @@ Over a base, ``[rule.ID]`` changes only the keys it names; a new ID needs a kind
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import json
 import re
@@ -255,6 +256,14 @@ def _examples(value: Any, key: str, origins: Origins) -> tuple[tuple, tuple]:
     return out["flag"], out["pass"]
 
 
+@functools.cache
+def vetted_patterns() -> frozenset[str]:
+    """The regex patterns of the shipped rules (default.toml): they keep Python's re (rules.patterns)."""
+    data = tomllib.loads(DEFAULT_PATH.read_text(encoding="utf-8"))
+    return frozenset(t["pattern"] for t in data.get("rule", {}).values()
+                     if isinstance(t, dict) and t.get("kind") == "regex" and isinstance(t.get("pattern"), str))
+
+
 def _check_graph(rules: dict[str, Rule], origins: Origins) -> tuple[str, ...]:
     """Evaluation order with every rule after the rules it reads; a cycle is an error."""
     order: list[str] = []
@@ -302,7 +311,7 @@ def _compile(eff: dict[str, Any], origins: Origins, files: list[str]) -> RuleSet
             origins.fail(f"{key}.kind", f"unknown rule kind {kind!r}", got=kind, expected=_suggest(str(kind), tuple(REGISTRY)))
         module = REGISTRY[kind]
         params = P.read_params(table, module.PARAMS, key, origins, kind)
-        condition = module.build(BuildContext(rid, key, origins, params))
+        condition = module.build(BuildContext(rid, key, origins, params, vetted_patterns()))
         flag, passing = _examples(params["examples"], f"{key}.examples", origins)
         for vocab_name in condition.vocabs:
             if vocab_name not in vocabs:

@@ -4,16 +4,21 @@
                       [--jira-flavor cloud|server] [--records N] [--seed S]
                       [--servicenow-rate-limit N] [--jira-rate-limit N]
                       [--latency-ms MS] [--error-rate R] [--throttle-rate R] [--reset-rate R]
-                      [--slow-paging-ms MS]
+                      [--slow-paging-ms MS] [--tls [--ca-file PATH]]
 
 When both servers answer it prints exactly one JSON line on stdout (URLs, credentials,
 and the environment variables config.example.toml reads its secrets from), then
 serves until SIGINT or SIGTERM and exits 0. Anything meant for people goes to stderr.
 
+With --tls both serve HTTPS only, with a certificate from a throwaway CA made at start
+(tls.py); the JSON line's "ca_bundle" is that CA's certificate file, for a source's
+``ca_bundle`` (or any client's ``verify``). It is removed on exit unless --ca-file chose it.
+
 In-process (the demo, tests, benchmarks):
 
     with start_sandbox("127.0.0.1", 0, 0, "cloud", 200, 1, None) as pair:   # 0: free ports
         pair.servicenow.url, pair.jira.url, pair.info()
+    with start_sandbox(..., tls=True) as pair:     # https://; pair.ca_file is the CA certificate
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import json
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 from csi_coach.errors import CoachError
@@ -30,6 +36,7 @@ from csi_coach.sandbox.faults import Faults
 from csi_coach.sandbox.http import is_loopback
 from csi_coach.sandbox.seed import MAX_RECORDS
 from csi_coach.sandbox.servicenow.server import ServiceNowSandbox
+from csi_coach.sandbox.tls import SandboxCA
 
 DEFAULT_SNOW_PORT = 8801
 DEFAULT_JIRA_PORT = 8802
@@ -40,15 +47,21 @@ JIRA_TOKEN = "sandbox-jira-token"
 class SandboxPair:
     """Both servers, started. `info()` is what `csi-coach sandbox` prints."""
 
-    def __init__(self, servicenow: ServiceNowSandbox, jira: Any) -> None:
+    def __init__(self, servicenow: ServiceNowSandbox, jira: Any, ca: SandboxCA | None = None) -> None:
         self.servicenow = servicenow
         self.jira = jira
+        self.ca = ca  # the throwaway CA when serving HTTPS
+
+    @property
+    def ca_file(self) -> Path | None:
+        """The CA certificate (PEM) clients must trust, when serving HTTPS."""
+        return self.ca.ca_file if self.ca is not None else None
 
     def info(self) -> dict[str, Any]:
         snow = self.servicenow.credentials
         email = getattr(self.jira, "email", JIRA_EMAIL)
         token = getattr(self.jira, "token", JIRA_TOKEN)
-        return {
+        info: dict[str, Any] = {
             "servicenow": {
                 "url": self.servicenow.url, "username": snow.username, "password": snow.password,
                 "client_id": snow.client_id, "client_secret": snow.client_secret, "api_key": snow.api_key,
@@ -65,11 +78,16 @@ class SandboxPair:
                 "CSI_JIRA_PAT": token,
             },
         }
+        if self.ca is not None:
+            info["ca_bundle"] = str(self.ca.ca_file)
+        return info
 
     def stop(self) -> None:
         for server in (self.jira, self.servicenow):
             if server is not None:
                 server.stop()
+        if self.ca is not None:
+            self.ca.close()
 
     def __enter__(self) -> SandboxPair:
         return self
@@ -88,11 +106,13 @@ def _own_faults(faults: Faults | None) -> Faults | None:
 def start_sandbox(host: str = "127.0.0.1", servicenow_port: int = 0, jira_port: int = 0,
                   jira_flavor: str = "cloud", records: int = 200, seed: int = 1,
                   faults: Faults | None = None, *, servicenow_rate_limit: int = 100_000,
-                  jira_rate_limit: int | None = None) -> SandboxPair:
+                  jira_rate_limit: int | None = None, tls: bool = False,
+                  ca_file: str | Path | None = None) -> SandboxPair:
     """Start both servers (port 0: any free port); stop them with .stop() or `with`.
 
     servicenow_rate_limit: requests per user per hour; jira_rate_limit: requests per
-    minute (None: unlimited).
+    minute (None: unlimited). tls: serve HTTPS with a new throwaway CA, whose
+    certificate goes to ``ca_file`` (None: a temporary file, removed by stop()).
     """
     from csi_coach.sandbox.jira.server import JiraSandbox
 
@@ -100,7 +120,12 @@ def start_sandbox(host: str = "127.0.0.1", servicenow_port: int = 0, jira_port: 
                              rate_limit=servicenow_rate_limit)
     jira = JiraSandbox(host, jira_port, flavor=jira_flavor, records=records, seed=seed, faults=_own_faults(faults),
                        rate_limit=jira_rate_limit)
-    pair = SandboxPair(snow, None)
+    ca = SandboxCA.create(ca_file) if tls else None
+    if ca is not None:
+        context = ca.server_context()
+        snow.use_tls(context)
+        jira.use_tls(context)
+    pair = SandboxPair(snow, None, ca)
     try:
         snow.start()
         pair.jira = jira.start()
@@ -151,6 +176,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="ServiceNow requests per user per hour before 429 (default 100000)")
     parser.add_argument("--jira-rate-limit", type=_bounded(1, 10**9), default=None, metavar="N",
                         help="Jira requests per minute before 429 (default: unlimited)")
+    parser.add_argument("--tls", action="store_true",
+                        help="serve HTTPS with a throwaway local CA; its certificate file is \"ca_bundle\" in the JSON line "
+                             "(needs the sandbox extra: pip install 'csi-coach[sandbox]')")
+    parser.add_argument("--ca-file", metavar="PATH",
+                        help="with --tls: write the CA certificate here and leave it after exit (default: a temporary "
+                             "file, removed on exit)")
     faults = parser.add_argument_group("faults", "injected into every API request, deterministic under --seed")
     faults.add_argument("--latency-ms", type=_bounded(0, 60_000), default=0, metavar="MS", help="delay before each answer")
     faults.add_argument("--error-rate", type=_rate, default=0.0, metavar="R", help="share of requests answered 500/502/503")
@@ -173,6 +204,8 @@ def faults_from_args(args: argparse.Namespace) -> Faults | None:
 def cli(args: argparse.Namespace) -> int:
     if not is_loopback(args.host):
         raise CoachError(f"--host {args.host}: the sandbox serves on loopback only (127.0.0.1, ::1 or localhost)")
+    if args.ca_file and not args.tls:
+        raise CoachError("--ca-file is for the CA of an HTTPS sandbox: add --tls")
     faults = faults_from_args(args)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -180,7 +213,7 @@ def cli(args: argparse.Namespace) -> int:
         try:
             pair = start_sandbox(args.host, args.servicenow_port, args.jira_port, args.jira_flavor,
                                  args.records, args.seed, faults, servicenow_rate_limit=args.servicenow_rate_limit,
-                                 jira_rate_limit=args.jira_rate_limit)
+                                 jira_rate_limit=args.jira_rate_limit, tls=args.tls, ca_file=args.ca_file)
         except OSError as exc:
             raise CoachError(
                 f"cannot serve on {args.host} ports {args.servicenow_port}/{args.jira_port}: {exc.strerror or exc}"
@@ -192,7 +225,9 @@ def cli(args: argparse.Namespace) -> int:
             sys.stdout.flush()
             sys.stderr.write(
                 f"csi-coach sandbox: ServiceNow {info['servicenow']['url']}, Jira ({args.jira_flavor}) "
-                f"{info['jira']['url']}, {args.records} records each; Ctrl-C to stop\n"
+                f"{info['jira']['url']}, {args.records} records each"
+                + (f"; trust the CA in {info['ca_bundle']}" if "ca_bundle" in info else "")
+                + "; Ctrl-C to stop\n"
             )
             sys.stderr.flush()
             while not stop.wait(0.5):

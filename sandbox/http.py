@@ -32,6 +32,13 @@ BadBody), .form(), .client (ip). Response(status, body=b"", headers=[(k, v)],
 content_type=...); json_response(status, payload, headers=None) builds one.
 HTTP/1.1 with keep-alive; handler threads are daemons; stop() returns promptly even
 with idle keep-alive connections open. Binding to anything but loopback is refused.
+
+HTTPS: ``use_tls(context)`` before ``start()`` (a server-side ssl.SSLContext, see tls.py)
+and the server speaks TLS only, ``url`` starting with https://. The handshake runs in
+the connection's own thread, under a time limit, so a client that stalls or refuses
+the certificate holds up nobody else and prints nothing. ``tls_refused`` counts the
+handshakes that failed (a client that does not trust the CA: each one is a try of
+its), also shown in the stats as "tls_refused".
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ import ipaddress
 import json
 import re
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -122,8 +130,22 @@ class SandboxServer:
         self.port = port
         self.faults = faults
         self.stats = RequestStats()
-        self._httpd: ThreadingHTTPServer | None = None
+        self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
+        self.tls: ssl.SSLContext | None = None
+        self._tls_refused_before = 0  # kept across stop(), for a test that reads it afterwards
+
+    @property
+    def tls_refused(self) -> int:
+        """TLS handshakes that failed since start (0 for plain HTTP)."""
+        return self._httpd.tls_refused if self._httpd is not None else self._tls_refused_before
+
+    def use_tls(self, context: ssl.SSLContext) -> SandboxServer:
+        """Serve HTTPS with this server-side context; call before ``start()``."""
+        if self._httpd is not None:
+            raise RuntimeError(f"{self.name} sandbox is already serving; use_tls() comes before start()")
+        self.tls = context
+        return self
 
     # ---- hooks for subclasses -------------------------------------------------
 
@@ -153,7 +175,7 @@ class SandboxServer:
         if self._httpd is None:
             raise RuntimeError(f"{self.name} sandbox is not started")
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls is not None else 'http'}://{host}:{self.port}"
 
     def start(self) -> SandboxServer:
         if self._httpd is not None:
@@ -161,6 +183,7 @@ class SandboxServer:
         handler = _make_handler(self)
         server_cls = _Server6 if ":" in self.host else _Server
         self._httpd = server_cls((self.host, self.port), handler)
+        self._httpd.tls = self.tls
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever, name=f"{self.name}-sandbox", daemon=True)
         self._thread.start()
@@ -172,6 +195,7 @@ class SandboxServer:
             return
         httpd.shutdown()
         httpd.server_close()
+        self._tls_refused_before = httpd.tls_refused
         if self._thread is not None:
             self._thread.join(timeout=5)
 
@@ -186,7 +210,10 @@ class SandboxServer:
     def _respond(self, req: Request) -> tuple[Response, bool]:
         """The response and whether to cut it short (reset fault)."""
         if req.method == "GET" and req.path == STATS_PATH:
-            return json_response(200, self.stats.snapshot()), False
+            stats = self.stats.snapshot()
+            if self.tls is not None:
+                stats["tls_refused"] = self.tls_refused
+            return json_response(200, stats), False
         self.stats.count(req.method, self.route_template(req.method, req.path))
         faults = self.faults
         fault = None
@@ -207,17 +234,41 @@ class SandboxServer:
         return resp, fault is not None and fault.kind == "reset"
 
 
+HANDSHAKE_SECONDS = 10  # a TLS client that has not finished its handshake by then is dropped
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # idle keep-alive connections must not hold up stop()
     allow_reuse_address = True
+    tls: ssl.SSLContext | None = None
+    tls_refused = 0
+    _refused_lock = threading.Lock()
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """Runs in the connection's thread: the TLS handshake happens here, not in the
+        accepting loop, so one slow or refusing client cannot stall the others."""
+        if self.tls is None:
+            super().finish_request(request, client_address)
+            return
+        request.settimeout(HANDSHAKE_SECONDS)
+        try:
+            conn = self.tls.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            with self._refused_lock:  # the client refused our certificate, spoke plain HTTP, or hung up
+                self.tls_refused += 1
+            return
+        try:
+            super().finish_request(conn, client_address)
+        finally:
+            conn.close()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        """Clients hanging up (timeouts, resets) are normal here: no traceback on stderr."""
+        """Clients hanging up (timeouts, resets, TLS alerts) are normal here: no traceback on stderr."""
         import sys
 
         exc = sys.exc_info()[1]
-        if isinstance(exc, (ConnectionError, TimeoutError, socket.timeout)):
+        if isinstance(exc, (ConnectionError, TimeoutError, socket.timeout, ssl.SSLError)):
             return
         super().handle_error(request, client_address)
 

@@ -41,8 +41,8 @@ from typing import Any, Protocol
 
 from csi_coach.coach import Action, ActionKind, History, decide
 from csi_coach.config import CommentPolicy
-from csi_coach.connectors.base import Connector
-from csi_coach.errors import AmbiguousWrite, CoachError, NotFound
+from csi_coach.connectors.base import Connector, MappingReport
+from csi_coach.errors import AmbiguousWrite, CoachError, ConfigError, NotFound
 from csi_coach.model import BrokenRecord, Category, Record, Verdict, aware
 from csi_coach.scan.comment_trail import CommentTrail, history_from_ledger
 from csi_coach.scan.result import LIST_CAP, SourceResult, WriteBudget
@@ -208,7 +208,11 @@ class SourceScan:
                 else:
                     self.result.status = "failed"
                     self.result.error = str(exc)
+                    # a goal field no record carries (connectors.field_census): the scan goes on
+                    # to the other sources, and the exit code asks a person to fix the config
+                    self.result.config_error = isinstance(exc, ConfigError)
                     log.error("%s: reading records failed: %s", name, exc)
+            self._note_mapping()
             while inflight:
                 self._drain(inflight, tracker, block=True)
             self._settle_unsure(pool, inflight, tracker)
@@ -226,6 +230,15 @@ class SourceScan:
             self.result.deferred, self.result.failed,
         )
         return self.result
+
+    def _note_mapping(self) -> None:
+        """The connector's warnings about the field mapping, from the records just read, into
+        the result (summary and report) and the log."""
+        if not isinstance(self.c, MappingReport):
+            return
+        for text in self.c.mapping_warnings():
+            log.warning("%s: %s", self.c.name, text)
+            self.result.warnings.append(text)
 
     def _checkpoint(self, tracker: Watermark, old: datetime | None, *, baseline: bool = False) -> None:
         new = tracker.value(old)

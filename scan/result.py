@@ -45,6 +45,7 @@ class SourceResult:
     type: str = ""
     status: str = "ok"  # ok | failed | interrupted
     error: str = ""
+    config_error: bool = False  # failed on its settings (a goal field no record carries): exit 2
     full: bool = False
     records: int = 0
     flagged: int = 0
@@ -61,6 +62,8 @@ class SourceResult:
     writes: list[dict[str, Any]] = field(default_factory=list)
     # Records the rules could not place (category unsure): not coached, listed for admins.
     unsure: list[dict[str, Any]] = field(default_factory=list)
+    # What the records read say about the field mapping (a field none carries, a goal always empty).
+    warnings: list[str] = field(default_factory=list)
     watermark: str | None = None
     seconds: float = 0.0
 
@@ -84,6 +87,7 @@ class SourceResult:
             "categories": dict(sorted(self.categories.items())),
             "watermark": self.watermark,
             "seconds": round(self.seconds, 3),
+            "warnings": list(self.warnings),
         }
 
     def note_unsure(self, record_key: str, number: str, why: str) -> None:
@@ -164,6 +168,8 @@ class ScanResult:
             return self.problem
         if self.interrupted or any(s.status == "interrupted" for s in self.sources):
             return "interrupted"
+        if any(s.config_error for s in self.sources):
+            return "config_error"  # the other sources were scanned; this one waits for a person
         if any(s.status == "failed" for s in self.sources):
             return "failed"
         if self.total("failed"):

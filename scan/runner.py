@@ -1,8 +1,9 @@
 """One scan of every configured source (or one): ``run_scan``.
 
-This module wires the pieces together: the rule set and templates, the state lock,
-the connectors, the write budget the sources share, and the pieces the commands
-use around a scan (logging, signals, the progress line). The work on one source
+This module wires the pieces together: the rule set and templates, the state lock
+(waited for, with a log line, when the caller asks to wait: ``run``'s ticks), the
+connectors, the write budgets (each source's own within the one they share), and the
+pieces the commands use around a scan (logging, signals, the progress line). The work on one source
 lives in ``pipeline.SourceScan``; the ``scan`` command is ``commands.scan``.
 """
 
@@ -21,15 +22,18 @@ from typing import Any, TextIO
 
 from csi_coach import logsetup
 from csi_coach.config import Config, SourceSettings
-from csi_coach.errors import CoachError, ConfigError, StateError
+from csi_coach.errors import CoachError, ConfigError, LockBusy, StateError
+from csi_coach.scan.budget import source_budgets
 from csi_coach.scan.locking import ScanLock
-from csi_coach.scan.pipeline import SourceResult, SourceScan, WriteBudget, WriteTask
+from csi_coach.scan.pipeline import SourceResult, SourceScan, WriteTask
 from csi_coach.scan.result import ScanResult, source_totals
 from csi_coach.scan.state import StateStore
 
 log = logging.getLogger("csi_coach.scan")
 
 OVERLAP = timedelta(minutes=10)  # re-read the last minutes: clocks drift, commits land late
+LOCK_POLL_SECONDS = 1.0  # a scan waiting for the lock looks at its stop request this often
+LOCK_NOTE_SECONDS = 600.0  # and says it is still waiting this often
 # --- loading what a scan needs ------------------------------------------------------
 
 
@@ -126,19 +130,24 @@ def run_scan(
     result = ScanResult(dry_run=dry_run, ruleset=version, state_path=str(path))
 
     try:
-        lock = None if dry_run else ScanLock(path, wait=wait).acquire()
+        lock = None if dry_run else _take_lock(path, wait=wait, stop=stop)
     except OSError as exc:  # the state file's folder cannot be created or written
         raise ConfigError(
             f"cannot create the scan lock beside the state file {path}: {exc.strerror or exc}",
             file=str(config.path), key="state.path", got=config.state.path, has_got=True,
             expected="a file in a folder this user can create files in",
         ) from None
+    if lock is None and not dry_run:  # stopped while waiting for another scan: nothing was done
+        result.interrupted = True
+        result.ended = datetime.now(UTC)
+        return result
     try:
         store = StateStore.open_readonly_or_empty(path) if dry_run else StateStore(path)
         with store:
             if not dry_run:
                 result.scan_id = store.begin_scan([s.name for s in sources], version)
-            budget = WriteBudget(config.comments.max_writes_per_run)
+            budgets = source_budgets([(s.name, s.max_writes_per_run) for s in sources],
+                                     config.comments.max_writes_per_run)
             limiters = _new_limiters() if open_connector is _open_connector else None
             if limiters is not None:
                 limiters.stop = stop  # a stop request ends every retry and rate-limit wait at once
@@ -148,7 +157,7 @@ def run_scan(
                     break
                 result.sources.append(
                     _scan_source(
-                        settings, config, store, evaluate, renderer, fingerprint, budget,
+                        settings, config, store, evaluate, renderer, fingerprint, budgets[settings.name],
                         full=full, dry_run=dry_run, stop=stop, overlap=overlap, limiters=limiters,
                         open_connector=open_connector, on_progress=on_progress, on_dry_write=on_dry_write,
                     )
@@ -168,6 +177,31 @@ def run_scan(
         if lock is not None:
             lock.release()
     return result
+
+
+def _take_lock(path: Path, *, wait: bool, stop: threading.Event) -> ScanLock | None:
+    """The scan lock. Not waiting: LockBusy when another scan holds it (``scan``'s exit 3).
+    Waiting (``run``'s ticks): says so in the log, with who holds it, then again every
+    LOCK_NOTE_SECONDS, and once it has the lock; None when a stop request comes first."""
+    try:
+        return ScanLock(path).acquire()
+    except LockBusy as busy:
+        if not wait:
+            raise
+        log.info("%s; this scan waits for it to finish", str(busy).split(";")[0])
+    started = last_note = time.monotonic()
+    while not stop.is_set():
+        try:
+            lock = ScanLock(path, wait=True, timeout=LOCK_POLL_SECONDS).acquire()
+        except LockBusy:
+            if time.monotonic() - last_note >= LOCK_NOTE_SECONDS:
+                last_note = time.monotonic()
+                log.info("still waiting for the scan lock (%.0f s so far)", last_note - started)
+            continue
+        log.info("the other scan finished; scanning now, after waiting %.0f s for the lock", time.monotonic() - started)
+        return lock
+    log.info("stopped while waiting for the scan lock; this scan is skipped")
+    return None
 
 
 def _note_totals(result: ScanResult, store: StateStore, name: str) -> None:

@@ -1,4 +1,5 @@
-"""``csi-coach run``: stay up and scan on the ``[schedule]`` cron.
+"""The scheduling behind ``csi-coach run`` (the command: ``commands/run.py``): scan on the
+``[schedule]`` cron.
 
 APScheduler 3.x ``BlockingScheduler`` with a ``CronTrigger`` built from the crontab
 line and time zone in the config; ``max_instances=1`` and ``coalesce=True`` so a
@@ -9,20 +10,16 @@ Catch-up: at start-up, when the last successful scan in the state file is older
 than one period of the schedule (or there is none), a scan runs at once.
 
 Each run takes the state lock, waiting for a manual ``csi-coach scan`` to finish
-rather than overlapping it, and re-reads the config so edits to rules, comments
-and sources apply without a restart (the schedule itself is read at start-up).
-
-SIGTERM / SIGINT: the scan in hand finishes its current record, records its
-state, and the process exits 0.
+rather than overlapping it (and saying so in the log). ``between_scans`` runs a
+task (the config reload on SIGHUP) when no scan is in hand, and ``apply`` takes a
+reloaded config: a changed ``[schedule]`` reschedules the cron job.
 """
 
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,11 +29,13 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from csi_coach.config import Config, ScheduleSettings, load_config
-from csi_coach.errors import CoachError, ConfigError
+from csi_coach.config import Config, ScheduleSettings
+from csi_coach.errors import ConfigError
 from csi_coach.scan.state import StateStore
 
 log = logging.getLogger("csi_coach.scheduler")
+
+BETWEEN_WAIT_SECONDS = 30.0  # a scan due while a task runs between scans waits this long for it
 
 
 def make_trigger(schedule: ScheduleSettings, *, file: str | None = None) -> CronTrigger:
@@ -77,34 +76,6 @@ def last_good_scan_start(config: Config) -> datetime | None:
     return row.started if row else None
 
 
-@dataclass
-class ScheduledScan:
-    """What one scheduled run does; injected in tests."""
-
-    config_path: str
-    config: Config
-    stop: threading.Event
-
-    def __call__(self) -> None:
-        from csi_coach.scan.runner import run_scan, setup_logging
-
-        try:
-            self.config = load_config(self.config_path)
-            setup_logging(self.config, interactive=False)
-        except ConfigError as exc:
-            log.error("config error, scanning with the config loaded before: %s", exc)
-        try:
-            result = run_scan(self.config, wait=True, stop=self.stop)
-        except CoachError as exc:
-            log.error("scheduled scan failed: %s", exc)
-            return
-        s = result.summary()
-        log.info(
-            "scheduled scan %s: %d records, %d flagged, %d written, %d deferred, %d failed",
-            s["status"], s["records"], s["flagged"], s["written"], s["deferred"], s["failed"],
-        )
-
-
 class CoachScheduler:
     def __init__(
         self,
@@ -120,13 +91,16 @@ class CoachScheduler:
         self.scheduler = BlockingScheduler(timezone=ZoneInfo(config.schedule.timezone))
         self._job = job
         self._busy = threading.Lock()
+        self._between = threading.Event()  # a task waits for the scan in hand to end (see between_scans)
         self._now = now
         self.runs = 0
 
     def _run_once(self) -> None:
         # The cron job and a catch-up job are two APScheduler jobs: never let them overlap.
-        if not self._busy.acquire(blocking=False):
-            log.info("a scan is already running; this run is skipped")
+        # A task run between scans holds the lock for a moment only: wait for it.
+        if not (self._busy.acquire(blocking=False)
+                or (self._between.is_set() and self._busy.acquire(timeout=BETWEEN_WAIT_SECONDS))):
+            log.info("a scan is already running in this process; this run is skipped")
             return
         try:
             if self.stop.is_set():
@@ -139,7 +113,7 @@ class CoachScheduler:
             self._busy.release()
 
     def start(self) -> None:
-        """Blocks until ``shutdown()`` (or a signal, via ``cli``)."""
+        """Blocks until ``shutdown()`` (``commands/run.py`` calls it on SIGTERM / SIGINT)."""
         grace = self.config.schedule.misfire_grace_seconds
         self.scheduler.add_job(
             self._run_once, self.trigger, id="scan", name="csi-coach scan",
@@ -188,25 +162,35 @@ class CoachScheduler:
         with self._busy:
             pass
 
+    def between_scans(self, task: Callable[[], None]) -> threading.Thread:
+        """Run ``task`` in a thread of its own once no scan is in hand (at once when idle).
+        Signal handlers call this: it never blocks the caller."""
 
-def cli(args: Any) -> int:
-    from csi_coach.scan.runner import setup_logging
+        def work() -> None:
+            self._between.set()
+            try:
+                with self._busy:
+                    if not self.stop.is_set():
+                        task()
+            except Exception:  # keep the scheduler alive whatever the task does
+                log.exception("a task between scans failed")
+            finally:
+                self._between.clear()
 
-    config = load_config(args.config)
-    setup_logging(config, interactive=False)
-    stop = threading.Event()
-    sched = CoachScheduler(config, ScheduledScan(args.config, config, stop), stop=stop)
+        if self._busy.locked():
+            log.info("a scan is in hand: waiting for it to end first")
+        thread = threading.Thread(target=work, name="csi-coach-between-scans", daemon=True)
+        thread.start()
+        return thread
 
-    def on_signal(signum: int, frame: Any) -> None:
-        log.info("received %s: stopping after the record in hand", signal.Signals(signum).name)
-        sched.shutdown()
-
-    old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        sched.start()
-        sched.wait_idle()
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
-    log.info("scheduler stopped")
-    return 0
+    def apply(self, config: Config) -> None:
+        """Use a reloaded config from now on; a changed ``[schedule]`` reschedules the scans."""
+        old, self.config = self.config.schedule, config
+        if config.schedule == old:
+            return
+        self.trigger = make_trigger(config.schedule, file=str(config.path))
+        if self.scheduler.get_job("scan") is not None:
+            self.scheduler.reschedule_job("scan", trigger=self.trigger)
+        next_run = self.trigger.get_next_fire_time(None, self._now())
+        log.info("schedule changed: cron %r (%s); next scan at %s", config.schedule.cron, config.schedule.timezone,
+                 next_run.isoformat() if next_run else "never")

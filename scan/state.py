@@ -22,6 +22,10 @@ connection behind a re-entrant lock. Each public method is one short statement o
 short ``BEGIN IMMEDIATE`` transaction, so worker threads writing ledger rows never wait
 behind a long transaction, and a commit survives the process being killed
 (``synchronous=NORMAL`` in WAL mode).
+
+A state file the bot creates is made 0600 (SQLite gives its -wal and -shm the same
+mode) in folders made 0700, whatever the umask; an existing file keeps its mode.
+Error texts are scrubbed of secrets (redact.py) before they are stored.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
+from csi_coach import redact
+from csi_coach.config.paths import create_private_file
 from csi_coach.errors import StateError
 
 PENDING, POSTED = "pending", "posted"
@@ -249,11 +255,13 @@ class StateStore:
                 self._check_version()
             else:
                 if self.path != ":memory:":
-                    Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                    create_private_file(Path(self.path))
                 self._shared = self._connect() if self._shared_mode else None
                 self._migrate()
         except sqlite3.Error as exc:
             raise StateError(f"cannot open state file {self.path}: {exc}") from exc
+        except OSError as exc:  # creating it or its folder
+            raise StateError(f"cannot create state file {self.path}: {exc.strerror or exc}") from exc
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
@@ -365,7 +373,7 @@ class StateStore:
     def end_scan(self, scan_id: int, status: str, counts: dict[str, Any], *, now: datetime | None = None) -> None:
         self._exec(
             "UPDATE scans SET ended = ?, status = ?, counts = ? WHERE id = ?",
-            (_ts(now or utcnow()), status, json.dumps(counts, sort_keys=True), scan_id),
+            (_ts(now or utcnow()), status, json.dumps(redact.scrub_data(counts), sort_keys=True), scan_id),
         )
 
     def scans(self, limit: int = 20) -> list[ScanRow]:
@@ -435,7 +443,7 @@ class StateStore:
             for u in updates
             if not u.error
         ]
-        bad = [(u.source, u.key, u.number, _ts(u.seen), u.error[:2000]) for u in updates if u.error]
+        bad = [(u.source, u.key, u.number, _ts(u.seen), redact.scrub(u.error)[:2000]) for u in updates if u.error]
         with self._tx() as cur:
             cur.executemany(
                 "INSERT INTO records (source, key, number, digest, category, updated, last_seen, failures, last_error, "

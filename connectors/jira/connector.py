@@ -23,6 +23,18 @@ and so is ``get_in_scope(key)`` (a search for that key within the admin's JQL). 
 ``jira_paging``): each restarts at the minute of the last issue read, so the
 bot's own comments, which move issues to the end of ``ORDER BY updated``,
 cannot make it skip any; an issue changed after it was read comes round again.
+Every listing (searches, comment lists) ends whatever the server answers: a ``PageGuard``
+(``connectors/page_guard.py``) raises ``EndlessListing`` on a ``nextPageToken`` seen before
+in the same query, a page of issues or comments all read before (beyond the re-reads a
+restart or a step back announces) or too many pages (``max_pages``, or twice what
+``total`` needs), and the scan's stop request ends it between pages.
+
+Field mapping: Jira leaves a field the site lacks out of each issue (and answers ``null``
+for one it has that is not set), so every page ``fetch`` reads is counted
+(``connectors.field_census``) before its issues go on: a goal field on none of them
+fails the source with a ``ConfigError`` naming the site's fields, closest first (one
+``GET /field``); another mapped field on none of the issues read, or a goal empty on
+all of them, is a warning (``mapping_warnings``).
 
 Searches go through the library's ``_get_json`` rather than
 ``enhanced_search_issues``: that method first GETs ``/field`` to translate
@@ -46,6 +58,7 @@ import requests
 from jira import JIRA, JIRAError
 
 from csi_coach.config import JiraSettings
+from csi_coach.connectors.field_census import FieldCensus, FieldTally, absent_goal_error, census_warnings
 from csi_coach.connectors.jira.answers import BrokenAnswer, an_object, json_body, listed
 from csi_coach.connectors.jira.comments import (
     account_of,
@@ -56,8 +69,12 @@ from csi_coach.connectors.jira.comments import (
 )
 from csi_coach.connectors.jira.errors import Action, from_exception, from_response
 from csi_coach.connectors.jira.jql import MARKED_CLAUSE, build_jql, jql_time, scope_jql, user_zone
-from csi_coach.connectors.jira.mapping import issue_to_record, parse_jira_time, requested_fields
+from csi_coach.connectors.jira.mapping import field_text, issue_to_record, parse_jira_time, requested_fields
 from csi_coach.connectors.jira.paging import Keyset
+from csi_coach.connectors.page_guard import PageGuard
+from csi_coach.connectors.probe import SourceProbe
+from csi_coach.connectors.tls import pin_verify, tls_verify
+from csi_coach.connectors.transport import decode_failure
 from csi_coach.errors import AmbiguousWrite, BadRequest, CoachError, ConfigError, NotFound, PermissionDenied, TransientError
 from csi_coach.model import BotComment, BrokenRecord, CommentRef, Record
 
@@ -85,7 +102,7 @@ class JiraConnector:
     SEARCH_WINDOW = 10_000
 
     def __init__(self, settings: JiraSettings, session: requests.Session | None = None, *,
-                 now: Callable[[], datetime] | None = None) -> None:
+                 now: Callable[[], datetime] | None = None, stop: threading.Event | None = None) -> None:
         if not settings.jql.strip():
             raise ConfigError(
                 "a JQL restriction is required so the bot never coaches the whole site",
@@ -105,6 +122,8 @@ class JiraConnector:
         self._writes = 0  # comment writes started, for the search's startAt back-off
         self._writes_done = 0  # comment writes answered (or failed): their effect is in place
         self._now = now  # fixes each listing's upper bound (None: ``wall_clock``, looked up per listing)
+        self.stop = stop  # the scan's stop request, checked between pages of every listing
+        self._tally = self.field_tally()  # the mapped fields on the issues the last fetch read
         self.client = self._make_client(settings, session)
 
     @classmethod
@@ -112,9 +131,13 @@ class JiraConnector:
         """Build the project's resilient session for ``settings.url`` and connect."""
         from csi_coach.connectors.transport import RetryPolicy, build_session
 
+        kwargs.setdefault("stop", getattr(limiters, "stop", None))  # the scan's stop request (SIGTERM)
+
         session = build_session(
-            settings.url, policy=policy or RetryPolicy(), limiters=limiters, verify=settings.verify_tls,
+            settings.url, policy=policy or RetryPolicy(), limiters=limiters,
+            verify=tls_verify(settings, warn=True),  # True, False or the ca_bundle path; _make_client pins it
             timeout=settings.timeout_seconds, read_budget=settings.read_budget_seconds,
+            deadline=settings.request_deadline_seconds, max_response_bytes=settings.max_response_bytes,
         )
         return cls(settings, session, **kwargs)
 
@@ -135,7 +158,7 @@ class JiraConnector:
                               has_got=True, expected='"basic" (Cloud: e-mail + API token) or "pat" (Data Center)')
         client = JIRA(
             server=self.base_url,
-            options={"verify": settings.verify_tls, "check_update": False},
+            options={"verify": tls_verify(settings), "check_update": False},
             get_server_info=False,  # the flavor decides; "auto" asks once, lazily
             max_retries=0,  # ours is the only retry layer (see module docstring)
             timeout=settings.timeout_seconds,
@@ -149,6 +172,7 @@ class JiraConnector:
                 lib.headers["User-Agent"] = session.headers["User-Agent"]
             lib.trust_env = session.trust_env
             lib.proxies.update(session.proxies)
+        pin_verify(client._session, tls_verify(settings))  # verify_tls = false / ca_bundle hold whatever $REQUESTS_CA_BUNDLE says
         return client
 
     @property
@@ -178,12 +202,15 @@ class JiraConnector:
             raise TransientError(f"{head}; connection failed ({kind})", url=exc.url) from None
         except CoachError:
             raise
-        except BrokenAnswer as exc:  # a 2xx that is not the API's JSON: never "no issues", never "gone"
+        except (BrokenAnswer, RecursionError, MemoryError) as exc:
+            # a 2xx that is not the API's JSON: never "no issues", never "gone"; JSON nested too
+            # deep to decode (RecursionError) fails this source, not the whole scan
             head = f"Jira source {self.name!r} could not {action.text}"
+            why = str(exc) if isinstance(exc, BrokenAnswer) else f"the answer is {decode_failure(exc)}"
             if action.write:
-                raise AmbiguousWrite(f"{head}; {exc}, so it may or may not have been saved",
+                raise AmbiguousWrite(f"{head}; {why}, so it may or may not have been saved",
                                      url=self.base_url) from None
-            raise TransientError(f"{head}; {exc}", url=self.base_url) from None
+            raise TransientError(f"{head}; {why}", url=self.base_url) from None
         except (requests.RequestException, OSError) as exc:
             raise from_exception(exc, action, source=self.name, url=self.base_url) from None
 
@@ -212,6 +239,16 @@ class JiraConnector:
             return check(data) if check is not None else data
 
         return self._call(action, do)
+
+    def _record(self, issue: Any) -> Record | BrokenRecord:
+        """The issue as a Record, its text fields cut to ``max_field_chars`` (said in the log)."""
+        record = issue_to_record(issue, source=self.name, base_url=self.base_url, fields=self.settings.fields)
+        if isinstance(record, Record):
+            record = record.capped(self.settings.max_field_chars)
+            if record.truncated:
+                log.warning("jira source %s: %s: %s cut to %d characters (max_field_chars); judged on that",
+                            self.name, record.number[:60], ", ".join(record.truncated), self.settings.max_field_chars)
+        return record
 
     # -- flavor and account --------------------------------------------------------------
 
@@ -271,14 +308,16 @@ class JiraConnector:
         # updated in its first seconds until the next scan, even in a full one
         until = jql_time(started + timedelta(minutes=1), zone) if zone is not None else None
         fields = ",".join(requested_fields(self.settings.fields))
+        self._tally = self.field_tally()
         if self.flavor == "cloud":
-            pages = self._cloud_pages(watermark, fields, zone, until=until)
+            pages = self._cloud_pages(watermark, fields, zone, until=until, on_page=self._check_goal_fields)
         else:
-            pages = self._server_pages(watermark, fields, zone, until=until)
+            pages = self._server_pages(watermark, fields, zone, until=until, on_page=self._check_goal_fields)
         count = 0
         for issue in pages:
             count += 1
-            yield issue_to_record(issue, source=self.name, base_url=self.base_url, fields=self.settings.fields)
+            self._tally.add(issue)  # the issues read, each once
+            yield self._record(issue)
         log.info("jira source %s: fetched %d issue(s)", self.name, count)
 
     def get(self, key: str) -> Record | BrokenRecord | None:
@@ -304,7 +343,7 @@ class JiraConnector:
             return None
         if not isinstance(issue, Mapping):
             raise TransientError(f"Jira source {self.name!r} answered issue {key} with a body that is not an issue")
-        return issue_to_record(issue, source=self.name, base_url=self.base_url, fields=self.settings.fields)
+        return self._record(issue)
 
     def get_in_scope(self, key: str) -> Record | BrokenRecord | None:
         """The issue ``key`` only if the admin's JQL still selects it, as ``fetch`` would yield it;
@@ -339,10 +378,10 @@ class JiraConnector:
         if not isinstance(issues[0], Mapping):
             raise TransientError(f"Jira source {self.name!r} answered the search for {key} with a body that is "
                                  "not an issue")
-        return issue_to_record(issues[0], source=self.name, base_url=self.base_url, fields=self.settings.fields)
+        return self._record(issues[0])
 
-    def _cloud_pages(self, watermark: str | None, fields: str, zone: Any,
-                     extra: str = "", until: str | None = None) -> Iterator[dict[str, Any]]:
+    def _cloud_pages(self, watermark: str | None, fields: str, zone: Any, extra: str = "", until: str | None = None,
+                     on_page: Callable[[list[Any]], None] | None = None) -> Iterator[dict[str, Any]]:
         """GET /rest/api/2/search/jql, keyset-paged like Data Center, nextPageToken within a minute.
 
         Atlassian does not document what nextPageToken points at (an offset or
@@ -356,32 +395,36 @@ class JiraConnector:
         """
         action = Action("search issues (GET /rest/api/2/search/jql)", "Browse projects")
         keys = Keyset(watermark, zone_known=zone is not None)
+        guard = self._guard("search issues (GET /rest/api/2/search/jql)")
         token: str | None = None
-        page = 0
         while True:
+            guard.next_page()
             jql = build_jql(self.settings.jql, keys.floor, extra, until)
             params: dict[str, Any] = {"jql": jql, "fields": fields, "maxResults": self.settings.page_size}
             if token:
                 params["nextPageToken"] = token
             data = self._get("search/jql", params, action, _search_answer)
             issues = data["issues"]
-            page += 1
-            log.debug("jira source %s: cloud page %d, %d issue(s), jql %s", self.name, page, len(issues), jql)
-            yield from self._fresh(issues, keys, zone)
+            log.debug("jira source %s: cloud page %d, %d issue(s), jql %s", self.name, guard.pages, len(issues), jql)
+            if on_page is not None:  # sees the page before any of its issues goes on
+                on_page(issues)
+            fresh = self._fresh(issues, keys, zone)
+            yield from fresh
             next_token = data.get("nextPageToken")
             if data.get("isLast") is True or not next_token or not issues:
                 return
+            guard.page_read(len(issues), len(fresh))
             restart = keys.restart_at()
             if restart is not None:
                 keys.restart(restart)
+                guard.allow_rereads(len(keys))  # the issues of the restart minute come again
                 token = None
                 continue
-            if next_token == token:
-                raise TransientError(f"Jira source {self.name!r}: search returned the same nextPageToken twice")
+            guard.seen(("token", jql, str(next_token)), f"the nextPageToken {str(next_token)[:40]!r}")
             token = next_token
 
-    def _server_pages(self, watermark: str | None, fields: str, zone: Any,
-                      extra: str = "", until: str | None = None) -> Iterator[dict[str, Any]]:
+    def _server_pages(self, watermark: str | None, fields: str, zone: Any, extra: str = "", until: str | None = None,
+                      on_page: Callable[[list[Any]], None] | None = None) -> Iterator[dict[str, Any]]:
         """GET /rest/api/2/search, keyset-paged (see ``jira_paging``): one request per page.
 
         Each next page restarts at ``updated >= "<minute of the last issue>"``
@@ -408,10 +451,12 @@ class JiraConnector:
         action = Action("search issues (GET /rest/api/2/search)", "Browse projects")
         size = self.settings.page_size
         keys = Keyset(watermark, zone_known=zone is not None)
+        guard = self._guard("search issues (GET /rest/api/2/search)")
         start = 0
         total_before: int | None = None  # the query's total at its previous page
         backed = 0  # how far the last step backed off ahead of seeing the new total
         while True:
+            guard.next_page()
             jql = build_jql(self.settings.jql, keys.floor, extra, until)
             params = {"jql": jql, "fields": fields, "startAt": start, "maxResults": size}
             done_now = self._writes_answered()
@@ -424,17 +469,27 @@ class JiraConnector:
             if total is not None and total_before is not None and total_before - total > backed:
                 # More issues left the listing since the last page than the step backed off
                 # for: this page starts past unread ones. Ask again further back, yield nothing.
-                start = max(0, start - (total_before - total - backed))
+                back = min(start, total_before - total - backed)
+                start -= back
                 total_before, backed = total, 0
+                guard.allow_rereads(back)
+                guard.expect_rows(total - start, size)
                 continue
-            yield from self._fresh(issues, keys, zone)
+            if on_page is not None:  # sees the page before any of its issues goes on
+                on_page(issues)
+            fresh = self._fresh(issues, keys, zone)
+            yield from fresh
             if not issues or (total is not None and start + len(issues) >= total):
                 return
+            guard.page_read(len(issues), len(fresh))
+            if total is not None:
+                guard.expect_rows(total - start - len(issues), size)
             restart = keys.restart_at()
             if restart is None:
                 backed = self._write_count() - done_now  # started by now, not answered before this page
                 total_before = total
                 start = max(0, start + len(issues) - backed)
+                guard.allow_rereads(backed)
                 if start + size <= self.SEARCH_WINDOW:
                     continue
                 restart = keys.last_minute
@@ -446,14 +501,18 @@ class JiraConnector:
                 log.info("jira source %s: %d-result window reached; restarting at updated >= %s",
                          self.name, self.SEARCH_WINDOW, restart)
             keys.restart(restart)
+            guard.allow_rereads(len(keys))  # the issues of the restart minute come again
             start, total_before, backed = 0, None, 0
 
-    def _fresh(self, issues: list[dict[str, Any]], keys: Keyset, zone: Any) -> Iterator[dict[str, Any]]:
+    def _guard(self, listing: str) -> PageGuard:
+        """A fresh guard for one listing: it ends, whatever the server answers (see ``page_guard``)."""
+        return PageGuard(f"Jira source {self.name!r}: {listing}", max_pages=self.settings.max_pages, stop=self.stop)
+
+    def _fresh(self, issues: list[dict[str, Any]], keys: Keyset, zone: Any) -> list[dict[str, Any]]:
         """The page's issues not yet read unchanged in this fetch."""
         keys.new_page()
-        for issue in issues:
-            if keys.fresh(str(issue.get("key")), self._updated_value(issue), self._issue_minute(issue, zone)):
-                yield issue
+        return [issue for issue in issues
+                if keys.fresh(str(issue.get("key")), self._updated_value(issue), self._issue_minute(issue, zone))]
 
     def _updated_value(self, issue: Mapping[str, Any]) -> Any:
         values = issue.get("fields")
@@ -494,6 +553,59 @@ class JiraConnector:
         values = issue.get("fields") or {}
         moment = parse_jira_time(values.get(self.settings.fields.updated)) if isinstance(values, Mapping) else None
         return jql_time(moment, zone) if moment is not None else None
+
+    # -- the field mapping ---------------------------------------------------------------
+
+    def field_tally(self) -> FieldTally:
+        """A running count of which mapped fields issues carry, and on how many each holds a value."""
+        return FieldTally(requested_fields(self.settings.fields), fields_of=_issue_fields,
+                          has_value=lambda value: bool(field_text(value)))
+
+    def page_census(self, issues: list[Any]) -> FieldCensus:
+        """Which mapped fields the issues of a search page carry, and on how many each holds a value."""
+        tally = self.field_tally()
+        for issue in issues:
+            tally.add(issue)
+        return tally.census()
+
+    def _check_goal_fields(self, issues: list[Any]) -> None:
+        """Per page of ``fetch``: a goal field on none of its issues ends the listing (see the module
+        docstring), before any issue of the page goes on."""
+        census = self.page_census(issues)
+        for name in self.settings.fields.goal:
+            if census.absent(name):
+                raise self.absent_goal(name, census)
+
+    def absent_goal(self, name: str, census: FieldCensus) -> ConfigError:
+        """The config error for a goal field none of a page's issues carries."""
+        return absent_goal_error(name, census, source=self.name, config_file=self.settings.auth.config_file,
+                                 available=self.available_fields(), vendor=f"Jira ({self.base_url})")
+
+    def available_fields(self) -> list[str]:
+        """The site's fields as "id (name)" (``GET /field``, one request; [] when it fails)."""
+        try:
+            listed_fields = self._get("field", {}, Action("list the site's fields (GET /field)", "Browse projects"),
+                                      listed_items)
+        except CoachError as exc:
+            log.warning("jira source %s: cannot list the site's fields: %s", self.name, exc)
+            return []
+        out = []
+        for f in listed_fields:
+            fid = str(f.get("id", "")) if isinstance(f, Mapping) else ""
+            name = str(f.get("name", "")) if isinstance(f, Mapping) else ""
+            if fid:
+                out.append(f"{fid} ({name})" if name and name != fid else fid)
+        return out
+
+    def mapping_warnings(self) -> list[str]:
+        """Mapped fields on none of the issues the last ``fetch`` read; a goal empty on all of them."""
+        return census_warnings(self._tally.census(), self.settings.fields, source=self.name, skip=("key",))
+
+    def probe(self) -> SourceProbe:
+        """The checks of ``check-config --connect`` (``connectors.jira.probe``); writes nothing."""
+        from csi_coach.connectors.jira.probe import probe
+
+        return probe(self)
 
     # -- comments ------------------------------------------------------------------------
 
@@ -538,8 +650,11 @@ class JiraConnector:
     def _issue_comments(self, key: str) -> Iterator[dict[str, Any]]:
         """GET /issue/{key}/comment page by page, with properties expanded where supported."""
         action = Action(f"list the comments of {key}", "Browse projects")
+        guard = self._guard(f"list the comments of {key}")
+        ids: set[str] = set()
         start = 0
         while True:
+            guard.next_page()
             params = {"startAt": start, "maxResults": COMMENT_PAGE, "expand": "properties"}
             data = self._get(f"issue/{key}/comment", params, action, lambda d: _page_of(d, "comments"))
             comments = data["comments"]
@@ -548,6 +663,8 @@ class JiraConnector:
             total = data.get("total")
             if not comments or not isinstance(total, int) or start >= total:
                 return
+            guard.page_read(len(comments), _new_ids(comments, ids))
+            guard.expect_rows(total - start, COMMENT_PAGE)
 
     def _with_properties(self, key: str, comments: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The same comments re-read with properties (Cloud: POST /comment/list?expand=properties)."""
@@ -556,17 +673,23 @@ class JiraConnector:
         expanded: dict[str, dict[str, Any]] = {}
         for i in range(0, len(ids), COMMENT_LIST_MAX_IDS):
             chunk = ids[i:i + COMMENT_LIST_MAX_IDS]
+            guard = self._guard(f"read comment properties on {key}")
+            read: set[str] = set()
             start = 0
             while True:  # a PageBeanComment: follow isLast
+                guard.next_page()
                 params = {"expand": "properties", "startAt": start}
                 data = self._send("POST", "comment/list", {"ids": chunk}, action, params=params,
                                   check=lambda d: _page_of(d, "values"))
                 values = data["values"]
                 for c in values:
-                    expanded[str(c.get("id"))] = c
+                    if isinstance(c, dict):
+                        expanded[str(c.get("id"))] = c
                 start += len(values)
                 if data.get("isLast", True) or not values:
                     break
+                guard.page_read(len(values), _new_ids(values, read))
+                guard.expect_rows(len(chunk) - start, len(values))
         return [expanded.get(str(c.get("id")), c) for c in comments]
 
     def post(self, record: Record, body: str, marker: str, *, version: str = "") -> CommentRef:
@@ -646,6 +769,30 @@ def _page_of(data: Any, name: str) -> Mapping[str, Any]:
     """A page of a listing: an object holding a ``name`` list (else ``BrokenAnswer``)."""
     listed(data, name)
     return an_object(data, f"a page of {name}")
+
+
+def _new_ids(items: list[Any], seen: set[str]) -> int:
+    """How many of a page's comments have an id not in ``seen`` (which takes them in)."""
+    new = 0
+    for item in items:
+        cid = str(item.get("id", "")) if isinstance(item, Mapping) else ""
+        if cid and cid not in seen:
+            seen.add(cid)
+            new += 1
+    return new
+
+
+def _issue_fields(issue: Any) -> Mapping[str, Any] | None:
+    """An issue's ``fields`` object (None: not an issue)."""
+    values = issue.get("fields") if isinstance(issue, Mapping) else None
+    return values if isinstance(values, Mapping) else None
+
+
+def listed_items(data: Any) -> list[Any]:
+    """A bare JSON list (``GET /field``), else ``BrokenAnswer``."""
+    if not isinstance(data, list):
+        raise BrokenAnswer(f"a list was expected, not {type(data).__name__}")
+    return data
 
 
 def _search_answer(data: Any) -> Mapping[str, Any]:

@@ -29,8 +29,16 @@ import requests
 from requests.auth import AuthBase, HTTPBasicAuth
 
 from csi_coach.config import ServiceNowSettings
-from csi_coach.connectors.transport import vendor_message
-from csi_coach.errors import AuthError, ConfigError, RemoteError, TransientError
+from csi_coach.connectors.transport import DECODE_ERRORS, vendor_message
+from csi_coach.errors import (
+    AnswerTooLarge,
+    AuthError,
+    CertificateFailed,
+    ConfigError,
+    RedirectRefused,
+    RemoteError,
+    TransientError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -146,8 +154,12 @@ class OAuthSnAuth(SnAuth):
         data = dict(form, client_id=self._client[0], client_secret=self._client[1])
         self.fetches += 1
         try:
+            # Through the source's session: a redirect of this POST to another host is refused
+            # there (RedirectRefused), so the form (secret, password) is never re-sent elsewhere.
             resp = self._session.post(self._url, data=data, timeout=self._timeout,
                                       headers={"Accept": "application/json"})
+        except (RedirectRefused, CertificateFailed, AnswerTooLarge):
+            raise  # not transient: the message says what to fix
         except RemoteError as exc:  # rate limited / ambiguous / transient from the transport
             raise TransientError(f"could not get an OAuth token from {self._url}: {exc.message}",
                                  url=self._url) from None
@@ -168,7 +180,7 @@ class OAuthSnAuth(SnAuth):
             )
         try:
             body: Any = resp.json()
-        except ValueError:
+        except DECODE_ERRORS:
             body = None
         token = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:

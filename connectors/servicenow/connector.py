@@ -15,7 +15,11 @@ ambiguous write.
 
 Paging (``_keyset_pages``): keyset on ``(sys_updated_on, sys_id)`` with an upper bound
 fixed when the listing starts, no offset. Its docstring argues why no interleaving of
-the bot's writes and owners' edits with the page reads can skip a record.
+the bot's writes and owners' edits with the page reads can skip a record. Every listing
+(records, ``marked_keys``, ``bot_comments``) ends whatever the instance answers: a
+``PageGuard`` (``connectors/page_guard.py``) raises ``EndlessListing`` on a page sent
+twice, a page of rows already read, or too many pages, and the scan's stop request ends
+it between pages.
 
 Vendor facts relied on (ServiceNow Table API docs and KB0534905):
 - ``sysparm_display_value=all`` gives ``{"display_value", "value"}`` per
@@ -26,8 +30,11 @@ Vendor facts relied on (ServiceNow Table API docs and KB0534905):
   (and needs script evaluation in queries). So the watermark is sent as a
   plain UTC value: ``sys_updated_on>=2026-01-31 23:59:00``.
 - Invalid parts of an encoded query are silently ignored, and so are unknown
-  names in ``sysparm_fields``; the connector warns when a mapped field is
-  missing from the records it gets back.
+  names in ``sysparm_fields`` (left out of each row). So every page ``fetch`` reads is
+  counted (``connectors.field_census``) before its rows go on: a goal field on none of
+  them fails the source with a ``ConfigError`` naming the table's fields, closest first
+  (one more request, ``available_fields``); another mapped field on none of the rows
+  read, or a goal empty on all of them, is a warning (``mapping_warnings``).
 - ``sysparm_no_count=true`` skips the COUNT(*) the instance runs per page.
 - Journal entries live in ``sys_journal_field`` (element_id = record sys_id,
   element = field, name = table) and cannot be edited: an "update" is a new entry.
@@ -42,6 +49,7 @@ Vendor facts relied on (ServiceNow Table API docs and KB0534905):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -57,9 +65,13 @@ import requests
 from requests import Response  # in the class, ``requests`` names its request counter
 
 from csi_coach.config import ServiceNowSettings
+from csi_coach.connectors.field_census import FieldCensus, FieldTally, absent_goal_error, census_warnings
+from csi_coach.connectors.page_guard import PageGuard
+from csi_coach.connectors.probe import SourceProbe
 from csi_coach.connectors.servicenow.auth import SnAuth, auth_from_settings
-from csi_coach.connectors.transport import RetryPolicy, build_session, error_for
-from csi_coach.errors import AmbiguousWrite, CoachError, TransientError
+from csi_coach.connectors.tls import pin_verify, tls_verify
+from csi_coach.connectors.transport import DECODE_ERRORS, RetryPolicy, build_session, decode_failure, error_for
+from csi_coach.errors import AmbiguousWrite, CoachError, ConfigError, TransientError
 from csi_coach.model import MARKER_PREFIX, MARKER_RE, BotComment, BrokenRecord, CommentRef, Record
 
 log = logging.getLogger(__name__)
@@ -153,6 +165,13 @@ def field_value(item: Mapping[str, Any], name: str) -> str:
     return "" if v is None else str(v)
 
 
+def _cell_text(cell: Any) -> str:
+    """What a field's answer holds, shown or stored ("" when neither)."""
+    if isinstance(cell, Mapping):
+        return str(cell.get("display_value") or cell.get("value") or "").strip()
+    return "" if cell is None else str(cell).strip()
+
+
 def field_display(item: Mapping[str, Any], name: str) -> str:
     """What a person sees: ``display_value`` (names for references, labels for choices)."""
     v = item.get(name)
@@ -177,8 +196,8 @@ def _json_body(resp: requests.Response, action: str) -> Any:
     else:
         try:
             return json.loads(text)
-        except ValueError:
-            why = f"a body that is not complete JSON ({len(text)} characters, cut off or garbled)"
+        except DECODE_ERRORS as exc:  # RecursionError too: a hostile nesting ends this source, not the scan
+            why = f"{decode_failure(exc)} ({len(text)} characters)"
     raise TransientError(f"ServiceNow answered {action} with {why}", status=resp.status_code, url=url)
 
 
@@ -206,6 +225,7 @@ class ServiceNowConnector:
         *,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        stop: threading.Event | None = None,
     ) -> None:
         self.settings = settings
         self.name = settings.name
@@ -214,8 +234,12 @@ class ServiceNowConnector:
         self.session = session
         self.auth: SnAuth = auth_from_settings(settings, session, clock=clock)
         self._now = now  # the wall clock that fixes each listing's upper bound
+        self.stop = stop  # the scan's stop request, checked between pages of every listing
         self._sent = 0
         self._sent_lock = threading.Lock()  # pages, journal reads and writes run in worker threads
+        self._bot_user: str | None = None  # the user_name the bot writes as, found once (``bot_user``)
+        self._bot_user_lock = threading.Lock()
+        self._tally = self.field_tally()  # the mapped fields on the rows the last fetch read
 
     @property
     def requests(self) -> int:
@@ -227,10 +251,14 @@ class ServiceNowConnector:
     def open(cls, settings: ServiceNowSettings, *, limiters: Any, policy: RetryPolicy | None = None,
              **kwargs: Any) -> ServiceNowConnector:
         """Build the project's resilient session for ``settings.url`` and connect."""
+        kwargs.setdefault("stop", getattr(limiters, "stop", None))  # the scan's stop request (SIGTERM)
+        verify = tls_verify(settings, warn=True)  # True, False or the ca_bundle path
         session = build_session(settings.url, policy=policy or RetryPolicy(), limiters=limiters,
-                                verify=settings.verify_tls, timeout=settings.timeout_seconds,
-                                read_budget=settings.read_budget_seconds)
-        return cls(settings, session, **kwargs)
+                                verify=verify, timeout=settings.timeout_seconds,
+                                read_budget=settings.read_budget_seconds,
+                                deadline=settings.request_deadline_seconds,
+                                max_response_bytes=settings.max_response_bytes)
+        return cls(settings, pin_verify(session, verify), **kwargs)
 
     # -- one request, errors converted ---------------------------------------------------
 
@@ -312,25 +340,26 @@ class ServiceNowConnector:
         size = self.settings.page_size
         stats = {"pages": 0}
         count = 0
-        checked_fields = False
         until = self._now()
+        self._tally = self.field_tally()
         rows = self._keyset_pages(self.table, self.settings.query, self.settings.fields.updated, since,
                                   lambda query, offset: self._read_params(fields, query, size, offset),
-                                  action=f"read {self.table}", stats=stats, until=until)
+                                  action=f"read {self.table}", stats=stats, until=until,
+                                  on_page=self._check_goal_fields)
         for item in rows:
-            if not checked_fields and isinstance(item, Mapping):
-                self._warn_missing(item, fields)
-                checked_fields = True
             count += 1
+            self._tally.add(item)  # the rows read, each once
             yield self._to_record(item)
         log.info("servicenow source %s: fetched %d record(s) from %s in %d page(s)",
                  self.name, count, self.table, stats["pages"])
 
     def _keyset_pages(self, table: str, base_query: str, stamp: str, since: datetime | None,
                       params_for: Callable[[str, int], dict[str, str]], *, action: str,
-                      stats: dict[str, int], until: datetime | None = None) -> Iterator[Any]:
+                      stats: dict[str, int], until: datetime | None = None,
+                      on_page: Callable[[list[Any]], None] | None = None) -> Iterator[Any]:
         """The rows of ``base_query`` with ``stamp`` in [``since``, ``until``], ordered by
-        ``(stamp, sys_id)``, one page in memory.
+        ``(stamp, sys_id)``, one page in memory; ``on_page`` sees each page before its rows
+        are yielded (and may raise to end the listing).
 
         Keyset paging: each next page asks for the rows whose key ``(stamp, sys_id)``
         is greater than the last row read (see ``build_query``), from offset 0.
@@ -361,14 +390,22 @@ class ServiceNowConnector:
         with no row to take a key from (all hidden) is stepped over with an
         offset within the same query: the one place where an offset remains,
         and it only counts rows the bot cannot see.
+
+        None of that lets a misbehaving instance keep the listing going (``PageGuard``):
+        a page answered again byte for byte, a page whose rows all lie at or behind the
+        cursor, or more pages than ``max_pages`` (or than twice what ``X-Total-Count``
+        needs) end it with ``EndlessListing`` once the instance says more follows; empty
+        pages (all hidden) count only towards the cap.
         """
         size = self.settings.page_size
         floor = sn_time(since) if since is not None else None
         ceiling = sn_time(until) if until is not None else None
+        guard = self._guard(action)
         cursor: tuple[str, str] | None = None
         offset = 0
         counted = False
         while True:
+            guard.next_page()
             params = params_for(build_query(base_query, stamp, floor, until=ceiling, after=cursor), offset)
             if counted:
                 params.pop("sysparm_no_count", None)
@@ -377,26 +414,40 @@ class ServiceNowConnector:
             stats["pages"] = stats.get("pages", 0) + 1
             log.debug("servicenow source %s: page %d, %d row(s), query %s offset %d",
                       self.name, stats["pages"], len(page), params["sysparm_query"], offset)
+            digest = hashlib.blake2b(resp.content, digest_size=16).digest() if page else None
+            if on_page is not None:
+                on_page(page)
             last: tuple[str, str] | None = None
+            new = 0
             for item in page:
                 key = _row_key(item, stamp)
                 if key is not None:
                     if cursor is not None and key <= cursor:
-                        # read already: the instance dropped the keyset terms (it ignores
-                        # terms it cannot read) or a proxy served an old page
+                        # read already: a proxy served an old page, or the instance dropped
+                        # the keyset terms (it ignores terms it cannot read); the guard ends
+                        # the listing when a whole page is such rows
                         continue
                     last = key
+                new += 1  # a row without a key cannot be told apart: the page digest guards it
                 yield item
-            more, counted = self._more(resp, len(page), offset, size, counted)
+            more, counted = self._more(resp, len(page), offset, size, counted, guard)
             if not more:
                 return
+            if digest is not None:  # each page asks past the last: the same rows twice is a server going round
+                guard.seen(("page", digest), "a page (the same rows, byte for byte)")
+            guard.page_read(len(page), new)
             if last is not None and (cursor is None or last > cursor):
                 cursor, offset = last, 0
             else:  # nothing to take a key from: every row of the page is hidden from the bot
                 offset += size
 
+    def _guard(self, action: str) -> PageGuard:
+        """A fresh guard for one listing: it ends, whatever the server answers (see ``page_guard``)."""
+        return PageGuard(f"ServiceNow source {self.name!r}: {action}", max_pages=self.settings.max_pages,
+                         stop=self.stop)
+
     def _more(self, resp: Response, returned: int, offset: int, size: int,
-              counted: bool) -> tuple[bool, bool]:
+              counted: bool, guard: PageGuard) -> tuple[bool, bool]:
         """Whether rows follow the page read at ``offset``, and whether to ask for a count next.
 
         ACLs hide rows after the limit, so a short page proves nothing. What the
@@ -404,10 +455,11 @@ class ServiceNowConnector:
         counted, else the ``Link`` header (rel="next" while the window it read was
         full). With neither (suppressed or stripped by a proxy), a full page goes
         on and a short one is followed by one counted request (no
-        ``sysparm_no_count``), whose ``X-Total-Count`` decides.
+        ``sysparm_no_count``), whose ``X-Total-Count`` decides (and caps the pages left, ``guard``).
         """
         total = resp.headers.get("X-Total-Count", "").strip()
         if total.isdigit():
+            guard.expect_rows(int(total) - offset - size, size)
             return offset + size < int(total), counted
         link = resp.headers.get("Link")
         if link:
@@ -472,6 +524,57 @@ class ServiceNowConnector:
             self._warn_missing(page[0], fields)
         return self._to_record(page[0])
 
+    # -- the field mapping ---------------------------------------------------------------
+
+    def field_tally(self) -> FieldTally:
+        """A running count of which mapped fields rows carry, and on how many each holds a value."""
+        return FieldTally(self.requested_fields(), fields_of=lambda row: row if isinstance(row, Mapping) else None,
+                          has_value=lambda cell: bool(_cell_text(cell)))
+
+    def page_census(self, page: list[Any]) -> FieldCensus:
+        """Which mapped fields the rows of ``page`` carry, and on how many each holds a value."""
+        tally = self.field_tally()
+        for row in page:
+            tally.add(row)
+        return tally.census()
+
+    def _check_goal_fields(self, page: list[Any]) -> None:
+        """Per page of ``fetch``: a goal field on none of its rows ends the listing (see the module
+        docstring), before any row of the page goes on."""
+        census = self.page_census(page)
+        for name in self.settings.fields.goal:
+            if census.absent(name):
+                raise self.absent_goal(name, census)
+
+    def absent_goal(self, name: str, census: FieldCensus) -> ConfigError:
+        """The config error for a goal field none of a page's rows carries."""
+        return absent_goal_error(name, census, source=self.name, config_file=self.settings.auth.config_file,
+                                 available=self.available_fields(), vendor=f"ServiceNow table {self.table}")
+
+    def available_fields(self) -> list[str]:
+        """The fields of the table the bot may read: the columns of one row read without
+        ``sysparm_fields`` (one request; [] when no row comes back or the read fails)."""
+        params = {"sysparm_query": self.settings.query, "sysparm_limit": "1", "sysparm_no_count": "true",
+                  "sysparm_exclude_reference_link": "true"}
+        action = f"list the fields of {self.table}"
+        try:
+            rows = self._result(self._request("GET", f"/api/now/table/{self.table}", params=params, action=action,
+                                              empty_404=True), action)
+        except CoachError as exc:
+            log.warning("servicenow source %s: cannot list the fields of %s: %s", self.name, self.table, exc)
+            return []
+        return sorted(rows[0]) if rows and isinstance(rows[0], Mapping) else []
+
+    def mapping_warnings(self) -> list[str]:
+        """Mapped fields on none of the rows the last ``fetch`` read; a goal empty on all of them."""
+        return census_warnings(self._tally.census(), self.settings.fields, source=self.name)
+
+    def probe(self) -> SourceProbe:
+        """The checks of ``check-config --connect`` (``connectors.servicenow.probe``); writes nothing."""
+        from csi_coach.connectors.servicenow.probe import probe
+
+        return probe(self)
+
     def _warn_missing(self, item: Mapping[str, Any], fields: list[str]) -> None:
         missing = [f for f in fields if f not in item]
         if missing:
@@ -495,7 +598,7 @@ class ServiceNowConnector:
         labels: tuple[str, ...] = ()
         if f.labels:
             labels = tuple(x.strip() for x in field_display(item, f.labels).split(",") if x.strip())
-        return Record(
+        record = Record(
             source=self.name,
             key=sys_id,
             number=number,
@@ -510,32 +613,82 @@ class ServiceNowConnector:
             updated=moment,
             container=self.table,
             raw=item,
-        )
+        ).capped(self.settings.max_field_chars)
+        if record.truncated:
+            log.warning("servicenow source %s: %s: %s cut to %d characters (max_field_chars); judged on that",
+                        self.name, record.number[:60], ", ".join(record.truncated), self.settings.max_field_chars)
+        return record
 
     def record_url(self, sys_id: str) -> str:
         return f"{self.base_url}/nav_to.do?uri={self.table}.do?sys_id={quote(sys_id, safe='')}"
 
     # -- comments ------------------------------------------------------------------------
 
+    def bot_user(self) -> str:
+        """The ``user_name`` of the bot's account, which ServiceNow writes as ``sys_created_by`` on
+        each journal entry the bot adds; found once per connector.
+
+        ``bot_user`` from the config when set; else the login user name (``basic``,
+        ``oauth_password``: the session user is the account logged in as); else
+        (``oauth_client_credentials`` acts as the OAuth entity's "OAuth Application User",
+        ``api_key`` as the key's user) one look-up, ``GET sys_user`` with
+        ``sysparm_query=sys_id=javascript:gs.getUserID()`` (the platform's "is me"
+        filter), ``sysparm_limit=2``. It must answer exactly one row: an instance that
+        does not evaluate the term ignores it and answers every user, which is refused
+        (a ``ConfigError`` asking for ``bot_user``) rather than taking anyone for the bot.
+        """
+        with self._bot_user_lock:
+            if self._bot_user is None:
+                self._bot_user = self._find_bot_user()
+            return self._bot_user
+
+    def _find_bot_user(self) -> str:
+        if self.settings.bot_user:
+            return self.settings.bot_user
+        auth = self.settings.auth
+        if auth.method in ("basic", "oauth_password"):
+            return auth.secret("username", key=f"sources.{self.name}.auth.username_env").reveal().strip()
+        action = "find out which user the bot is (sys_user, sys_id=javascript:gs.getUserID())"
+        params = {"sysparm_query": "sys_id=javascript:gs.getUserID()", "sysparm_fields": "user_name,sys_id",
+                  "sysparm_exclude_reference_link": "true", "sysparm_no_count": "true", "sysparm_limit": "2"}
+        rows = self._result(self._request("GET", "/api/now/table/sys_user", params=params, action=action,
+                                          empty_404=True), action)
+        names = [field_value(r, "user_name").strip() for r in rows if isinstance(r, Mapping)]
+        if len(rows) == 1 and names and names[0]:
+            log.info("servicenow source %s: the bot writes as %r (from sys_user)", self.name, names[0])
+            return names[0]
+        raise ConfigError(
+            f"cannot tell which ServiceNow user the bot is ({auth.method} auth): sys_user answered "
+            f"{len(rows)} row(s) for the current user, so the bot could not tell its own journal entries "
+            "from anyone else's", file=auth.config_file or None, key=f"sources.{self.name}.bot_user",
+            expected="bot_user = the user_name of the account the bot's OAuth application or API key acts as")
+
     def bot_comments(self, record: Record) -> list[BotComment]:
-        """The bot's journal entries on the record (found by marker), oldest first.
+        """The bot's journal entries on the record, oldest first: entries carrying the marker
+        and written by the bot's own account (``sys_created_by`` is ``bot_user()``, compared
+        without regard to case as ServiceNow's user names are), so a marker quoted or forged
+        by anyone else never passes for the bot's coaching.
 
         Each entry's ``ref.comment_id`` is its ``sys_journal_field`` sys_id and
         ``created`` its ``sys_created_on`` (UTC): the pipeline settles an
         ambiguous write by the marker, skipping ids it already knows and entries
         far older than the write (an earlier coaching on the same finding).
         """
+        me = self.bot_user().casefold()
         field = self.settings.journal_field
         query = (f"element_id={record.key}^name={self.table}^element={field}"
                  f"^valueLIKE{MARKER_PREFIX}^ORDERBYsys_created_on^ORDERBYsys_id")
         action = f"read the {field} of {record.number or record.key} ({JOURNAL_TABLE})"
+        guard = self._guard(action)
+        read: set[str] = set()
         out: list[BotComment] = []
         offset = 0
         counted = False
         while True:
+            guard.next_page()
             params = {
                 "sysparm_query": query,
-                "sysparm_fields": "sys_id,value,sys_created_on",
+                "sysparm_fields": "sys_id,value,sys_created_on,sys_created_by",
                 "sysparm_exclude_reference_link": "true",
                 "sysparm_limit": str(JOURNAL_PAGE),
                 "sysparm_offset": str(offset),
@@ -545,12 +698,17 @@ class ServiceNowConnector:
             resp = self._request("GET", f"/api/now/table/{JOURNAL_TABLE}", params=params, action=action,
                                  empty_404=True)
             rows = self._result(resp, action)
+            new = 0
             for row in rows:
                 if not isinstance(row, Mapping):
                     continue
+                entry_id = field_value(row, "sys_id")
+                if entry_id and entry_id not in read:
+                    read.add(entry_id)
+                    new += 1
                 body = field_value(row, "value")
                 m = MARKER_RE.search(body)
-                if not m:
+                if not m or field_value(row, "sys_created_by").strip().casefold() != me:
                     continue
                 out.append(BotComment(
                     ref=CommentRef(self.name, record.key, field_value(row, "sys_id")),
@@ -560,9 +718,10 @@ class ServiceNowConnector:
                     editable=False,
                 ))
             # ACLs may shorten a page while entries follow: the headers decide, as in fetch.
-            more, counted = self._more(resp, len(rows), offset, JOURNAL_PAGE, counted)
+            more, counted = self._more(resp, len(rows), offset, JOURNAL_PAGE, counted, guard)
             if not more:
                 return out
+            guard.page_read(len(rows), new)
             offset += JOURNAL_PAGE
 
     def marked_keys(self, since: datetime | None) -> set[str]:

@@ -59,6 +59,8 @@ class BuildContext:
     key: str  # "rule.<id>"
     origins: Origins
     params: dict[str, Any]
+    # The shipped rules' regex patterns, which keep Python's re (rules.patterns).
+    vetted_patterns: frozenset[str] = frozenset()
 
 
 _new = object.__new__

@@ -7,6 +7,10 @@ r"""kind = "regex": a regular expression in the scoped fields.
     ignore_case = true     # default
     negation = false       # true: skip matches inside a negation's scope
     max_evidence = 0       # stop after this many matches (0: all); 1 when only "holds" matters
+
+A pattern you write runs on RE2, in time linear in the field; one RE2 cannot run
+(lookaround, back-references...) is refused at load. The shipped patterns run on
+Python's re, vetted (see rules.patterns).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from csi_coach.rules import params as P
 from csi_coach.rules.kinds.base import NO, BuildContext, Match, in_scope, make_evidence
 from csi_coach.rules.literals import gate
 from csi_coach.rules.lowered import lowered_twin, plain
+from csi_coach.rules.patterns import EXPECTED, LinearPattern, compile_linear, refusal
 
 PARAMS = {
     "pattern": P.REGEX,
@@ -32,7 +37,8 @@ PARAMS = {
 
 @dataclass(frozen=True)
 class RegexCondition:
-    regex: re.Pattern
+    # RE2 for a pattern an admin wrote; Python's re for a shipped (vetted) one: rules.patterns.
+    regex: re.Pattern | LinearPattern
     fields: tuple[str, ...]
     negation: bool
     max_evidence: int = 0
@@ -69,6 +75,8 @@ class RegexCondition:
         text = ctx.text(f)
         if not text or (self.gate is not None and not self.gate(text)):
             return ()
+        if isinstance(self.regex, LinearPattern):
+            return self._linear_field(ctx, f, text, self.regex)
         rx, subject = self.regex, text
         if self.twin is not None and plain(text):
             # Case ignored: the same spans from the case-sensitive twin over the lower-cased
@@ -97,10 +105,32 @@ class RegexCondition:
                 break
         return tuple(found)
 
+    def _linear_field(self, ctx, f: str, text: str, rx: LinearPattern) -> tuple[Evidence, ...]:
+        """The same for an admin's pattern, run by RE2 (it ignores case itself: no twin)."""
+        found: list[Evidence] = []
+        for s, e in rx.spans(text):
+            if e == s or (self.negation and ctx.negated_at(f, s)):
+                continue
+            found.append(make_evidence(f, text[s:e], s, e))
+            if len(found) == self.max_evidence:
+                break
+        return tuple(found)
+
+    @property
+    def ignore_case(self) -> bool:
+        rx = self.regex
+        return rx.ignore_case if isinstance(rx, LinearPattern) else bool(rx.flags & re.IGNORECASE)
+
 
 def build(b: BuildContext) -> RegexCondition:
     p = b.params
-    flags = re.IGNORECASE if p["ignore_case"] else 0
-    regex = re.compile(p["pattern"], flags)
-    return RegexCondition(regex, tuple(p["fields"]), p["negation"], p["max_evidence"], gate=gate(regex),
-                          twin=lowered_twin(regex))
+    pattern, ignore_case = p["pattern"], p["ignore_case"]
+    fields = tuple(p["fields"])
+    if pattern in b.vetted_patterns:
+        regex = re.compile(pattern, re.IGNORECASE if ignore_case else 0)
+        return RegexCondition(regex, fields, p["negation"], p["max_evidence"], gate=gate(regex), twin=lowered_twin(regex))
+    refused = refusal(pattern)
+    if refused is not None:
+        b.origins.fail(f"{b.key}.pattern", refused.message, got=pattern,
+                       expected=refused.instead if refused.instead == EXPECTED else f"a pattern RE2 can run: {refused.instead}")
+    return RegexCondition(compile_linear(pattern, ignore_case), fields, p["negation"], p["max_evidence"])

@@ -9,12 +9,15 @@ Served under /rest/api/2/ and /rest/api/latest/ (and /rest/api/3/ on Cloud, with
   GET  serverInfo, myself, field, project, project/{key}, issue/{key} (fields, expand=names),
        issue/{key}/editmeta;  PUT issue/{key} (fields / update.labels)
   Cloud:  GET|POST search/jql  (jql, fields, maxResults <= 100 or 5000 for ids, nextPageToken, isLast);
+          POST search/approximate-count  ({"jql"} -> {"count"});
           GET|POST search      410 Gone with Atlassian's migration message
   Server: GET|POST search      (jql, fields, startAt, maxResults <= 1000, total; a 10,000-result window)
   GET|POST issue/{key}/comment (startAt, maxResults, orderBy, expand=properties|renderedBody)
   GET|PUT|DELETE issue/{key}/comment/{id}  (PUT: notifyUsers; only the author may edit)
   GET comment/{id}/properties, GET|PUT|DELETE comment/{id}/properties/{key}
   POST comment/list  (ids, expand=properties, startAt/maxResults)
+  GET mypermissions   (permissions=KEY,... required on Cloud; issueKey | projectKey): havePermission
+       per key, false for those in ``denied_permissions`` (an account without, say, ADD_COMMENTS)
   GET /_sandbox/stats  request counts (no auth, no faults)
 Auth: Cloud basic (e-mail + API token); Data Center Bearer PAT or basic. 401 otherwise.
 With rate_limit=N, more than N requests per rate_window seconds answer 429 + Retry-After.
@@ -33,7 +36,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -89,7 +92,7 @@ class JiraSandbox(SandboxServer):
     def __init__(self, host: str = "127.0.0.1", port: int = 0, flavor: str = "cloud", records: int = 200,
                  seed: int = 1, faults: Faults | None = None, *, rate_limit: int | None = None,
                  rate_window: int = 60, time_zone: str = "Europe/Berlin", email: str = EMAIL, token: str = TOKEN,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, denied_permissions: Collection[str] = ()) -> None:
         if flavor not in ("cloud", "server"):
             raise ValueError(f"flavor must be 'cloud' or 'server', got {flavor!r}")
         super().__init__(host, port, faults)
@@ -97,6 +100,7 @@ class JiraSandbox(SandboxServer):
         self.zone = ZoneInfo(time_zone)
         self.clock = clock
         self.site = Site(records, seed, clock=clock)
+        self.denied_permissions = frozenset(denied_permissions)  # project permissions the bot lacks
         self.rate_limit, self.rate_window = rate_limit, rate_window
         self._rate_lock = threading.Lock()
         self._window_start, self._window_used = 0.0, 0
@@ -250,6 +254,8 @@ class JiraSandbox(SandboxServer):
             if parts[1].upper() not in (PROJECT_KEY, PROJECT_ID):
                 raise ApiError(404, [f"No project could be found with key '{parts[1]}'."])
             return json_response(200, shape.project())
+        if n == 1 and m == "GET" and parts[0] == "mypermissions":
+            return self._my_permissions(req)
         if parts[:1] == ["search"] and n <= 2:
             return self._search(req, parts[1:], shape, user)
         if parts[:1] == ["issue"] and n >= 2:
@@ -296,6 +302,8 @@ class JiraSandbox(SandboxServer):
             if self.flavor != "cloud":
                 return self._not_found(req)
             return self._search_jql(params, shape, user)
+        if rest == ["approximate-count"] and req.method == "POST" and self.flavor == "cloud":
+            return self._approximate_count(params, user)
         if rest:
             return self._not_found(req)
         if self.flavor == "cloud":
@@ -309,6 +317,32 @@ class JiraSandbox(SandboxServer):
             catalog = replace(catalog, issue_exists=self.site.has_issue)
         return parse(text, catalog, zone=self.zone,
                      now=datetime.fromtimestamp(self.clock(), UTC))
+
+    def _approximate_count(self, params: dict[str, Any], user: Account) -> Response:
+        """Cloud's POST search/approximate-count: {"count"} for a bounded JQL."""
+        query = self._query(params, user)
+        if not query.bounded:
+            raise ApiError(400, ["Unbounded JQL queries are not allowed here. Please add a search restriction "
+                                 "to your query."])
+        return json_response(200, {"count": len(self.site.search(query))})
+
+    def _my_permissions(self, req: Request) -> Response:
+        """GET mypermissions: each asked key with havePermission (Cloud requires ``permissions``)."""
+        wanted = [p.strip() for p in req.query.get("permissions", "").split(",") if p.strip()]
+        if not wanted and self.flavor == "cloud":
+            raise ApiError(400, ["The 'permissions' query parameter is required."])
+        key = req.query.get("issueKey", "")
+        if key:
+            self.site.row(key)  # 404 for an issue that does not exist
+        names = {"BROWSE_PROJECTS": "Browse Projects", "ADD_COMMENTS": "Add Comments",
+                 "EDIT_OWN_COMMENTS": "Edit Own Comments", "EDIT_ALL_COMMENTS": "Edit All Comments"}
+        out = {}
+        for perm in wanted or list(names):
+            if perm not in names:
+                raise ApiError(400, [f"Permission key '{perm}' is not valid."])
+            out[perm] = {"id": str(10 + list(names).index(perm)), "key": perm, "name": names[perm], "type": "PROJECT",
+                         "description": names[perm], "havePermission": perm not in self.denied_permissions}
+        return json_response(200, {"permissions": out})
 
     def _search_jql(self, params: dict[str, Any], shape: Shape, user: Account) -> Response:
         query = self._query(params, user)
@@ -443,6 +477,8 @@ class JiraSandbox(SandboxServer):
         return body, visibility, properties
 
     def _add_comment(self, req: Request, row: Row, shape: Shape, user: Account) -> Response:
+        if "ADD_COMMENTS" in self.denied_permissions:  # as mypermissions says, so does the write
+            raise ApiError(403, ["You do not have the permission to comment on this issue."])
         body, visibility, properties = self._comment_fields(req.json(), shape, creating=True)
         made = self.site.add_comment(row, user, body, visibility, properties)
         props = "properties" in req.query.get("expand", "")

@@ -18,8 +18,12 @@ Served (also under /api/now/v1/ and /api/now/v2/):
   POST  /oauth_token.do                     password / client_credentials / refresh_token grants
   GET   /_sandbox/stats                     request counts (no auth, no faults)
 Tables: sn_cim_register, sys_journal_field (read-only over REST), sys_user, cmdb_ci_service.
+``javascript:gs.getUserID()`` / ``javascript:gs.getUserName()`` in a query are the caller's
+sys_id / user_name, as the platform evaluates them (the "is me" filter).
 Read ACLs: ``hidden=lambda table, row: ...`` removes rows from a list page after the query
 and the limit, as the platform does; offsets, X-Total-Count and Link still count them.
+``unreadable={"sys_journal_field"}``: a table-level read ACL the API user fails, so every
+GET of that table answers 403 (an account without journal read).
 Errors use the platform's body {"error": {"message", "detail"}, "status": "failure"};
 401 carries WWW-Authenticate: Basic realm="Service-now"; past the hourly rate limit, 429.
 """
@@ -27,7 +31,7 @@ Errors use the platform's body {"error": {"message", "detail"}, "status": "failu
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from urllib.parse import urlencode
 
@@ -38,6 +42,7 @@ from csi_coach.sandbox.servicenow.data import ReadOnlyTable, Store, Table
 
 MAX_LIMIT = 10_000
 _TABLE_PATH = re.compile(r"^/api/now/(?:v[12]/)?table/([A-Za-z0-9_]+)(?:/([^/]+))?$")
+_CALLER = re.compile(r"javascript\s*:\s*gs\.(getUserID|getUserName)\(\s*\)")
 
 
 def sn_error(status: int, message: str, detail: str | None = None,
@@ -59,8 +64,9 @@ class ServiceNowSandbox(SandboxServer):
     def __init__(self, host: str = "127.0.0.1", port: int = 0, records: int = 200, seed: int = 1,
                  faults: Faults | None = None, *, rate_limit: int = 100_000, token_ttl: int = 1800,
                  credentials: Credentials | None = None, clock: Callable[[], datetime] | None = None,
-                 hidden: Callable[[str, dict], bool] | None = None) -> None:
+                 hidden: Callable[[str, dict], bool] | None = None, unreadable: Collection[str] = ()) -> None:
         super().__init__(host, port, faults)
+        self.unreadable = frozenset(unreadable)  # tables the API user may not read (403)
         # hidden(table, row) -> True: a read ACL denies the row. As on the platform it is removed
         # after the query and the limit: the page comes back short, sysparm_offset, X-Total-Count
         # and the Link header still count it.
@@ -122,12 +128,20 @@ class ServiceNowSandbox(SandboxServer):
         if table is None:
             return sn_error(400, f"Invalid table {name}", None)
         if req.method == "GET":
-            return self._get_one(req, table, sys_id) if sys_id else self._list(req, table)
+            if table.name in self.unreadable:
+                return self._read_denied(table)
+            return self._get_one(req, table, sys_id) if sys_id else self._list(req, table, user)
         if req.method in ("PATCH", "PUT", "POST"):
             if (req.method == "POST") == bool(sys_id):
                 return sn_error(405, "Method not Supported", f"{req.method} is not supported on this resource")
             return self._write(req, table, sys_id, user)
         return sn_error(405, "Method not Supported", f"{req.method} is not supported by the sandbox")
+
+    @staticmethod
+    def _read_denied(table: Table) -> Response:
+        """A table-level read ACL the caller fails: the platform answers 403, not an empty list."""
+        return sn_error(403, "User Not Authorized", f"ACL Exception Read Failed due to security constraints "
+                        f"on table {table.name}")
 
     def _render_args(self, req: Request) -> dict:
         display = req.query.get("sysparm_display_value", "false").lower()
@@ -147,7 +161,15 @@ class ServiceNowSandbox(SandboxServer):
             return sn_error(404, "No Record found", "Record doesn't exist or ACL restricts the record retrieval")
         return json_response(200, {"result": self.store.serialize(table, row, **self._render_args(req))})
 
-    def _list(self, req: Request, table: Table) -> Response:
+    def _caller(self, encoded: str, user: str) -> str:
+        """The query with gs.getUserID() / gs.getUserName() replaced by the caller's sys_id / user_name."""
+        if "javascript" not in encoded:
+            return encoded
+        users = self.store.table("sys_user")
+        sys_id = next((r["sys_id"] for r in users.rows if r.get("user_name") == user), "") if users else ""
+        return _CALLER.sub(lambda m: sys_id if m.group(1) == "getUserID" else user, encoded)
+
+    def _list(self, req: Request, table: Table, user: str) -> Response:
         try:
             limit = int(req.query.get("sysparm_limit", MAX_LIMIT) or MAX_LIMIT)
             offset = int(req.query.get("sysparm_offset", 0) or 0)
@@ -155,7 +177,7 @@ class ServiceNowSandbox(SandboxServer):
             return sn_error(400, "Invalid sysparm_limit or sysparm_offset", "Both must be whole numbers")
         limit = max(1, min(limit, MAX_LIMIT))
         offset = max(0, offset)
-        rows = self.store.query(table, req.query.get("sysparm_query", ""))
+        rows = self.store.query(table, self._caller(req.query.get("sysparm_query", ""), user))
         page = rows[offset: offset + limit]
         args = self._render_args(req)
         shown = [row for row in page if not (self.hidden and self.hidden(table.name, row))]

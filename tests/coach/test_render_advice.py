@@ -260,3 +260,21 @@ def test_the_marker_stays_and_is_found_once(renderer, ruleset, target):
 def test_shipped_coaching_file_is_package_data():
     text = (Path(render.__file__).resolve().parent / "pyproject.toml").read_text()
     assert '"csi_coach.templates" = ["*.toml"]' in text
+
+
+def test_a_long_field_full_of_process_terms_is_quoted_in_linear_time(renderer, ruleset):
+    # Each sentence was looked for from the field's start, for each piece of evidence:
+    # 40,000 characters of process terms took 21 s to comment on.
+    import time
+
+    def timed(n: int) -> float:
+        text = " ".join(["MTTR and P1 incidents and FCR and backlog tickets"] * (n // 50))
+        t = time.perf_counter()
+        body, verdict = comment(renderer, ruleset, goal=text, description=text)
+        assert verdict.category is Category.PROCESS_ONLY and quotes(body)
+        return time.perf_counter() - t
+
+    small, large = timed(10_000), timed(40_000)
+    print(f"10k: {small:.3f} s, 40k: {large:.3f} s")
+    assert large < 3.0  # was 21 s; a quarter of a second or so here
+    assert large < 12 * max(small, 0.05)  # about 4x for 4x the text, with room for noise

@@ -1,52 +1,66 @@
-"""ServiceNow's own Python client, pysnc, works against the sandbox.
+"""ServiceNow's own Python client, pysnc, works against the sandbox, unpatched.
 
-pysnc refuses plain-http instance URLs (a sound default for real instances); the
-sandbox serves http on loopback, so these tests let its URL check accept
-http://127.0.0.1 and nothing else. oauthlib likewise needs permission for http.
+pysnc refuses plain-http instance URLs and oauthlib refuses OAuth over http, as
+real instances are HTTPS only: so these tests run the sandbox over HTTPS with its
+throwaway CA, which pysnc is told to trust through its own ``verify`` option.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pysnc  # a declared test dependency (pyproject [test])
-import pysnc.client
 import pysnc.exceptions
 import pytest
 import requests
 from pysnc.auth import ServiceNowClientCredentialsFlow, ServiceNowPasswordGrantFlow
 
 from csi_coach.sandbox.servicenow.server import ServiceNowSandbox
+from csi_coach.sandbox.tls import SandboxCA
 
 AUTH = ("csi-coach", "sandbox-snow-password")
 CLIENT_ID, CLIENT_SECRET = "csi-coach-client", "sandbox-snow-client-secret"
 
 
+@dataclass(frozen=True)
+class Instance:
+    url: str  # https://127.0.0.1:PORT
+    ca: str  # the sandbox CA's certificate file: what a client trusts
+
+
 @pytest.fixture(scope="module")
 def snow():
-    with ServiceNowSandbox(records=140, seed=4) as server:
-        yield server
+    authority = SandboxCA.create()
+    try:
+        with ServiceNowSandbox(records=140, seed=4).use_tls(authority.server_context()) as server:
+            yield Instance(server.url, str(authority.ca_file))
+    finally:
+        authority.close()
 
 
 @pytest.fixture(autouse=True)
-def allow_loopback_http(monkeypatch):
-    real = pysnc.client.get_instance
-
-    def get_instance(instance):
-        if instance.startswith("http://127.0.0.1:"):
-            return instance.rstrip("/")
-        return real(instance)
-
-    monkeypatch.setattr(pysnc.client, "get_instance", get_instance)
-    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+def plain_environment(monkeypatch):
+    monkeypatch.delenv("OAUTHLIB_INSECURE_TRANSPORT", raising=False)  # nothing here may need it
+    # requests lets these replace a session's verify (requests issue 3829), so pysnc's
+    # verify= would lose to a machine-wide bundle that does not hold the sandbox's CA.
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
 
 
 def client(snow, auth=AUTH):
-    return pysnc.ServiceNowClient(snow.url, auth)
+    return pysnc.ServiceNowClient(snow.url, auth, verify=snow.ca)
 
 
 def total(snow, query):
-    resp = requests.get(snow.url + "/api/now/table/sn_cim_register", auth=AUTH,
+    resp = requests.get(snow.url + "/api/now/table/sn_cim_register", auth=AUTH, verify=snow.ca,
                         params={"sysparm_query": query, "sysparm_limit": 1})
     return int(resp.headers["X-Total-Count"])
+
+
+def test_the_sandbox_is_https_and_pysnc_refuses_plain_http(snow):
+    assert snow.url.startswith("https://127.0.0.1:")
+    with pytest.raises(pysnc.exceptions.InstanceException):
+        pysnc.ServiceNowClient(snow.url.replace("https://", "http://"), AUTH)
 
 
 def test_glide_record_query_pages_through_an_encoded_query(snow):
@@ -78,7 +92,7 @@ def test_glide_record_add_query_operators(snow):
 
 
 def test_get_by_sys_id_and_reference_display(snow):
-    some = requests.get(snow.url + "/api/now/table/sn_cim_register", auth=AUTH,
+    some = requests.get(snow.url + "/api/now/table/sn_cim_register", auth=AUTH, verify=snow.ca,
                         params={"sysparm_limit": 1, "sysparm_display_value": "true",
                                 "sysparm_exclude_reference_link": "true"}).json()["result"][0]
     gr = client(snow).GlideRecord("sn_cim_register")
@@ -113,15 +127,18 @@ def test_update_work_notes_and_read_sys_journal_field(snow):
 
 def test_oauth_password_grant_flow(snow):
     flow = ServiceNowPasswordGrantFlow(AUTH[0], AUTH[1], CLIENT_ID, CLIENT_SECRET)
-    gr = pysnc.ServiceNowClient(snow.url, flow).GlideRecord("sn_cim_register")
+    gr = pysnc.ServiceNowClient(snow.url, flow, verify=snow.ca).GlideRecord("sn_cim_register")
     gr.add_query("number", "CIM0010001")
     gr.query()
     assert [r.number for r in gr] == ["CIM0010001"]
 
 
-def test_oauth_client_credentials_flow(snow):
+def test_oauth_client_credentials_flow(snow, monkeypatch):
+    # pysnc asks for this flow's token with a bare requests.post, which takes no verify:
+    # with a private CA, requests' own variable is the way to trust it.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", snow.ca)
     flow = ServiceNowClientCredentialsFlow(CLIENT_ID, CLIENT_SECRET)
-    gr = pysnc.ServiceNowClient(snow.url, flow).GlideRecord("sn_cim_register")
+    gr = pysnc.ServiceNowClient(snow.url, flow, verify=snow.ca).GlideRecord("sn_cim_register")
     gr.add_query("number", "CIM0010002")
     gr.query()
     assert [r.number for r in gr] == ["CIM0010002"]

@@ -176,3 +176,28 @@ def test_a_state_file_in_an_unwritable_folder_is_a_config_error_naming_state_pat
     proc = run(tmp_path, env=ENV)
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr and "[state.path]" in proc.stderr and str(state.parent.parent) in proc.stderr
+
+
+# --- [report] dir (issue 14, item 7) ----------------------------------------------------
+
+
+def test_a_report_dir_from_the_config_that_cannot_be_written_names_the_config_line_and_key(tmp_path):
+    locked = unwritable_folder(tmp_path)
+    (tmp_path / "config.toml").write_text(f'[report]\ndir = "{locked / "reports"}"\n' + CONFIG)
+    proc = run(tmp_path, env=ENV)
+    assert_config_error_before_scan(tmp_path, proc, f"{tmp_path / 'config.toml'}:2 [report.dir]",
+                                    str(locked / "reports"), "cannot create files")
+    # --report still overrides it (the folder it names is fine: the scan runs, its source fails)
+    proc = run(tmp_path, "--report", "here", "--json", env={**ENV, "CSI_TEST_USER": "u"})
+    assert proc.returncode == 1 and json.loads(proc.stdout.splitlines()[-1])["report"]["folder"] == "here"
+    assert (tmp_path / "here" / "report.json").exists()
+
+
+def test_scan_writes_the_report_into_the_configured_dir(tmp_path):
+    (tmp_path / "config.toml").write_text('[report]\ndir = "out/reports"\n' + CONFIG.replace(
+        'url = "http://127.0.0.1:9"', 'url = "http://127.0.0.1:9"\ntimeout_seconds = 2'))
+    proc = run(tmp_path, env=ENV)
+    assert proc.returncode == 1, proc.stderr  # the source cannot be read: still a report
+    assert f"Report: {tmp_path / 'out/reports/report.html'}" in proc.stdout
+    data = json.loads((tmp_path / "out" / "reports" / "report.json").read_text())
+    assert data["sources"]["snow"]["status"] == "failed"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -80,11 +81,40 @@ def test_a_config_error_prints_the_summary_line_too(tmp_path):
     assert "CSI_TEST_USER" in err
 
 
-def test_another_scan_running_keeps_exit_1_and_says_busy(tmp_path):
+def test_another_scan_running_exits_3_and_says_busy(tmp_path):
     (tmp_path / "config.toml").write_text(CONFIG)
     with ScanLock(tmp_path / "state" / "s.sqlite"):
         code, summary, err = scan(tmp_path)
+        text = subprocess.run(
+            [sys.executable, str(ROOT / "bot.py"), "scan", "--config", str(tmp_path / "config.toml")],
+            capture_output=True, text=True, timeout=60, cwd=tmp_path, env={**os.environ, **SECRETS},
+        )
     assert code == 3 and summary["status"] == "busy" and "another scan is running" in err
+    assert f"held by pid {os.getpid()}" in summary["error"] and summary["written"] == 0
+    assert text.returncode == 3 and "csi-coach: another scan is running" in text.stderr and text.stdout == ""
+    assert not (tmp_path / "state" / "s.sqlite").exists()  # it touched nothing
+
+
+def exit_codes_in(text: str) -> set[int]:
+    """The codes a list of exit codes names: lines such as "  3    scan only: ..." or "- 3: ..."."""
+    return {int(m) for m in re.findall(r"(?m)^\s*(?:- |\| )?`?(\d{1,3})`?(?::| {2,}| \|)", text)}
+
+
+def test_help_and_the_readme_document_every_exit_code():
+    from csi_coach import bot
+
+    codes = {bot.EXIT_OK, bot.EXIT_FAILED, bot.EXIT_CONFIG, bot.EXIT_BUSY, bot.EXIT_INTERRUPTED}
+    help_text = subprocess.run([sys.executable, str(ROOT / "bot.py"), "--help"], capture_output=True, text=True,
+                               timeout=60).stdout
+    assert exit_codes_in(help_text[help_text.index("exit codes:"):]) == codes
+    scan_help = subprocess.run([sys.executable, str(ROOT / "bot.py"), "scan", "--help"], capture_output=True,
+                               text=True, timeout=60).stdout
+    assert all(f"{code} " in scan_help[scan_help.index("exit codes:"):] for code in codes)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Exit codes"):]
+    section = section[: section.index("\n## ")]
+    assert exit_codes_in(section) == codes
+    assert 'status "busy"' in help_text and '`status` `"busy"`' in section
 
 
 def test_a_source_that_cannot_be_read_stays_exit_1(tmp_path):

@@ -172,9 +172,8 @@ def test_a_report_replaces_the_last_one_and_leaves_no_temporary_files(tmp_path):
     assert sorted(p.name for p in folder.iterdir()) == [".report.json.2.busy.tmp", "report.html", "report.json"]
     assert "last night" not in (folder / "report.html").read_text()
     assert json.loads((folder / "report.json").read_text())["written"] == result.summary()["written"] > 0
-    # A new file is made like any new file (0666 less the umask, not a temporary
-    # file's 0600); a replaced one keeps its mode.
-    assert (folder / "report.json").stat().st_mode & 0o777 == 0o640
+    # A new file is the bot's alone (0600, whatever the umask); a replaced one keeps its mode.
+    assert (folder / "report.json").stat().st_mode & 0o777 == 0o600
     assert (folder / "report.html").stat().st_mode & 0o777 == 0o604
 
 
@@ -287,3 +286,57 @@ def test_unsure_records_are_counted_listed_and_never_coached(tmp_path):
     assert "Not coached: the rules could not place" in html and "REC0000" in html
     assert "the &lt;ovens&gt; by 4 am" in html
     assert json.loads((tmp_path / "r" / "report.json").read_text())["unsure"] == 1
+
+
+def test_a_crafted_title_or_number_cannot_add_lines_to_a_report(tmp_path):
+    # Issue 13, finding 9: titles, numbers and errors come from tickets and servers; in
+    # every report output each stays one line, without control characters, and capped.
+    from dataclasses import replace
+
+    injected = "Fewer incidents\nState: /etc/passwd\r\nReport: pwned\x1b[31m red\u2028 sep"
+    cfg = make_config(tmp_path)
+    records = make_records("snow", GOALS)
+    records[0] = replace(records[0], title=injected + " " + "t" * 5000)  # k0: flagged, written
+    records[2] = replace(records[2], number="REC\nState: forged")  # k2: its write fails
+    fake = FakeConnector("snow", records)
+    fake.fail_write["k2"] = BadRequest("refused\nReport: forged line " + "e" * 3000, status=400)
+    result = scan(cfg, {"snow": fake})
+    report.write_report(tmp_path / "r", result, render.Renderer())
+
+    data = json.loads((tmp_path / "r" / "report.json").read_text())
+    title = next(w["title"] for w in data["details"]["snow"]["writes"] if w["number"] == records[0].number)
+    assert title.startswith("Fewer incidents State: /etc/passwd Report: pwned[31m red sep")
+    assert len(title) <= report.LINE_LIMITS["title"] and title.endswith("…")
+    failure = data["sources"]["snow"]["failures"][0]
+    assert failure["number"] == "REC State: forged" and "\n" not in failure["error"]
+    assert len(failure["error"]) <= report.LINE_LIMITS["error"]
+
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert "State: /etc/passwd\n" not in html and "\x1b" not in html and "t" * 300 not in html
+
+    text = report.summary_text(result)
+    assert not any(line.startswith(("State: /etc", "Report: pwned", "Report: forged", "State: forged"))
+                   for line in text.splitlines())
+    assert "REC State: forged: " in text
+
+
+def test_a_crafted_number_cannot_forge_a_line_in_the_log(tmp_path):
+    from dataclasses import replace
+
+    from csi_coach import logsetup
+    from csi_coach.config import LoggingSettings
+
+    records = make_records("snow", GOALS)
+    records[2] = replace(records[2], number="REC\n2026-01-01T00:00:00+0000 INFO csi_coach.scan: all fine")
+    fake = FakeConnector("snow", records)
+    fake.fail_write["k2"] = BadRequest("refused\r\nsecond line", status=400)
+    log_file = tmp_path / "csi.log"
+    logsetup.configure(LoggingSettings(level="info"), log_file=log_file, interactive=False)
+    try:
+        scan(make_config(tmp_path), {"snow": fake})
+    finally:
+        logsetup.reset()
+    lines = log_file.read_text().splitlines()
+    assert not any(line.startswith(("2026-01-01T00:00:00", "second line")) for line in lines)
+    failed = [line for line in lines if "failed: write failed" in line]
+    assert len(failed) == 1 and "REC\\n2026-01-01" in failed[0] and "refused\\r\\nsecond line" in failed[0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import signal
 import subprocess
 import sys
@@ -144,3 +146,160 @@ def test_run_command_exits_cleanly_on_sigterm(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+# --- the real `csi-coach run` against the sandboxes (issue 14, items 6 and 7) -----------
+
+
+class LogLines:
+    """The lines a process writes to stderr, collected by a thread as they come."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.lines: list[str] = []
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
+        self._thread.start()
+
+    def _read(self, proc) -> None:
+        for line in proc.stderr:
+            with self._cond:
+                self.lines.append(line.rstrip("\n"))
+                self._cond.notify_all()
+
+    def wait_for(self, text: str, *, after: int = 0, timeout: float = 60) -> int:
+        """The index of the first line from ``after`` on holding ``text``."""
+        end = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for i, line in enumerate(self.lines[after:], after):
+                    if text in line:
+                        return i
+                left = end - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no line with {text!r} in:\n" + "\n".join(self.lines))
+                self._cond.wait(left)
+
+    def text(self) -> str:
+        with self._cond:
+            return "\n".join(self.lines)
+
+
+def start_run(config, info):
+    from support.sandbox_scan import env_for
+
+    proc = subprocess.Popen([sys.executable, str(BOT), "run", "--config", str(config)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, cwd=config.parent, env=env_for(info))
+    return proc, LogLines(proc)
+
+
+def test_run_waits_for_a_manual_scan_says_so_then_scans_and_writes_the_report(tmp_path):
+    from csi_coach.scan.locking import ScanLock
+    from support.sandbox_scan import bot_comments, start, write_config
+
+    pair = start(20, seed=31)
+    proc = None
+    try:
+        info = pair.info()
+        config = write_config(tmp_path, info, dir="reports", cron="0 3 * * *")
+        lock = ScanLock(tmp_path / "state.sqlite").acquire()  # "a manual scan" holds the lock
+        try:
+            proc, log = start_run(config, info)
+            waiting = log.wait_for("this scan waits for it to finish")
+            assert f"another scan is running (lock {tmp_path / 'state.sqlite.lock'}, held by pid {os.getpid()})" \
+                in log.lines[waiting]
+            time.sleep(1.5)
+            assert "scheduled scan" not in log.text() and bot_comments(info) == {}
+        finally:
+            lock.release()
+        got = log.wait_for("the other scan finished; scanning now", after=waiting)
+        done = log.wait_for("scheduled scan ok", after=got)
+        assert log.wait_for("report written to", after=got) < done
+        report = json.loads((tmp_path / "reports" / "report.json").read_text())
+        assert report["status"] == "ok" and report["written"] == len(bot_comments(info)) > 0
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+        pair.stop()
+
+
+def test_run_stopped_while_waiting_for_the_lock_skips_the_scan_and_exits_0(tmp_path):
+    from csi_coach.scan.locking import ScanLock
+    from support.sandbox_scan import bot_comments, start, write_config
+
+    pair = start(10, seed=32)
+    proc = None
+    try:
+        info = pair.info()
+        config = write_config(tmp_path, info)
+        with ScanLock(tmp_path / "state.sqlite"):
+            proc, log = start_run(config, info)
+            log.wait_for("this scan waits for it to finish")
+            started = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(30) == 0
+            assert time.monotonic() - started < 10  # it did not wait for the lock's holder
+        log.wait_for("stopped while waiting for the scan lock; this scan is skipped")
+        assert "scheduled scan" not in log.text() and bot_comments(info) == {}
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+        pair.stop()
+
+
+def test_sighup_reloads_between_scans_keeps_the_old_config_when_broken_and_reschedules(tmp_path):
+    from support.sandbox_scan import start, write_config
+
+    pair = start(10, seed=33)
+    proc = None
+    try:
+        info = pair.info()
+        config = write_config(tmp_path, info, cron="0 3 * * *")
+        good = config.read_text(encoding="utf-8")
+        proc, log = start_run(config, info)
+        first = log.wait_for("scheduled scan ok")  # the catch-up scan
+
+        broken = good.replace("cooldown_days = 30", 'cooldown_days = "thirty"')
+        assert broken != good
+        config.write_text(broken, encoding="utf-8")
+        line = broken.splitlines().index(next(x for x in broken.splitlines() if x.startswith("cooldown_days"))) + 1
+        proc.send_signal(signal.SIGHUP)
+        err = log.wait_for("the config has an error, so the config loaded before stays in use", after=first)
+        assert "reloading on SIGHUP" in log.lines[err]
+        assert f"{config}:{line} [comments.cooldown_days]" in log.lines[err] and "got 'thirty'" in log.lines[err]
+        assert proc.poll() is None  # still up, on the old config
+
+        config.write_text(good.replace('cron = "0 3 * * *"', 'cron = "30 4 * * *"'), encoding="utf-8")
+        proc.send_signal(signal.SIGHUP)
+        changed = log.wait_for("schedule changed: cron '30 4 * * *' (UTC); next scan at", after=err)
+        assert "T04:30:00" in log.lines[changed]
+        log.wait_for("config reloaded from", after=err)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+        pair.stop()
+
+
+def test_a_task_between_scans_waits_for_the_scan_in_hand(tmp_path):
+    release, started, order = threading.Event(), threading.Event(), []
+
+    def slow_scan():
+        order.append("scan")
+        started.set()
+        release.wait(10)
+        order.append("scan ended")
+
+    sched = CoachScheduler(cfg(tmp_path, cron="* * * * *"), slow_scan)
+    t = run_in_thread(sched)
+    assert started.wait(10)
+    task = sched.between_scans(lambda: order.append("reload"))
+    time.sleep(0.3)
+    assert order == ["scan"]  # the reload waits for the scan in hand
+    release.set()
+    task.join(10)
+    assert order == ["scan", "scan ended", "reload"]
+    sched.shutdown()
+    t.join(10)

@@ -215,7 +215,9 @@ class FakeDataCenterSearch:
         if self.after_page is not None:
             self.after_page([key for key, _ in page])
         issues = [{"id": key.split("-")[1], "key": key, "self": f"{DC}/rest/api/2/issue/{key}",
-                   "fields": {"summary": key, "updated": when.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"}}
+                   # the goal field unset: null, as Jira answers a requested field the site has
+                   "fields": {"summary": key, "customfield_10050": None,
+                              "updated": when.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"}}
                   for key, when in page]
         body = {"startAt": start_at, "maxResults": size, "total": len(matching), "issues": issues}
         return 200, {}, json.dumps(body)

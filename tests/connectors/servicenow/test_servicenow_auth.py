@@ -223,7 +223,7 @@ def test_refused_grant_is_an_auth_error_with_the_hint(rsps, monkeypatch):
 
 
 def test_one_token_for_many_threads(rsps, monkeypatch):
-    c, _ = connector(monkeypatch, "oauth_client_credentials")
+    c, _ = connector(monkeypatch, "oauth_client_credentials", bot_user=USER)  # no look-up of who the bot is
     rsps.add(responses.POST, TOKEN_URL, json=token(1, refresh=False))
     rsps.add(responses.GET, JOURNAL_URL, json=page([]))
     threads = [threading.Thread(target=c.bot_comments, args=(RECORD,)) for _ in range(8)]
@@ -242,7 +242,7 @@ def test_one_token_for_many_threads(rsps, monkeypatch):
 def test_no_secret_in_any_log_line_or_error(rsps, monkeypatch, caplog, method):
     caplog.set_level(logging.DEBUG)
     logging.getLogger("urllib3").setLevel(logging.DEBUG)
-    c, _ = connector(monkeypatch, method)
+    c, _ = connector(monkeypatch, method, bot_user=USER)  # no look-up of who the bot is
     if method.startswith("oauth"):
         rsps.add(responses.POST, TOKEN_URL, json=load("oauth_token.json"))
     rsps.add(responses.GET, TABLE_URL, status=503)

@@ -17,6 +17,7 @@ from support.servicenow import (
     JOURNAL_URL,
     LAST,
     TABLE_URL,
+    USER,
     connector,
     load,
     page,
@@ -36,8 +37,8 @@ def reset() -> requests.ConnectionError:
 
 
 def journal_with(*values: str) -> dict:
-    return page([{"sys_id": f"{i:032x}", "value": v, "sys_created_on": f"2026-03-0{i + 1} 08:00:00"}
-                 for i, v in enumerate(values)])
+    return page([{"sys_id": f"{i:032x}", "value": v, "sys_created_on": f"2026-03-0{i + 1} 08:00:00",
+                  "sys_created_by": USER} for i, v in enumerate(values)])
 
 
 # --------------------------------------------------------------------------- post
@@ -135,7 +136,7 @@ class SlowInstance:
         self.journal: list[dict] = []
         if earlier_entry:  # an earlier coaching on the same finding, a cooldown ago
             self.journal.append({"sys_id": "e" * 32, "value": f"old note\n\n{MARKER}",
-                                 "sys_created_on": "2025-11-01 08:00:00"})
+                                 "sys_created_on": "2025-11-01 08:00:00", "sys_created_by": USER})
 
     def patch(self, request):
         body = json.loads(request.body)
@@ -146,7 +147,8 @@ class SlowInstance:
     def commit(self) -> None:
         for value in self.committing:
             n = len(self.journal)
-            self.journal.append({"sys_id": f"{n:032x}", "value": value, "sys_created_on": "2026-03-05 09:00:06"})
+            self.journal.append({"sys_id": f"{n:032x}", "value": value, "sys_created_on": "2026-03-05 09:00:06",
+                                 "sys_created_by": USER})
         self.committing.clear()
 
     def journal_page(self, request):
@@ -223,14 +225,14 @@ def test_bot_comments_reads_the_journal_by_marker(rsps, monkeypatch):
     assert found[0].created == datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
     assert not found[0].editable
     q = params_of(rsps.calls[0].request.url)
-    assert q["sysparm_fields"] == "sys_id,value,sys_created_on"
+    assert q["sysparm_fields"] == "sys_id,value,sys_created_on,sys_created_by"
     assert "sysparm_display_value" not in q  # raw values: sys_created_on in UTC
 
 
 def test_bot_comments_pages_past_one_hundred(rsps, monkeypatch):
     c, _ = connector(monkeypatch)
-    first = page([{"sys_id": f"{i:032x}", "value": f"n {i} csi-coach:{i:016x}", "sys_created_on": "2026-03-02 08:00:00"}
-                  for i in range(100)])
+    first = page([{"sys_id": f"{i:032x}", "value": f"n {i} csi-coach:{i:016x}", "sys_created_on": "2026-03-02 08:00:00",
+                   "sys_created_by": USER} for i in range(100)])
     rsps.add(responses.GET, JOURNAL_URL, json=first)
     rsps.add(responses.GET, JOURNAL_URL, json=journal_with("last csi-coach:abcdefabcdefabcd"), headers=LAST)
     assert len(c.bot_comments(RECORD)) == 101
