@@ -266,6 +266,15 @@ def plain_text(text: str) -> str:
     return _BLANK_RUNS.sub("\n\n", text).strip()
 
 
+# A label that opens a title ("KR2: ...", "Objective 2.4 - ...", "[Epic] Goal 3: ..."):
+# the title's sentence starts after it, where its subject is.
+_TITLE_LABEL = re.compile(
+    r"^\s*(?:\[[^\]\n]{1,30}\]\s*)?(?:krs?|okrs?|key results?|objectives?|goals?|aims?|outcomes?|measures?|kpis?"
+    r"|epic|story|theme)[ \t]*(?:\d[\d.]{0,8}[a-z]?)?[ \t]*(?::|[-\u2013\u2014][ \t])[ \t]*",
+    re.IGNORECASE,
+)
+
+
 def read_record(record: Record) -> Record:
     """The record with its text fields read as plain text; the same object when no field
     holds markup (so a plain record costs one quick search per field)."""
@@ -274,6 +283,10 @@ def read_record(record: Record) -> Record:
         value = record.text(name)
         if value:
             read = plain_text(value)
+            if name == "title":
+                label = _TITLE_LABEL.match(read)
+                if label and label.end() < len(read):
+                    read = read[label.end():]
             if read != value:
                 changes[name] = read
     if not changes:

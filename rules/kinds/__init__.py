@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from csi_coach.rules.kinds import all_of, any_of, consequence, field, leads, near, not_, regex, requires, vocab
+from csi_coach.rules.kinds import all_of, any_of, consequence, field, leads, near, not_, regex, requires, sentence, vocab
 
 # kind name in TOML -> module with PARAMS (accepted keys) and build(BuildContext).
 REGISTRY: dict[str, ModuleType] = {
@@ -18,4 +18,5 @@ REGISTRY: dict[str, ModuleType] = {
     "near": near,
     "leads": leads,
     "consequence": consequence,
+    "sentence": sentence,
 }

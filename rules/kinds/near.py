@@ -42,6 +42,15 @@ _BREAKS = {
     "section": re.compile(r"\n(?=[^\n]{1,60}:[ \t]*(?:\n|$))"),
     "field": None,
 }
+_LOOKAHEAD = 256  # characters a break's look-ahead may read past where it starts
+
+
+def _breaks(breaker: re.Pattern, text: str, lo: int, hi: int) -> bool:
+    """A break lies wholly between lo and hi. Its look-ahead reads on past hi (a
+    section break is known only from the heading line after it)."""
+    m = breaker.search(text, lo, min(len(text), hi + _LOOKAHEAD))
+    return m is not None and m.end() <= hi
+
 # A blocker ("unless") reaches only within a short clause: commas and links end it too.
 _CLAUSE = re.compile(r"(?=[.:,;!?\n\u2013\u2014()bswaBSWA])(?:(?<!\d)[.:,](?!\d)|[;!?\n\u2013\u2014()]|\b(?:but|so|because|which|while|when|and)\b)", re.IGNORECASE)
 
@@ -183,9 +192,10 @@ class NearCondition:
             if self.order == "b-first":
                 hi = min(hi, ea.start + 1)
             elif breaker is not None:
-                # Searched up to hi only: from each piece to the end of a long field
+                # Searched up to hi only (plus the look-ahead of a section break, the
+                # heading line after it): from each piece to the end of a long field
                 # without a break would make a field of many pieces quadratic.
-                m = breaker.search(text, ea.end, hi)
+                m = breaker.search(text, ea.end, min(len(text), hi + _LOOKAHEAD))
                 if m is not None and m.end() < hi:
                     hi = m.end()
             spans.append((lo, hi))
@@ -235,7 +245,7 @@ class NearCondition:
                 if text.count(" ", first.end, second.start) >= self.within + 1:
                     if len(text[first.end : second.start].split()) > self.within:
                         continue
-                if breaker is not None and breaker.search(text, first.end, second.start):
+                if breaker is not None and _breaks(breaker, text, first.end, second.start):
                     continue
                 if blockers:
                     if spoiled is None:

@@ -233,3 +233,49 @@ unless_clause = "desk"
     assert holds(rs, "pair", goal="patients wait less")
     assert not holds(rs, "pair", goal="patients wait less now the call was handled")
     assert holds(rs, "pair", goal="patients wait less. The call was handled")
+
+
+SENTENCE_RULES = """
+[rule.figure]
+kind = "regex"
+pattern = '\\d+%?'
+[rule.person]
+kind = "regex"
+pattern = '\\b(?:members|guests)\\b'
+[rule.process]
+kind = "regex"
+pattern = '\\b(?:incidents|MTTR)\\b'
+[rule.line]
+kind = "sentence"
+has = "figure"
+with = "person"
+unless = "process"
+fields = ["description"]
+"""
+
+
+def test_sentence_kind_wants_all_three_in_one_sentence(tmp_path):
+    rs = rules.load_ruleset(write_rules(tmp_path, SENTENCE_RULES))
+    m = result(rs, "line", description="Background first. Members paid on the run | 92% | 99%\nIncidents | 40 | 10")
+    assert m.holds
+    assert [e.text for e in m.evidence] == ["Members paid on the run | 92% | 99%"]
+    # the evidence is the sentence as it stands in the field
+    e = m.evidence[0]
+    text = "Background first. Members paid on the run | 92% | 99%\nIncidents | 40 | 10"
+    assert text[e.start:e.end] == e.text
+    # a figure and a person in different sentences do not pair
+    assert not holds(rs, "line", description="Members complain. Target 90%.")
+    # a process measure in the same sentence blocks it
+    assert not holds(rs, "line", description="Members see fewer incidents: 40 to 10")
+    # only the listed fields count
+    assert not holds(rs, "line", goal="Members paid on the run | 92% | 99%")
+
+
+def test_sentence_kind_reads_a_heading_with_the_line_under_it(tmp_path):
+    body = SENTENCE_RULES.replace("[rule.line]", """[rule.goal-line]
+kind = "regex"
+pattern = 'Goal:\\s*\\d+%'
+[rule.line]""").replace('has = "figure"', 'has = "goal-line"')
+    rs = rules.load_ruleset(write_rules(tmp_path, body))
+    m = result(rs, "line", description="Goal:\n90% of guests check in on the app")
+    assert m.holds and m.evidence[0].text == "Goal:\n90% of guests check in on the app"
