@@ -5,7 +5,7 @@ The TOML shape (every option is shown, commented, in config.example.toml):
     rules = "default"                # or a path to a rules file (relative to this file)
     templates_dir = ""               # optional folder of admin templates
 
-    [state]        path
+    [state]        path, history_days
     [logging]      level, format ("plain" | "json"), file
     [schedule]     cron, timezone, misfire_grace_seconds, catch_up
     [comments]     policy: on_change, cooldown_days, max_writes_per_run, workers,
@@ -80,13 +80,14 @@ AUTH_METHODS: dict[str, dict[str, tuple[str, ...]]] = {
 
 TOP_KEYS = ("rules", "templates_dir", "state", "logging", "schedule", "comments", "report", "sources")
 REPORT_KEYS = ("dir",)
-STATE_KEYS = ("path",)
+STATE_KEYS = ("path", "history_days")
 LOGGING_KEYS = ("level", "format", "file")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 SCHEDULE_KEYS = ("cron", "timezone", "misfire_grace_seconds", "catch_up")
 COMMENT_KEYS = (
     "on_change", "cooldown_days", "max_writes_per_run", "workers", "skip_states",
     "opt_out_labels", "acknowledge_fixed", "coach_categories", "settle_after_seconds", "guide_url",
+    "dispute_keywords", "not_applicable_keywords",
 )
 COACHABLE = ("process_only", "no_goal")
 # What one answer may cost (issue 13): a total time per request (default 4 x timeout_seconds),
@@ -130,7 +131,10 @@ def load_config(path: str | Path) -> Config:
 
     t = r.table(data, "", "state")
     r.keys(t, "state", STATE_KEYS)
-    state = StateSettings(path=r.string(t, "state", "path", StateSettings.path, nonempty=True))
+    state = StateSettings(
+        path=r.string(t, "state", "path", StateSettings.path, nonempty=True),
+        history_days=r.integer(t, "state", "history_days", StateSettings.history_days, lo=1, hi=36500),
+    )
     _file_path(r, "state.path", state.path, cfg_path, "the state file (SQLite)")
 
     t = r.table(data, "", "logging")
@@ -223,7 +227,20 @@ def _comments(r: TomlReader, t: dict) -> CommentPolicy:
         acknowledge_fixed=r.boolean(t, k, "acknowledge_fixed", d.acknowledge_fixed),
         coach_categories=categories,
         guide_url=_guide_url(r, t, k),
+        dispute_keywords=_keywords(r, t, k, "dispute_keywords", d.dispute_keywords),
+        not_applicable_keywords=_keywords(r, t, k, "not_applicable_keywords", d.not_applicable_keywords),
     )
+
+
+def _keywords(r: TomlReader, t: dict, k: str, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """[comments] dispute_keywords / not_applicable_keywords: words an owner's reply starts with
+    to push back; each at least 3 characters, or any reply would count ([] = none)."""
+    words = r.strings(t, k, name, default)
+    for word in words:
+        if len(word.strip()) < 3:
+            raise r.fail(f"{k}.{name}", "a keyword this short would match ordinary replies", got=word,
+                         expected='phrases an owner starts a reply with, e.g. "csi-coach: wrong"')
+    return tuple(w.strip() for w in words)
 
 
 # The characters a comment may carry in a link (render.py prints the guide URL as is).

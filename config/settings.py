@@ -214,6 +214,10 @@ class CommentPolicy:
     coach_categories: tuple[str, ...] = ("process_only", "no_goal")
     # Your CSI guide: comments link to it as "why it matters" ("" = no link).
     guide_url: str = ""
+    # An owner's reply starting with one of these (ignoring case) disputes the coaching:
+    # the rules it named are not coached on that record again (coach.read_pushback).
+    dispute_keywords: tuple[str, ...] = ("csi-coach: wrong",)
+    not_applicable_keywords: tuple[str, ...] = ("csi-coach: not applicable",)
 
 
 @dataclass(frozen=True)
@@ -226,6 +230,7 @@ class LoggingSettings:
 @dataclass(frozen=True)
 class StateSettings:
     path: str = "state/csi-coach.sqlite"
+    history_days: int = 400  # how long each record's verdict history is kept (the report's trends and effect)
 
 
 @dataclass(frozen=True)

@@ -142,7 +142,7 @@ def run_scan(
         result.ended = datetime.now(UTC)
         return result
     try:
-        store = StateStore.open_readonly_or_empty(path) if dry_run else StateStore(path)
+        store = StateStore.open_readonly_or_empty(path) if dry_run else StateStore(path, history_days=config.state.history_days)
         with store:
             if not dry_run:
                 result.scan_id = store.begin_scan([s.name for s in sources], version)

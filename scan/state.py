@@ -11,6 +11,13 @@ What it keeps:
 - ``ledger``      every comment the bot writes: ``pending`` is committed *before* the
                   remote write and turned ``posted`` after, so a crash at any moment
                   leaves a row to settle by looking for the marker on the ticket
+- ``history``     each record's verdict over time, for the managers' report: one row when
+                  a record is first judged, when its category or opt-out changes, and when
+                  the bot coaches or acknowledges it (never one per scan, so the file stays
+                  small); kept ``history_days`` (the newest verdict row of each record
+                  always stays)
+- ``trend``       one row per scan per source: the estate's totals (judged, flagged, with
+                  a value goal, unsure, opted out) when the scan ended
 
 The schema is versioned: ``schema_version`` holds the number of migrations applied,
 and ``MIGRATIONS`` is the ordered list of functions that bring a file forward.
@@ -36,7 +43,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -46,6 +53,9 @@ from csi_coach.errors import StateError
 
 PENDING, POSTED = "pending", "posted"
 KINDS = ("post", "update", "ack")
+HISTORY_DAYS = 400  # [state] history_days: how long history rows are kept
+_VALUE_GOAL = {"value": 1, "linked": 1, "process_only": 0, "no_goal": 0}  # unsure and "": NULL
+_EVENT = {"post": "coached", "update": "coached", "ack": "acknowledged"}
 
 
 def utcnow() -> datetime:
@@ -139,7 +149,61 @@ def _m3_record_content(db: sqlite3.Cursor) -> None:
     db.execute("ALTER TABLE records ADD COLUMN flagged INTEGER NOT NULL DEFAULT 0")
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Cursor], None], ...] = (_m1_initial, _m2_scan_source_index, _m3_record_content)
+def _m4_history(db: sqlite3.Cursor) -> None:
+    # Issue 15: does coaching work? Each record's verdict over time, the estate per scan,
+    # and the record fields the report breaks the figures down by. The history starts
+    # with what the file knows: each judged record's category when last seen, and each
+    # comment the ledger holds as posted (the category it was coached on is not kept by
+    # the older schema: a coaching comment is written only on a record without a value
+    # goal, a thank-you only on one with).
+    _run_script(
+        db,
+        """
+        CREATE TABLE history (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            record_key TEXT NOT NULL,
+            at TEXT NOT NULL,
+            event TEXT NOT NULL CHECK (event IN ('verdict', 'coached', 'acknowledged')),
+            category TEXT NOT NULL DEFAULT '',
+            value_goal INTEGER,            -- 1 value/linked, 0 process_only/no_goal, NULL unsure
+            flagged INTEGER NOT NULL DEFAULT 0,
+            opted_out INTEGER NOT NULL DEFAULT 0,
+            rules TEXT NOT NULL DEFAULT '' -- the verdict's finding rule ids, space-separated
+        );
+        CREATE INDEX history_record ON history (source, record_key, at);
+        CREATE INDEX history_at ON history (at);
+        CREATE TABLE trend (
+            scan_id INTEGER NOT NULL,
+            source TEXT NOT NULL,
+            at TEXT NOT NULL,
+            judged INTEGER NOT NULL,
+            flagged INTEGER NOT NULL,
+            value_goal INTEGER NOT NULL,
+            unsure INTEGER NOT NULL,
+            opted_out INTEGER NOT NULL,
+            PRIMARY KEY (scan_id, source)
+        );
+        ALTER TABLE records ADD COLUMN title TEXT NOT NULL DEFAULT '';
+        ALTER TABLE records ADD COLUMN service TEXT NOT NULL DEFAULT '';
+        ALTER TABLE records ADD COLUMN grp TEXT NOT NULL DEFAULT '';
+        ALTER TABLE records ADD COLUMN opted_out INTEGER NOT NULL DEFAULT 0;
+        INSERT INTO history (source, record_key, at, event, category, value_goal, flagged)
+            SELECT source, key, last_seen, 'verdict', category,
+                   CASE WHEN category IN ('value', 'linked') THEN 1
+                        WHEN category IN ('process_only', 'no_goal') THEN 0 END, flagged
+            FROM records WHERE category != '';
+        INSERT INTO history (source, record_key, at, event, category, value_goal, flagged)
+            SELECT source, record_key, created, CASE kind WHEN 'ack' THEN 'acknowledged' ELSE 'coached' END,
+                   '', CASE kind WHEN 'ack' THEN 1 ELSE 0 END, CASE kind WHEN 'ack' THEN 0 ELSE 1 END
+            FROM ledger WHERE state = 'posted'
+        """,
+    )
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Cursor], None], ...] = (
+    _m1_initial, _m2_scan_source_index, _m3_record_content, _m4_history,
+)
 
 
 def _open_readonly(path: Path) -> sqlite3.Connection:
@@ -228,6 +292,59 @@ class RecordUpdate:
     error: str = ""  # non-empty: the record failed this time
     content: str = ""  # hash of the fields the rules read
     flagged: bool = False
+    # For the history and the report (issue 15):
+    title: str = ""
+    service: str = ""
+    group: str = ""  # the owner's group or team, where the source maps one
+    opted_out: bool = False  # an opt-out label, or an exempt verdict
+    rules: str = ""  # the verdict's finding rule ids, space-separated
+    wrote: str = ""  # "post" | "update" | "ack": what the bot wrote on it this scan
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One change in a record's verdict, or one comment the bot wrote on it."""
+
+    source: str
+    key: str
+    at: datetime
+    event: str  # verdict | coached | acknowledged
+    category: str  # "" on a comment carried over from a state file older than the history
+    value_goal: bool | None
+    flagged: bool
+    opted_out: bool
+    rules: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TrendRow:
+    """A source's estate when one scan ended."""
+
+    scan_id: int
+    source: str
+    at: datetime
+    judged: int
+    flagged: int
+    value_goal: int
+    unsure: int
+    opted_out: int
+
+
+@dataclass(frozen=True)
+class RecordRow:
+    """A record's latest verdict and the fields the report lists it by."""
+
+    source: str
+    key: str
+    number: str
+    title: str
+    service: str
+    group: str
+    category: str
+    flagged: bool
+    opted_out: bool
+    last_seen: datetime
+    failures: int
 
 
 # --- the store ----------------------------------------------------------------------
@@ -236,9 +353,10 @@ class RecordUpdate:
 class StateStore:
     """The SQLite state file. ``StateStore(":memory:")`` for a throwaway store."""
 
-    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+    def __init__(self, path: str | Path, *, readonly: bool = False, history_days: int = HISTORY_DAYS) -> None:
         self.path = str(path)
         self.readonly = readonly
+        self.history_days = history_days
         # A real file: one connection per thread, so the read loop never waits on a
         # Python lock held by a writer thread that is itself waiting for the GIL (WAL
         # lets readers and the one writer proceed at once; SQLite queues the writers).
@@ -371,10 +489,36 @@ class StateStore:
             return cast(int, cur.lastrowid)  # set by the INSERT (typed Optional: None before one)
 
     def end_scan(self, scan_id: int, status: str, counts: dict[str, Any], *, now: datetime | None = None) -> None:
-        self._exec(
-            "UPDATE scans SET ended = ?, status = ?, counts = ? WHERE id = ?",
-            (_ts(now or utcnow()), status, json.dumps(redact.scrub_data(counts), sort_keys=True), scan_id),
+        """Close the scan; note each of its sources' estate in ``trend``; drop history
+        older than ``history_days``."""
+        moment = now or utcnow()
+        stamp = _ts(moment)
+        with self._tx() as cur:
+            cur.execute(
+                "UPDATE scans SET ended = ?, status = ?, counts = ? WHERE id = ?",
+                (stamp, status, json.dumps(redact.scrub_data(counts), sort_keys=True), scan_id),
+            )
+            cur.execute(
+                "INSERT OR REPLACE INTO trend (scan_id, source, at, judged, flagged, value_goal, unsure, opted_out) "
+                "SELECT ?, r.source, ?, COUNT(*), COALESCE(SUM(r.flagged), 0), "
+                "COALESCE(SUM(r.category IN ('value', 'linked')), 0), COALESCE(SUM(r.category = 'unsure'), 0), "
+                "COALESCE(SUM(r.opted_out), 0) FROM records r "
+                "WHERE r.category != '' AND r.source IN (SELECT value FROM json_each((SELECT sources FROM scans WHERE id = ?))) "
+                "GROUP BY r.source",
+                (scan_id, stamp, scan_id),
+            )
+            self._prune(cur, moment)
+
+    def _prune(self, cur: sqlite3.Cursor, now: datetime) -> None:
+        """History and trend rows older than ``history_days``, but never a record's newest
+        verdict row: it says what the record was when it last changed."""
+        cutoff = _ts(now - timedelta(days=self.history_days))
+        cur.execute(
+            "DELETE FROM history WHERE at < ? AND id NOT IN "
+            "(SELECT MAX(id) FROM history WHERE event = 'verdict' GROUP BY source, record_key)",
+            (cutoff,),
         )
+        cur.execute("DELETE FROM trend WHERE at < ?", (cutoff,))
 
     def scans(self, limit: int = 20) -> list[ScanRow]:
         rows = self._query(
@@ -438,27 +582,85 @@ class StateStore:
         """
         if not updates:
             return
-        ok = [
-            (u.source, u.key, u.number, u.digest, u.category, _ts(u.updated), _ts(u.seen), u.content, int(u.flagged))
-            for u in updates
-            if not u.error
-        ]
         bad = [(u.source, u.key, u.number, _ts(u.seen), redact.scrub(u.error)[:2000]) for u in updates if u.error]
         with self._tx() as cur:
-            cur.executemany(
-                "INSERT INTO records (source, key, number, digest, category, updated, last_seen, failures, last_error, "
-                "content, flagged) VALUES (?, ?, ?, ?, ?, ?, ?, 0, '', ?, ?) ON CONFLICT(source, key) DO UPDATE SET "
-                "number = excluded.number, digest = excluded.digest, category = excluded.category, "
-                "updated = excluded.updated, last_seen = excluded.last_seen, failures = 0, last_error = '', "
-                "content = excluded.content, flagged = excluded.flagged",
-                ok,
-            )
+            for u in updates:
+                if not u.error:
+                    self._remember_one(cur, u)
             cur.executemany(
                 "INSERT INTO records (source, key, number, last_seen, failures, last_error) VALUES (?, ?, ?, ?, 1, ?) "
                 "ON CONFLICT(source, key) DO UPDATE SET last_seen = excluded.last_seen, "
                 "failures = records.failures + 1, last_error = excluded.last_error, content = ''",
                 bad,
             )
+
+    @staticmethod
+    def _remember_one(cur: sqlite3.Cursor, u: RecordUpdate) -> None:
+        """One judged record: a history row first, while ``records`` still holds what the
+        record was (only if its category or opt-out changed, or it is new), one more if the
+        bot wrote on it, then its row in ``records``. One record at a time, so a record read
+        twice in one batch (after the bot's own comment) gains no second row."""
+        seen = _ts(u.seen)
+        values = (u.category, _VALUE_GOAL.get(u.category), int(u.flagged), int(u.opted_out), u.rules)
+        cur.execute(
+            "INSERT INTO history (source, record_key, at, event, category, value_goal, flagged, opted_out, rules) "
+            "SELECT ?, ?, ?, 'verdict', ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM records "
+            "WHERE source = ? AND key = ? AND category = ? AND opted_out = ?)",
+            (u.source, u.key, seen, *values, u.source, u.key, u.category, int(u.opted_out)),
+        )
+        if u.wrote:
+            cur.execute(
+                "INSERT INTO history (source, record_key, at, event, category, value_goal, flagged, opted_out, rules) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (u.source, u.key, seen, _EVENT[u.wrote], *values),
+            )
+        cur.execute(
+            "INSERT INTO records (source, key, number, digest, category, updated, last_seen, failures, last_error, "
+            "content, flagged, title, service, grp, opted_out) VALUES (?, ?, ?, ?, ?, ?, ?, 0, '', ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(source, key) DO UPDATE SET "
+            "number = excluded.number, digest = excluded.digest, category = excluded.category, "
+            "updated = excluded.updated, last_seen = excluded.last_seen, failures = 0, last_error = '', "
+            "content = excluded.content, flagged = excluded.flagged, title = excluded.title, "
+            "service = excluded.service, grp = excluded.grp, opted_out = excluded.opted_out",
+            (u.source, u.key, u.number, u.digest, u.category, _ts(u.updated), seen, u.content, int(u.flagged),
+             u.title, u.service, u.group, int(u.opted_out)),
+        )
+
+    # -- history (the managers' report) --------------------------------------------
+
+    def history(self, source: str | None = None) -> list[HistoryRow]:
+        """Every history row kept, oldest first (of one source, or all)."""
+        sql = ("SELECT source, record_key, at, event, category, value_goal, flagged, opted_out, rules FROM history")
+        params: tuple = ()
+        if source is not None:
+            sql += " WHERE source = ?"
+            params = (source,)
+        return [
+            HistoryRow(s, k, _dt(at), ev, c, None if vg is None else bool(vg), bool(f), bool(o),  # type: ignore[arg-type]
+                       tuple(rules.split()))
+            for s, k, at, ev, c, vg, f, o, rules in self._query(sql + " ORDER BY at, id", params)
+        ]
+
+    def trend(self) -> list[TrendRow]:
+        """One row per scan per source, oldest first."""
+        rows = self._query(
+            "SELECT scan_id, source, at, judged, flagged, value_goal, unsure, opted_out FROM trend ORDER BY at, scan_id, source"
+        )
+        return [TrendRow(i, s, _dt(at), j, f, v, u, o) for i, s, at, j, f, v, u, o in rows]  # type: ignore[arg-type]
+
+    def record_rows(self) -> list[RecordRow]:
+        """Every record this file knows, with its latest verdict, by source and number."""
+        rows = self._query(
+            "SELECT source, key, number, title, service, grp, category, flagged, opted_out, last_seen, failures "
+            "FROM records ORDER BY source, number, key"
+        )
+        return [
+            RecordRow(s, k, n, t, sv, g, c, bool(f), bool(o), _dt(seen), fails)  # type: ignore[arg-type]
+            for s, k, n, t, sv, g, c, f, o, seen, fails in rows
+        ]
+
+    def history_count(self) -> int:
+        return int(self._query("SELECT COUNT(*) FROM history")[0][0])
 
     def record_keys(self, source: str) -> set[str]:
         """Every record of ``source`` this file has seen (one query instead of one per record)."""
@@ -551,14 +753,25 @@ class StateStore:
         created: datetime | None,
     ) -> int:
         """Record a bot comment found on the ticket that the ledger did not know
-        (state file lost or replaced)."""
+        (state file lost or replaced). The history gains the comment at its time, so the
+        report still knows when the record was first coached."""
+        if self.readonly:
+            raise StateError("state store is read-only (dry run)")
         stamp = _ts(created or utcnow())
-        cur = self._exec(
-            "INSERT INTO ledger (source, record_key, digest, marker, kind, state, comment_id, created, updated) "
-            "VALUES (?, ?, ?, ?, ?, 'posted', ?, ?, ?)",
-            (source, record_key, digest, marker, kind, comment_id or "", stamp, _ts(utcnow())),
-        )
-        return cast(int, cur.lastrowid)  # set by the INSERT (typed Optional: None before one)
+        with self._tx() as cur:
+            cur.execute(
+                "INSERT INTO ledger (source, record_key, digest, marker, kind, state, comment_id, created, updated) "
+                "VALUES (?, ?, ?, ?, ?, 'posted', ?, ?, ?)",
+                (source, record_key, digest, marker, kind, comment_id or "", stamp, _ts(utcnow())),
+            )
+            row_id = cast(int, cur.lastrowid)  # set by the INSERT (typed Optional: None before one)
+            if kind in _EVENT:
+                ack = kind == "ack"
+                cur.execute(
+                    "INSERT INTO history (source, record_key, at, event, value_goal, flagged) VALUES (?, ?, ?, ?, ?, ?)",
+                    (source, record_key, stamp, _EVENT[kind], int(ack), int(not ack)),
+                )
+        return row_id
 
     def ledger_for(self, source: str, record_key: str) -> list[LedgerRow]:
         rows = self._query(
