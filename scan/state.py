@@ -18,6 +18,8 @@ What it keeps:
                   always stays)
 - ``trend``       one row per scan per source: the estate's totals (judged, flagged, with
                   a value goal, unsure, opted out) when the scan ended
+- ``disputes``, ``coached_rules``  owners' pushback per record and rule, and the rules
+                  each record was coached on (read and written by ``scan.disputes``)
 
 The schema is versioned: ``schema_version`` holds the number of migrations applied,
 and ``MIGRATIONS`` is the ordered list of functions that bring a file forward.
@@ -201,8 +203,42 @@ def _m4_history(db: sqlite3.Cursor) -> None:
     )
 
 
+def _m5_disputes(db: sqlite3.Cursor) -> None:
+    # Issue 15 item 3: an owner's reply disputing a comment stops that rule's coaching on
+    # that record; admins list the disputes, the report shows a dispute rate per rule.
+    _run_script(
+        db,
+        """
+        CREATE TABLE disputes (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            record_key TEXT NOT NULL,
+            number TEXT NOT NULL DEFAULT '',
+            rule TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('wrong', 'not_applicable')),
+            reason TEXT NOT NULL DEFAULT '',   -- scrubbed of secrets
+            reply_id TEXT NOT NULL DEFAULT '',
+            replied TEXT,
+            found TEXT NOT NULL,
+            digest TEXT NOT NULL DEFAULT '',
+            evidence TEXT NOT NULL DEFAULT '[]',  -- JSON
+            record TEXT NOT NULL DEFAULT '{}',    -- JSON: the record's text when the reply was read
+            acknowledged TEXT,
+            UNIQUE (source, record_key, rule)
+        );
+        CREATE TABLE coached_rules (
+            source TEXT NOT NULL,
+            record_key TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            first TEXT NOT NULL,
+            PRIMARY KEY (source, record_key, rule)
+        )
+        """,
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Cursor], None], ...] = (
-    _m1_initial, _m2_scan_source_index, _m3_record_content, _m4_history,
+    _m1_initial, _m2_scan_source_index, _m3_record_content, _m4_history, _m5_disputes,
 )
 
 
