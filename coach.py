@@ -19,18 +19,22 @@ The promises it keeps:
   records carrying an opt-out label and exempt verdicts are skipped;
 - only categories in ``coach_categories`` are coached;
 - optionally, one short acknowledgement when an owner turns a flagged record into
-  one with a value goal.
+  one with a value goal;
+- owners may push back (``read_pushback``): a reply starting with one of the
+  configured keywords disputes the coaching. The rules it named are never coached on
+  that record again, and the owner gets one short acknowledgement.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
 
 from csi_coach.config import CommentPolicy
-from csi_coach.model import CommentRef, Record, Verdict, marker_for
+from csi_coach.model import CommentRef, Record, Severity, Verdict, marker_for
+from csi_coach.rules.document import plain_text
 
 
 class ActionKind(str, Enum):
@@ -38,11 +42,16 @@ class ActionKind(str, Enum):
     POST = "post"  # a new coaching comment
     UPDATE = "update"  # edit the earlier bot comment in place
     ACKNOWLEDGE = "acknowledge"  # a short thank-you: the goal is fixed
+    ACKNOWLEDGE_DISPUTE = "acknowledge_dispute"  # once: the owner's pushback is noted
     SKIP = "skip"  # the record is out of scope (closed, opted out, exempt)
 
     @property
     def writes(self) -> bool:
-        return self in (ActionKind.POST, ActionKind.UPDATE, ActionKind.ACKNOWLEDGE)
+        return self in (ActionKind.POST, ActionKind.UPDATE, ActionKind.ACKNOWLEDGE, ActionKind.ACKNOWLEDGE_DISPUTE)
+
+    @property
+    def acknowledges(self) -> bool:
+        return self in (ActionKind.ACKNOWLEDGE, ActionKind.ACKNOWLEDGE_DISPUTE)
 
 
 @dataclass(frozen=True)
@@ -61,9 +70,11 @@ class PastComment:
 
 @dataclass(frozen=True)
 class History:
-    """What the bot wrote on one record, oldest first."""
+    """What the bot wrote on one record, oldest first, and what its owner disputed."""
 
     comments: tuple[PastComment, ...] = ()
+    disputed: frozenset[str] = frozenset()  # rules the owner pushed back on: never coached here again
+    dispute_unacknowledged: bool = False  # a dispute was recorded and not yet acknowledged
 
     @property
     def latest(self) -> PastComment | None:
@@ -81,6 +92,9 @@ class Action:
     marker: str = ""
     digest: str = ""
     previous: CommentRef | None = None  # the comment an UPDATE edits
+    # The verdict to write about when it is not the one judged: the owner disputed some
+    # of its findings, which the comment leaves out.
+    verdict: Verdict | None = None
 
     @property
     def writes(self) -> bool:
@@ -88,7 +102,7 @@ class Action:
 
     @property
     def ledger_kind(self) -> str:
-        return {ActionKind.POST: "post", ActionKind.UPDATE: "update", ActionKind.ACKNOWLEDGE: "ack"}[self.kind]
+        return {ActionKind.POST: "post", ActionKind.UPDATE: "update"}.get(self.kind, "ack")
 
 
 ON_CHANGE = ("edit", "new", "none")
@@ -125,6 +139,71 @@ def opted_out(record: Record, opt_out_labels: tuple[str, ...]) -> str | None:
     return None
 
 
+# --- owners' pushback ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OwnerReply:
+    """A comment or work note on a record written by anyone but the bot (read as is:
+    HTML, wiki markup or text)."""
+
+    comment_id: str
+    author: str
+    body: str
+    created: datetime | None
+
+
+@dataclass(frozen=True)
+class Pushback:
+    """An owner's reply that disputes the coaching: which keyword kind and why."""
+
+    kind: str  # "wrong" | "not_applicable"
+    keyword: str  # the keyword as configured
+    reason: str  # the rest of the reply, as plain text
+    reply: OwnerReply
+
+
+# A dispute of a comment that named no rule above info: the whole coaching on the record.
+ANY_RULE = "*"
+# Between the keyword and the reason: spaces, dashes, colons, full stops.
+_AFTER_KEYWORD = re.compile(r"^[\s:;,.\-\u2013\u2014]*")
+# The bot's marker may be quoted back in a reply; it is not part of the reason.
+_MARKER_TEXT = re.compile(r"csi-coach:[0-9a-f]{16}(?:-ack)?")
+
+
+def read_pushback(reply: OwnerReply, policy: CommentPolicy) -> Pushback | None:
+    """The pushback in ``reply`` when its text (markup read as plain text) starts with one of
+    the configured keywords, ignoring case and leading space; None otherwise. The longest
+    keyword that matches wins, so "csi-coach: wrong rule" can be told from "csi-coach: wrong"."""
+    text = plain_text(reply.body or "").strip()
+    folded = text.casefold()
+    choices = [(k, "wrong") for k in policy.dispute_keywords] + [(k, "not_applicable") for k in policy.not_applicable_keywords]
+    for keyword, kind in sorted(choices, key=lambda c: -len(c[0])):
+        want = keyword.strip().casefold()
+        if want and folded.startswith(want):
+            rest = text[len(want):]
+            if rest[:1].isalnum() and want[-1:].isalnum():
+                continue  # "csi-coach: wrongly" is not the keyword "csi-coach: wrong"
+            reason = _MARKER_TEXT.sub("", _AFTER_KEYWORD.sub("", rest, count=1)).strip()
+            return Pushback(kind, keyword, reason, reply)
+    return None
+
+
+def coached_rules(verdict: Verdict) -> tuple[str, ...]:
+    """The rules a coaching comment on ``verdict`` speaks of: its findings above info."""
+    shown = (Severity.ERROR, Severity.WARNING)
+    return tuple(dict.fromkeys(f.rule for f in verdict.findings if f.severity in shown and f.rule != "unsure"))
+
+
+def without_rules(verdict: Verdict, rules: frozenset[str]) -> Verdict:
+    """``verdict`` without the findings of ``rules`` (the owner disputed them)."""
+    kept = tuple(f for f in verdict.findings if f.rule not in rules)
+    return verdict if len(kept) == len(verdict.findings) else replace(verdict, findings=kept)
+
+
+# --- the decision ------------------------------------------------------------------------
+
+
 def decide(
     record: Record,
     verdict: Verdict,
@@ -133,12 +212,17 @@ def decide(
     now: datetime,
     target_can_edit: bool,
 ) -> Action:
+    shown: Verdict | None = None
+    if history.disputed:
+        open_verdict = without_rules(verdict, history.disputed)
+        if open_verdict is not verdict:
+            shown = verdict = open_verdict
     digest = verdict.digest()
 
     def act(kind: ActionKind, reason: str, previous: CommentRef | None = None) -> Action:
         if not kind.writes:
-            return Action(kind, reason, "", digest, previous)
-        return Action(kind, reason, marker_for(digest, ack=kind is ActionKind.ACKNOWLEDGE), digest, previous)
+            return Action(kind, reason, "", digest, previous, shown)
+        return Action(kind, reason, marker_for(digest, ack=kind.acknowledges), digest, previous, shown)
 
     if verdict.exempt:
         return act(ActionKind.SKIP, "exempt (opt-out field or label)")
@@ -148,8 +232,14 @@ def decide(
     if in_skip_state(record.state, policy.skip_states):
         return act(ActionKind.SKIP, f"state {record.state!r} is not coached")
 
+    if history.dispute_unacknowledged:
+        return act(ActionKind.ACKNOWLEDGE_DISPUTE, "the owner disputed the coaching; acknowledging once")
+
     latest = history.latest
     coach = verdict.category.value in policy.coach_categories
+    if coach and history.disputed and (ANY_RULE in history.disputed or not coached_rules(verdict)):
+        named = ", ".join(sorted(history.disputed))
+        return act(ActionKind.NONE, f"the owner disputed {named} on this record; not coached again")
 
     if not coach:
         if (

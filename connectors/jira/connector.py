@@ -57,12 +57,14 @@ from urllib.parse import quote
 import requests
 from jira import JIRA, JIRAError
 
+from csi_coach.coach import OwnerReply
 from csi_coach.config import JiraSettings
 from csi_coach.connectors.field_census import FieldCensus, FieldTally, absent_goal_error, census_warnings
 from csi_coach.connectors.jira.answers import BrokenAnswer, an_object, json_body, listed
 from csi_coach.connectors.jira.comments import (
     account_of,
     authored_by,
+    body_text,
     comment_payload,
     has_properties,
     to_bot_comment,
@@ -76,7 +78,7 @@ from csi_coach.connectors.probe import SourceProbe
 from csi_coach.connectors.tls import pin_verify, tls_verify
 from csi_coach.connectors.transport import decode_failure
 from csi_coach.errors import AmbiguousWrite, BadRequest, CoachError, ConfigError, NotFound, PermissionDenied, TransientError
-from csi_coach.model import BotComment, BrokenRecord, CommentRef, Record
+from csi_coach.model import BotComment, BrokenRecord, CommentRef, Record, aware
 
 log = logging.getLogger(__name__)
 
@@ -623,6 +625,24 @@ class JiraConnector:
         found = [b for c in mine if (b := to_bot_comment(c, source=self.name, record_key=record.key))]
         found.sort(key=lambda b: (b.created is None, b.created or datetime.min, _numeric(b.ref.comment_id)))
         return found
+
+    def owner_replies(self, record: Record, since: datetime | None) -> list[OwnerReply]:
+        """Comments on the issue by anyone but the bot's account, created at or after ``since``
+        (all when None), oldest first: where an owner pushes back on the coaching. The same
+        comment listing ``bot_comments`` reads (no properties needed: the author decides)."""
+        account = account_of(self.myself())
+        out: list[OwnerReply] = []
+        for c in self._issue_comments(record.key):
+            if authored_by(c, account):
+                continue
+            created = parse_jira_time(c.get("created"))
+            if since is not None and created is not None and created < aware(since):
+                continue
+            author = c.get("author")
+            name = str(author.get("displayName") or "") if isinstance(author, Mapping) else ""
+            out.append(OwnerReply(str(c.get("id", "")), name, body_text(c.get("body")), created))
+        out.sort(key=lambda r: (r.created is None, r.created or datetime.min.replace(tzinfo=UTC)))
+        return out
 
     def marked_keys(self, since: datetime | None) -> set[str]:
         """Keys of the admin's issues with a comment containing "csi-coach", updated at or after

@@ -64,6 +64,7 @@ from urllib.parse import quote
 import requests
 from requests import Response  # in the class, ``requests`` names its request counter
 
+from csi_coach.coach import OwnerReply
 from csi_coach.config import ServiceNowSettings
 from csi_coach.connectors.field_census import FieldCensus, FieldTally, absent_goal_error, census_warnings
 from csi_coach.connectors.page_guard import PageGuard
@@ -325,8 +326,7 @@ class ServiceNowConnector:
     def requested_fields(self) -> list[str]:
         f = self.settings.fields
         names = ["sys_id", f.number, f.title, f.description, *f.goal, f.service, f.owner, f.state, f.updated]
-        if f.labels:
-            names.append(f.labels)
+        names.extend(n for n in (f.labels, f.group) if n)
         out: list[str] = []
         for n in names:
             if n and n not in out:
@@ -609,6 +609,7 @@ class ServiceNowConnector:
             service=field_display(item, f.service),
             owner=field_display(item, f.owner),
             labels=labels,
+            group=field_display(item, f.group) if f.group else "",
             state=field_display(item, f.state),
             updated=moment,
             container=self.table,
@@ -723,6 +724,37 @@ class ServiceNowConnector:
                 return out
             guard.page_read(len(rows), new)
             offset += JOURNAL_PAGE
+
+    def owner_replies(self, record: Record, since: datetime | None) -> list[OwnerReply]:
+        """Journal entries (``comments`` and ``work_notes``) on the record written by anyone but
+        the bot, created at or after ``since`` (all when None), oldest first: where an owner
+        pushes back on the coaching. One request: the first ``JOURNAL_PAGE`` entries since the
+        bot's comment (a reply starting with a keyword is looked for there; more are not read).
+        The bot's own entries are told by ``sys_created_by`` as in ``bot_comments``.
+        """
+        me = self.bot_user().casefold()
+        query = f"element_id={record.key}^name={self.table}^elementINcomments,work_notes"
+        if since is not None:
+            query += f"^sys_created_on>={sn_time(since)}"
+        action = f"read the replies on {record.number or record.key} ({JOURNAL_TABLE})"
+        params = {
+            "sysparm_query": query + "^ORDERBYsys_created_on^ORDERBYsys_id",
+            "sysparm_fields": "sys_id,value,sys_created_on,sys_created_by",
+            "sysparm_exclude_reference_link": "true",
+            "sysparm_no_count": "true",
+            "sysparm_limit": str(JOURNAL_PAGE),
+        }
+        resp = self._request("GET", f"/api/now/table/{JOURNAL_TABLE}", params=params, action=action, empty_404=True)
+        out: list[OwnerReply] = []
+        for row in self._result(resp, action):
+            if not isinstance(row, Mapping):
+                continue
+            author = field_value(row, "sys_created_by").strip()
+            if not author or author.casefold() == me:
+                continue
+            out.append(OwnerReply(field_value(row, "sys_id"), author, field_value(row, "value"),
+                                  parse_sn_time(field_value(row, "sys_created_on"))))
+        return out
 
     def marked_keys(self, since: datetime | None) -> set[str]:
         """sys_ids of the records with a journal entry carrying the marker prefix, created at or
