@@ -24,7 +24,7 @@ files); the template's own text is the bot's and is left as written. Each break 
 zero-width space: the quoted text reads exactly as the owner wrote it.
 
 Templates are looked up in the admin's folder first, then in the shipped
-``templates/`` folder: ``<target>/comment.j2``, ``<target>/acknowledgement.j2``,
+``templates/`` folder: ``<target>/comment.j2``, ``<target>/acknowledgement.j2``, ``<target>/dispute.j2`` (the reply to an owner's pushback),
 ``report/<name>``. Files whose name starts with "_" are partials for includes.
 The coaching lines (``coaching.toml``) are read the same way: an admin's file in the
 templates folder replaces the shipped entries key by key (see advice.py).
@@ -82,7 +82,7 @@ from csi_coach.rules.document import read_record
 
 SHIPPED_TEMPLATES = Path(__file__).resolve().parent / "templates"
 TARGETS = ("servicenow", "jira")
-KINDS = ("comment", "acknowledgement")
+KINDS = ("comment", "acknowledgement", "dispute")
 
 QUOTE_LIMIT = advice.QUOTE_LIMIT  # one quoted piece: a sentence, or its clauses that fit
 TEXT_LIMIT = 500  # any ticket text a template can reach
@@ -350,8 +350,14 @@ class Renderer:
     def acknowledgement(self, target: str, record: Record, verdict: Verdict, marker: str) -> str:
         return self._render(target, "acknowledgement", record, verdict, marker)
 
+    def dispute_acknowledgement(self, target: str, record: Record, verdict: Verdict, marker: str,
+                                dispute: dict[str, Any]) -> str:
+        """The one reply to an owner's pushback: ``dispute`` holds ``kind`` ("wrong" or
+        "not_applicable") and ``rules`` (the rules no longer coached on the record)."""
+        return self._render(target, "dispute", record, verdict, marker, extra={"dispute": dispute})
+
     def _render(self, target: str, kind: str, record: Record, verdict: Verdict, marker: str,
-                *, ensure_marker: bool = True) -> str:
+                *, ensure_marker: bool = True, extra: dict[str, Any] | None = None) -> str:
         if target not in self._envs:
             raise ValueError(f"unknown comment target {target!r}; expected one of {', '.join(TARGETS)}")
         if not MARKER_RE.fullmatch(marker):
@@ -368,6 +374,7 @@ class Renderer:
                 marker=Trusted(marker),
                 opt_out_label=self.opt_out_label,
                 target=target,
+                **(extra or {}),
             )
         except ConfigError:
             raise
@@ -416,6 +423,13 @@ class Renderer:
                     errors.append(ConfigError("the template does not write the marker", file=self._filename(name),
                                               expected="{{ marker }} on the last line, so the bot can find its own comment"))
                     break
+        for target in TARGETS:  # the reply to an owner's pushback
+            _kind, record, verdict = hostile_samples()[0]
+            try:
+                self._render(target, "dispute", record, verdict, marker_for(verdict.digest(), ack=True),
+                             extra={"dispute": {"kind": "wrong", "rules": ["process-only", HOSTILE[:40]]}})
+            except ConfigError as exc:
+                errors.append(exc)
         for name in self._loader.list_templates():
             if name.startswith("report/"):
                 try:

@@ -77,7 +77,7 @@ _COLUMNS = ("source, record_key, number, rule, kind, reason, reply_id, replied, 
 
 def _dispute(row: tuple) -> Dispute:
     s, k, n, rule, kind, reason, reply, replied, found, digest, evidence, record, ack = row
-    return Dispute(s, k, n, rule, kind, reason, reply, _dt(replied), _dt(found), digest,  # type: ignore[arg-type]
+    return Dispute(s, k, n, rule, kind, reason, reply, _dt(replied), _dt(found), digest,
                    tuple(json.loads(evidence or "[]")), json.loads(record or "{}"), _dt(ack))
 
 

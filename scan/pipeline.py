@@ -22,6 +22,12 @@ Comments on tickets that the state file does not know (a lost or restored file)
 are found with one bulk query per source (``Connector.marked_keys``); only those
 records have their comments read, and only before a write.
 
+Owners may push back on a comment (``coach.read_pushback``): replies are read only on
+records the bot coached whose updated time moved since the last scan, one request each
+(``Connector.owner_replies``, entries since the bot's latest coaching); a dispute is kept in
+the state file (``scan.disputes``) and ``decide`` acknowledges it once and never coaches
+that rule on that record again.
+
 Everything remote goes through the ``Connector`` protocol; everything stored goes
 through ``StateStore``; decisions come from ``coach.decide``.
 """
@@ -39,11 +45,12 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from csi_coach.coach import Action, ActionKind, History, decide
+from csi_coach.coach import ANY_RULE, Action, ActionKind, History, Pushback, coached_rules, decide, read_pushback
 from csi_coach.config import CommentPolicy
 from csi_coach.connectors.base import Connector, MappingReport
 from csi_coach.errors import AmbiguousWrite, CoachError, ConfigError, NotFound
 from csi_coach.model import BrokenRecord, Category, Record, Verdict, aware
+from csi_coach.scan import disputes as dispute_book
 from csi_coach.scan.comment_trail import CommentTrail, history_from_ledger
 from csi_coach.scan.result import LIST_CAP, SourceResult, WriteBudget
 from csi_coach.scan.state import RecordUpdate, StateStore
@@ -64,6 +71,8 @@ CHECKPOINT_SECONDS = 5.0
 class Renderer(Protocol):
     def comment(self, target: str, record: Record, verdict: Verdict, marker: str) -> str: ...
     def acknowledgement(self, target: str, record: Record, verdict: Verdict, marker: str) -> str: ...
+    def dispute_acknowledgement(self, target: str, record: Record, verdict: Verdict, marker: str,
+                                dispute: dict[str, Any]) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -149,6 +158,10 @@ class SourceScan:
         self._unsure: list[tuple[Outcome, int, Any]] = []
         self._unsure_keys: set[str] = set()
         self.trail = CommentTrail(connector, store, dry_run=dry_run, now=now)
+        # Records with owners' disputes -> whether one waits for its acknowledgement; and
+        # the rules disputed in this scan (a dry run keeps them here only).
+        self._disputed: dict[str, bool] = {}
+        self._fresh_disputes: dict[str, tuple[Pushback, frozenset[str]]] = {}
 
     # -- the scan ------------------------------------------------------------------
 
@@ -175,6 +188,7 @@ class SourceScan:
         tracker = Watermark(since)
         log.info("%s: scan started (%s)", name, f"since {since.isoformat()}" if since else "full")
 
+        self._disputed = dispute_book.disputed_keys(self.store, name)
         self._settle_pending()
         self.trail.load_marked()
         pool = None if self.dry_run else ThreadPoolExecutor(max_workers=max(1, self.policy.workers), thread_name_prefix=f"write-{name}")
@@ -326,6 +340,12 @@ class SourceScan:
         while record.key in self._inflight_keys:  # the same record twice in one read
             self._drain(inflight, tracker, block=True)
         hit = self._handled.get(record.key)
+        try:
+            pushback = None if hit is not None else self._read_pushback(record)
+        except Exception as exc:  # CoachError, or a connector bug: read again by key next scan
+            r.records += 1
+            self._fail(record.key, record.number, f"could not read the replies: {exc}")
+            return
         if hit is not None and hit[0] == content:
             # Written earlier in this scan and read again (the write bumped its
             # updated time): counted once, nothing to decide.
@@ -333,7 +353,8 @@ class SourceScan:
             return
         if hit is None:
             r.records += 1
-        reused = self._reusable(record.key, content) if record.key not in self._unsettled else None
+        waiting = pushback is not None or self._disputed.get(record.key, False)  # an acknowledgement is due
+        reused = self._reusable(record.key, content) if record.key not in self._unsettled and not waiting else None
         if reused is not None:
             digest, category, flagged = reused
             r.categories[category] += 1
@@ -347,12 +368,72 @@ class SourceScan:
         except Exception as exc:  # one odd record never stops the scan
             self._fail(record.key, record.number, f"could not evaluate: {exc!r}")
             return
+        if pushback is not None:
+            self._note_dispute(record, verdict, pushback)
         r.categories[verdict.category.value] += 1
         if verdict.flagged:
             r.flagged += 1
         elif verdict.category is Category.UNSURE:
             r.note_unsure(record.key, record.number, _unsure_reason(verdict))
         self._decide_and_write(record, verdict, token, position, tracker, pool, inflight)
+
+    # -- owners' pushback ------------------------------------------------------------
+
+    def _read_pushback(self, record: Record) -> Pushback | None:
+        """The first reply disputing the bot's latest coaching on a record the bot coached and
+        whose updated time moved since the last scan; None when there is none (or no read)."""
+        ask = getattr(self.c, "owner_replies", None)
+        if ask is None or record.key not in self._ledger_keys or not (
+                self.policy.dispute_keywords or self.policy.not_applicable_keywords):
+            return None
+        coached = [row for row in self.store.ledger_for(self.c.name, record.key)
+                   if row.state == "posted" and row.kind in ("post", "update")]
+        if not coached:
+            return None
+        prior = self.store.record(self.c.name, record.key)
+        if prior is not None and prior.failures == 0 and aware(prior.updated) == aware(record.updated):
+            return None  # unchanged since the last scan: no new reply
+        since = aware(coached[-1].created)
+        for reply in ask(record, since):
+            found = read_pushback(reply, self.policy)
+            if found is not None:
+                return found
+        return None
+
+    def _note_dispute(self, record: Record, verdict: Verdict, pushback: Pushback) -> None:
+        """Keep the dispute of the rules the record is coached on (all of them: ``*``, when
+        none is above info); rules already disputed there are not disputed again."""
+        before = self._disputed_rules(record.key)
+        rules = frozenset(coached_rules(verdict) or (ANY_RULE,)) - before
+        if not rules:
+            return
+        log.info("%s: the owner of %s disputes the coaching (%s): %s", self.c.name, record.number,
+                 pushback.kind, ", ".join(sorted(rules)))
+        self._fresh_disputes[record.key] = (pushback, rules)
+        self._disputed[record.key] = True
+        if self.dry_run:
+            return
+        now = self.now()
+        evidence = {f.rule: [dict(e.to_dict(), rule=f.rule) for e in f.evidence] for f in verdict.findings}
+        text = {"title": record.title, "description": record.description, "goal": record.goal,
+                "service": record.service, "url": record.url, "owner": record.owner, "state": record.state,
+                "container": record.container, "labels": list(record.labels)}
+        dispute_book.record_disputes(self.store, [
+            dispute_book.Dispute(self.c.name, record.key, record.number, rule, pushback.kind, pushback.reason,
+                                 pushback.reply.comment_id, aware(pushback.reply.created), now, verdict.digest(),
+                                 tuple(evidence.get(rule, [])), text)
+            for rule in sorted(rules)
+        ])
+
+    def _disputed_rules(self, key: str) -> frozenset[str]:
+        stored = dispute_book.disputed_rules(self.store, self.c.name, key) if key in self._disputed else frozenset()
+        fresh = self._fresh_disputes.get(key)
+        return stored | (fresh[1] if fresh else frozenset())
+
+    def _with_disputes(self, key: str, history: History) -> History:
+        if key not in self._disputed:
+            return history
+        return replace(history, disputed=self._disputed_rules(key), dispute_unacknowledged=self._disputed[key])
 
     def _reusable(self, key: str, content: str) -> tuple[str, str, bool] | None:
         """The stored judgement of a record whose content and rules are unchanged."""
@@ -391,7 +472,8 @@ class SourceScan:
         """Spare the comment read when what the ledger knows leads to no write: comments
         it does not know could only hold the bot back further (or, at most, make a
         thank-you due that it then leaves unsaid), never make it write twice."""
-        probe = decide(record, verdict, history_from_ledger(rows), self.policy, self.now(), self.c.can_edit)
+        history = self._with_disputes(record.key, history_from_ledger(rows))
+        probe = decide(record, verdict, history, self.policy, self.now(), self.c.can_edit)
         if not probe.writes:
             return Outcome(record, verdict, "skipped" if probe.kind is ActionKind.SKIP else "done")
         if self.budget.exhausted:
@@ -407,6 +489,7 @@ class SourceScan:
 
     def _plan(self, record: Record, verdict: Verdict, history: History) -> Outcome:
         """Decide, take from the write budget and render; no remote calls."""
+        history = self._with_disputes(record.key, history)
         action = decide(record, verdict, history, self.policy, self.now(), self.c.can_edit)
         if action.kind is ActionKind.SKIP:
             return Outcome(record, verdict, "skipped")
@@ -415,10 +498,15 @@ class SourceScan:
         if not self.budget.take():
             return Outcome(record, verdict, "deferred")
         try:
+            shown = action.verdict or verdict  # without the findings the owner disputed
             if action.kind is ActionKind.ACKNOWLEDGE:
-                body = self.renderer.acknowledgement(self.c.target, record, verdict, action.marker)
+                body = self.renderer.acknowledgement(self.c.target, record, shown, action.marker)
+            elif action.kind is ActionKind.ACKNOWLEDGE_DISPUTE:
+                fresh = self._fresh_disputes.get(record.key)
+                dispute = {"kind": fresh[0].kind if fresh else "wrong", "rules": sorted(history.disputed - {ANY_RULE})}
+                body = self.renderer.dispute_acknowledgement(self.c.target, record, shown, action.marker, dispute)
             else:
-                body = self.renderer.comment(self.c.target, record, verdict, action.marker)
+                body = self.renderer.comment(self.c.target, record, shown, action.marker)
         except Exception as exc:
             return Outcome(record, verdict, "failed", error=f"could not render the comment: {exc!r}")
         return Outcome(record, verdict, "planned", WriteTask(record, verdict, action, body))
@@ -454,9 +542,19 @@ class SourceScan:
             else:
                 log.info("%s: %s %s (%s)", self.c.name, _verb(outcome.task.action.kind), record.number, outcome.task.action.reason)
                 self._handled[record.key] = (self._content(record), verdict.digest(), verdict.category.value, verdict.flagged)
+                self._note_written(record, outcome.task)
             self._done(record, verdict)
         else:
             self._fail(record.key, record.number, outcome.error)
+
+    def _note_written(self, record: Record, task: WriteTask) -> None:
+        """What a landed write means for disputes: acknowledged once, or the rules coached on."""
+        kind = task.action.kind
+        if kind is ActionKind.ACKNOWLEDGE_DISPUTE:
+            dispute_book.mark_acknowledged(self.store, self.c.name, record.key)
+            self._disputed[record.key] = False
+        elif kind in (ActionKind.POST, ActionKind.UPDATE):
+            dispute_book.note_coached(self.store, self.c.name, record.key, coached_rules(task.action.verdict or task.verdict))
 
     def _content(self, record: Record) -> str:
         """A hash of everything the rules and the decision read, and of the rules themselves."""
@@ -608,7 +706,8 @@ class SourceScan:
 
 
 def _verb(kind: ActionKind) -> str:
-    return {ActionKind.POST: "coached", ActionKind.UPDATE: "updated the comment on", ActionKind.ACKNOWLEDGE: "acknowledged"}[kind]
+    return {ActionKind.POST: "coached", ActionKind.UPDATE: "updated the comment on", ActionKind.ACKNOWLEDGE: "acknowledged",
+            ActionKind.ACKNOWLEDGE_DISPUTE: "acknowledged the owner's dispute on"}[kind]
 
 
 def _unsure_reason(verdict: Verdict) -> str:
