@@ -122,6 +122,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--rules", metavar="PATH", help="rules file (default: the config's, else the shipped default)")
     p.set_defaults(handler="csi_coach.commands.classify:cli")
 
+    p = sub.add_parser("disputes", help="owners' replies disputing a comment (table, JSON, or JSONL for classify/explain)",
+                       description="List the disputes owners replied with (source, record, rules, evidence, reason).")
+    _add_config(p)
+    p.set_defaults(handler="csi_coach.commands.disputes:cli")
+    if command == "disputes":
+        _resolve("csi_coach.commands.disputes:add_arguments")(p)
+
     p = sub.add_parser("sandbox", help="serve local ServiceNow and Jira on loopback", description="Serve seeded local ServiceNow and Jira servers until interrupted.")
     p.set_defaults(handler="csi_coach.sandbox.cli:cli")
     if command == "sandbox":

@@ -81,8 +81,15 @@ def _dispute(row: tuple) -> Dispute:
                    tuple(json.loads(evidence or "[]")), json.loads(record or "{}"), _dt(ack))
 
 
+def _has_tables(store: StateStore) -> bool:
+    return bool(store._query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'coached_rules'"))  # noqa: SLF001
+
+
 def disputes(store: StateStore, source: str | None = None) -> list[Dispute]:
-    """Every dispute (of one source), oldest first."""
+    """Every dispute (of one source), oldest first; none from a file older than the table
+    (read only, as a dry run or ``csi-coach disputes`` reads it, it is not migrated)."""
+    if not _has_tables(store):
+        return []
     sql = f"SELECT {_COLUMNS} FROM disputes"
     params: tuple = ()
     if source is not None:
@@ -93,6 +100,8 @@ def disputes(store: StateStore, source: str | None = None) -> list[Dispute]:
 
 def disputed_keys(store: StateStore, source: str) -> dict[str, bool]:
     """Records of ``source`` with disputes -> whether one still waits for its acknowledgement."""
+    if not _has_tables(store):
+        return {}
     rows = store._query(  # noqa: SLF001
         "SELECT record_key, MAX(acknowledged IS NULL) FROM disputes WHERE source = ? GROUP BY record_key", (source,))
     return {k: bool(waiting) for k, waiting in rows}
@@ -137,6 +146,8 @@ class RuleDisputes:
 
 def rate_by_rule(store: StateStore) -> list[RuleDisputes]:
     """Per rule: records coached on it, records whose owner disputed it; most disputed first."""
+    if not _has_tables(store):
+        return []
     coached = dict(store._query("SELECT rule, COUNT(*) FROM coached_rules GROUP BY rule"))  # noqa: SLF001
     disputed = dict(store._query(  # noqa: SLF001
         "SELECT rule, COUNT(DISTINCT source || char(31) || record_key) FROM disputes GROUP BY rule"))
