@@ -86,6 +86,7 @@ class Record:
     service: str = ""
     owner: str = ""
     labels: tuple[str, ...] = ()
+    group: str = ""  # the owner's group or team, where the source maps one (the report's breakdown)
     state: str = ""
     updated: datetime | None = None
     container: str = ""  # ServiceNow table or Jira project key, for rule scopes
@@ -127,7 +128,7 @@ class Record:
 
 
 # The Record fields ``Record.capped`` cuts: the text fields and the other free text.
-CAPPED_FIELDS: tuple[str, ...] = (*TEXT_FIELDS, "number", "owner", "state")
+CAPPED_FIELDS: tuple[str, ...] = (*TEXT_FIELDS, "number", "owner", "state", "group")
 
 
 def _clip(value: Any, limit: int, *, depth: int) -> tuple[Any, bool]:

@@ -97,7 +97,7 @@ SN_KEYS = ("type", "url", "auth", "table", "query", "fields", "journal_field", "
            "read_budget_seconds", "verify_tls", "ca_bundle", "max_pages", "bot_user", "max_writes_per_run", *LIMIT_KEYS)
 JIRA_KEYS = ("type", "url", "auth", "flavor", "jql", "fields", "page_size", "visibility", "internal", "timeout_seconds",
              "read_budget_seconds", "verify_tls", "ca_bundle", "max_pages", "max_writes_per_run", *LIMIT_KEYS)
-FIELD_KEYS = ("number", "title", "description", "goal", "service", "owner", "state", "updated", "labels")
+FIELD_KEYS = ("number", "title", "description", "goal", "service", "owner", "state", "updated", "labels", "group")
 PAGE_LIMITS = {"servicenow": 10000, "jira-cloud": 100, "jira-auto": 100, "jira-server": 1000}
 
 
@@ -434,7 +434,7 @@ def _fields(r: TomlReader, key: str, body: dict, defaults: FieldMap) -> FieldMap
             continue
         if not isinstance(value, str):
             raise r.fail(path, f"{name!r} must be a field name", got=value, expected="a quoted field name")
-        if value == "" and name == "labels":
+        if value == "" and name in ("labels", "group"):
             changes[name] = ""
             continue
         if not FIELD_NAME_RE.fullmatch(value):

@@ -112,6 +112,7 @@ class FieldMap:
     state: str
     updated: str
     labels: str = ""
+    group: str = ""  # the owner's group or team, for the report ("" = not mapped)
 
 
 SERVICENOW_FIELDS = FieldMap(

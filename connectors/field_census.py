@@ -34,7 +34,8 @@ CLOSEST = 8  # names offered in the error: enough to spot the right one, short e
 
 # FieldMap attribute -> what it fills, for messages
 ROLES = {"number": "number", "title": "title", "description": "description", "goal": "goal",
-         "service": "service", "owner": "owner", "state": "state", "updated": "updated", "labels": "labels"}
+         "service": "service", "owner": "owner", "state": "state", "updated": "updated", "labels": "labels",
+         "group": "group"}
 
 
 def mapped_fields(fields: FieldMap, *, skip: Iterable[str] = ()) -> list[tuple[str, str]]:

@@ -99,7 +99,7 @@ def parse_jira_time(value: Any) -> datetime | None:
 def requested_fields(fields: FieldMap) -> list[str]:
     """The issue fields a search must return: the mapped ones, no more."""
     wanted = [fields.number, fields.title, fields.description, *fields.goal, fields.service, fields.owner,
-              fields.state, fields.updated, fields.labels]  # number: "key" (not a field) unless remapped
+              fields.state, fields.updated, fields.labels, fields.group]  # number: "key" (not a field) unless remapped
     seen: list[str] = []
     for name in wanted:
         if name and name != "key" and name not in seen:
@@ -137,6 +137,7 @@ def issue_to_record(issue: Mapping[str, Any], *, source: str, base_url: str, fie
         service=field_text(values.get(fields.service)),
         owner=field_text(values.get(fields.owner)),
         labels=tuple(label for label in labels if label),
+        group=field_text(values.get(fields.group)) if fields.group else "",
         state=field_text(values.get(fields.state)),
         updated=updated,
         container=key.rsplit("-", 1)[0],
