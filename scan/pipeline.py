@@ -45,11 +45,21 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from csi_coach.coach import ANY_RULE, Action, ActionKind, History, Pushback, coached_rules, decide, read_pushback
+from csi_coach.coach import (
+    ANY_RULE,
+    Action,
+    ActionKind,
+    History,
+    Pushback,
+    coached_rules,
+    decide,
+    opted_out,
+    read_pushback,
+)
 from csi_coach.config import CommentPolicy
 from csi_coach.connectors.base import Connector, MappingReport
 from csi_coach.errors import AmbiguousWrite, CoachError, ConfigError, NotFound
-from csi_coach.model import BrokenRecord, Category, Record, Verdict, aware
+from csi_coach.model import BrokenRecord, Category, Record, Severity, Verdict, aware
 from csi_coach.scan import disputes as dispute_book
 from csi_coach.scan.comment_trail import CommentTrail, history_from_ledger
 from csi_coach.scan.result import LIST_CAP, SourceResult, WriteBudget
@@ -543,7 +553,7 @@ class SourceScan:
                 log.info("%s: %s %s (%s)", self.c.name, _verb(outcome.task.action.kind), record.number, outcome.task.action.reason)
                 self._handled[record.key] = (self._content(record), verdict.digest(), verdict.category.value, verdict.flagged)
                 self._note_written(record, outcome.task)
-            self._done(record, verdict)
+            self._done(record, verdict, wrote=_HISTORY_KINDS.get(outcome.task.action.kind, "") if not self.dry_run else "")
         else:
             self._fail(record.key, record.number, outcome.error)
 
@@ -564,16 +574,24 @@ class SourceScan:
         )
         return hashlib.sha256("\x1e".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:24]
 
-    def _done(self, record: Record, verdict: Verdict) -> None:
-        self._remember(record, verdict.digest(), verdict.category.value, verdict.flagged, self._content(record))
+    def _done(self, record: Record, verdict: Verdict, *, wrote: str = "") -> None:
+        rules = " ".join(sorted({f.rule for f in verdict.findings if f.severity is not Severity.OFF}))
+        self._remember(record, verdict.digest(), verdict.category.value, verdict.flagged, self._content(record),
+                       rules=rules, wrote=wrote)
 
-    def _remember(self, record: Record, digest: str, category: str, flagged: bool, content: str) -> None:
+    def _remember(self, record: Record, digest: str, category: str, flagged: bool, content: str,
+                  *, rules: str = "", wrote: str = "") -> None:
         if not self._baseline:  # with a baseline every key is trusted and _known is never asked
             self._known.add(record.key)
+        # For the history: opted out by a label, or exempt (a coachable category not flagged).
+        opted = bool(opted_out(record, self.policy.opt_out_labels)) or (
+            category in self.policy.coach_categories and not flagged)
         self._updates.append(
             RecordUpdate(
                 self.c.name, record.key, record.number, digest, category,
                 aware(record.updated), self.now(), content=content, flagged=flagged,
+                title=record.title, service=record.service, group=record.group, opted_out=opted,
+                rules=rules, wrote=wrote,
             )
         )
 
@@ -703,6 +721,10 @@ class SourceScan:
         tracker.close(token)
         self._unsure_keys.discard(outcome.record.key)
         self._finish(outcome, position, tracker)
+
+
+# The writes the history keeps (as coached / acknowledged); a thank-you for a dispute is not a fix.
+_HISTORY_KINDS = {ActionKind.POST: "post", ActionKind.UPDATE: "update", ActionKind.ACKNOWLEDGE: "ack"}
 
 
 def _verb(kind: ActionKind) -> str:
