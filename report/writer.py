@@ -152,7 +152,14 @@ def report_data(result: ScanResult) -> dict[str, Any]:
     data["details"] = {
         s.name: {"writes": s.writes, "failures": s.failures, "unsure": s.unsure} for s in result.sources
     }
+    data["disputes_by_rule"] = disputes_by_rule(result)
     return for_output(data)
+
+
+def disputes_by_rule(result: ScanResult) -> list[dict[str, Any]]:
+    """Owners' pushback per rule (issue 15 item 3): records coached on the rule, records
+    whose owner disputed it, and the rate; the rules with disputes first."""
+    return [dict(d) for d in result.disputes_by_rule]
 
 
 def _categories(counts: dict[str, int]) -> list[dict[str, Any]]:
@@ -184,7 +191,8 @@ def html_context(result: ScanResult, data: dict[str, Any] | None = None) -> dict
             "unsure_records": s.unsure,
             "estate": estate,
         })
-    return {"scan": data, "sources": for_output(sources), "category_labels": CATEGORY_LABELS}
+    return {"scan": data, "sources": for_output(sources), "category_labels": CATEGORY_LABELS,
+            "disputes_by_rule": for_output(disputes_by_rule(result))}
 
 
 def render_html(result: ScanResult, renderer: Any, data: dict[str, Any] | None = None) -> str:

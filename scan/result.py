@@ -154,6 +154,8 @@ class ScanResult:
     state_path: str = ""
     interrupted: bool = False
     estate: dict[str, SourceTotals] = field(default_factory=dict)  # from the state file, per source
+    # From the state file: per rule, records coached on it and disputed by their owners (scan.disputes)
+    disputes_by_rule: list[dict[str, Any]] = field(default_factory=list)
     # A failure that stopped the whole scan and will not fix itself (``NEEDS_A_PERSON``), or
     # another scan holding the lock: the status, with ``error`` saying what happened.
     problem: str = ""  # "" | state_error | config_error | busy | error

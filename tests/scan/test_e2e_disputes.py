@@ -80,8 +80,13 @@ def test_an_owners_dispute_is_recorded_acknowledged_once_and_never_coached_again
         assert len(new_jira) == 1 and "you replied that this coaching is wrong" in new_jira[0]["body"]
 
         for _ in range(2):  # never again: the acknowledgement bumped the records, the replies are read once more
-            code, later, err = scan_cli(config, info)
+            code, later, err = scan_cli(config, info, "--report", str(tmp_path / "report"))
             assert code == 0 and later["written"] == 0 and later["failed"] == 0, err
+        report = json.loads((tmp_path / "report" / "report.json").read_text(encoding="utf-8"))
+        disputed = [d for d in report["disputes_by_rule"] if d["disputed"]]
+        assert disputed and all(d["coached"] >= d["disputed"] and 0 < d["rate"] <= 1 for d in disputed)
+        html = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
+        assert "Owners' disputes per rule" in html and disputed[0]["rule"] in html
         assert len(snow_entries(info, snow_key)) == before_snow + 1
         assert len(jira_comments(info, jira_key)) == before_jira + 1
 
