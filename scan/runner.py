@@ -27,6 +27,7 @@ from csi_coach.scan.budget import source_budgets
 from csi_coach.scan.disputes import rate_by_rule
 from csi_coach.scan.locking import ScanLock
 from csi_coach.scan.pipeline import SourceResult, SourceScan, WriteTask
+from csi_coach.scan.progress import ScanProgress
 from csi_coach.scan.result import ScanResult, source_totals
 from csi_coach.scan.state import StateStore
 
@@ -156,6 +157,9 @@ def run_scan(
                 if stop.is_set():
                     result.interrupted = True
                     break
+                expect = getattr(on_progress, "expect", None)
+                if expect is not None:  # a progress bar's estimate of a full pass: the records known
+                    expect(settings.name, store.record_totals(settings.name)[0])
                 result.sources.append(
                     _scan_source(
                         settings, config, store, evaluate, renderer, fingerprint, budgets[settings.name],
@@ -244,27 +248,8 @@ def _scan_source(settings, config, store, evaluate, renderer, fingerprint, budge
 # --- the command ----------------------------------------------------------------------
 
 
-class ProgressLine:
-    """One self-rewriting line on a terminal: records scanned, flagged, written."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self._last = 0.0
-
-    def __call__(self, r: SourceResult) -> None:
-        now = time.monotonic()
-        if now - self._last < 0.1:
-            return
-        self._last = now
-        self.stream.write(
-            f"\r\033[K{r.name}: {r.records} records scanned, {r.flagged} flagged, "
-            f"{r.written} written, {r.failed} failed"
-        )
-        self.stream.flush()
-
-    def clear(self) -> None:
-        self.stream.write("\r\033[K")
-        self.stream.flush()
+# The commands' name for the progress bar (scan/progress.py).
+ProgressLine = ScanProgress
 
 
 def print_dry_write(out: TextIO) -> Callable[[WriteTask], None]:
