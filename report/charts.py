@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from html import escape
+from typing import Any
 
 # One palette of distinct hues that stay distinct for the common colour blindnesses
 # (Okabe-Ito), and dash patterns so lines differ in grey too.
@@ -254,7 +256,7 @@ def bar_chart(
     per_group = max(1, len(keys))
     bar_h, gap, group_gap = 14, 3, 10
     group_h = per_group * (bar_h + gap) - gap + group_gap
-    left, right, top = 200, 150, 10
+    left, right, top = 190, 180, 10
     axis_h = 24
     rows_h = max(group_h * len(shown), 40)
     height = top + rows_h + axis_h + (18 if left_out else 0)
@@ -299,7 +301,7 @@ def bar_chart(
                 bar_w = max(end - left, 1.5)
                 fade = "" if k == 0 else ' fill-opacity="0.75"'
                 parts.append(f'<rect x="{left}" y="{_num(y)}" width="{_num(bar_w)}" height="{bar_h}" fill="{colour}"{fade}/>')
-            parts.append(_text(end + 5, y + bar_h - 3, cut(words, 34), size=11, extra=' fill="#1d2430"'))
+            parts.append(_text(end + 5, y + bar_h - 3, cut(words, 40), size=11, extra=' fill="#1d2430"'))
             said.append(words)
         parts.append("</g>")
         summary.append(f"{bar.label}: {', '.join(said)}")
@@ -308,3 +310,86 @@ def bar_chart(
                            extra=' fill="#5b6576"'))
     desc = f"{title}. " + "; ".join(summary) + (f"; and {left_out} more." if left_out else ".")
     return _svg("bar", title, desc, width, height, "".join(parts))
+
+
+# --- the report's charts, from report/effect.py's values -----------------------------
+# Each takes the frozen values (``TrendPoint``, ``Breakdown``) or their ``as_data``
+# dicts, so the template context may hold either.
+
+
+def _get(item: Any, name: str) -> Any:
+    return item[name] if isinstance(item, Mapping) else getattr(item, name)
+
+
+def _when(at: Any) -> str:
+    return at.isoformat() if isinstance(at, datetime) else str(at)
+
+
+def trend_series(points: Iterable[Any], share: str) -> tuple[dict[str, list[float | None]], list[str]]:
+    """``share`` (e.g. "value_goal_share") per source over the scans, for ``line_chart``:
+    one x point per scan (oldest first), a gap where a source was not scanned. Scans are
+    labelled by day; when two fall on one day, by day and minute; failing that, by number."""
+    rows = list(points)
+    scans: dict[Any, str] = {}
+    for p in sorted(rows, key=lambda p: (_when(_get(p, "at")), _get(p, "scan_id"))):
+        scans.setdefault(_get(p, "scan_id"), _when(_get(p, "at")))
+    order = list(scans)
+    column = {scan_id: i for i, scan_id in enumerate(order)}
+    series: dict[str, list[float | None]] = {}
+    for p in rows:
+        values = series.setdefault(str(_get(p, "source")), [None] * len(order))
+        values[column[_get(p, "scan_id")]] = _get(p, share)
+    labels = [scans[s][:10] for s in order]
+    if len(set(labels)) < len(labels):
+        labels = [scans[s][5:16].replace("T", " ") for s in order]
+    if len(set(labels)) < len(labels):
+        labels = [f"scan {s}" for s in order]
+    return series, labels
+
+
+def trend_charts(points: Iterable[Any]) -> list[str]:
+    """The estate over the scans, per source: the share of judged records naming a value
+    goal, and the share flagged (both should move the right way if coaching works)."""
+    rows = list(points)
+    charts = []
+    for share, title in (("value_goal_share", "Records naming a value goal, per source, over the scans"),
+                         ("flagged_share", "Records flagged (no value goal), per source, over the scans")):
+        series, labels = trend_series(rows, share)
+        charts.append(line_chart(series, labels, title=title))
+    return charts
+
+
+def effect_bars(breakdown: Any, days: int = 30) -> list[Bar]:
+    """One bar pair per slice of a ``Breakdown`` (a team, a rule): the share of coached and
+    of never-coached records that named a value goal within ``days`` of the start."""
+    bars = []
+    for s in _get(breakdown, "slices"):
+        values: list[float | None] = []
+        notes: list[str] = []
+        for cohort_name in ("coached", "uncoached"):
+            cohort = _get(_get(s, "effect"), cohort_name)
+            window = next((w for w in _get(cohort, "windows") if _get(w, "days") == days), None)
+            if window is None or not _get(window, "eligible"):
+                values.append(None)
+                records = _get(cohort, "records")
+                notes.append(f"{records} too recent" if records else "")
+                continue
+            values.append(_get(window, "share"))
+            notes.append(f"{_get(window, 'fixed')} of {_get(window, 'eligible')}")
+        bars.append(Bar(str(_get(s, "name")), tuple(values), tuple(notes)))
+    return bars
+
+
+EFFECT_TITLES = {
+    "source": "Named a value goal within {days} days, per source",
+    "service": "Named a value goal within {days} days, per service",
+    "group": "Named a value goal within {days} days, per team",
+    "rule": "Named a value goal within {days} days, per rule coached on",
+}
+
+
+def effect_chart(breakdown: Any, days: int = 30) -> str:
+    """``bar_chart`` of ``effect_bars``: coached against never coached, per slice."""
+    title = EFFECT_TITLES.get(_get(breakdown, "dimension"), "Named a value goal within {days} days").format(days=days)
+    return bar_chart(effect_bars(breakdown, days), keys=("coached", "not coached"), title=title,
+                     empty="No record has been coached yet.")

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import math
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from csi_coach.report.charts import Bar, bar_chart, cut, line_chart
+from csi_coach.report.charts import Bar, bar_chart, cut, effect_bars, effect_chart, line_chart, trend_charts, trend_series
+from csi_coach.report.effect import as_data, coaching_effect, trend_points
+from csi_coach.scan.state import HistoryRow, RecordRow, TrendRow
 
 NS = {"s": "http://www.w3.org/2000/svg"}
 DAYS = [f"2026-11-{d:02d}" for d in range(1, 9)]
@@ -150,7 +153,7 @@ def test_bar_chart_labels_each_bar_with_key_value_and_note():
     assert "coached 45% (9 of 20)" in labels and "not coached 20% (2 of 10)" in labels
     assert "coached 100%" in labels and "not coached 50%" in labels
     widths = [float(r.get("width", 0)) for r in bar_rects(root)]
-    assert widths[2] == pytest.approx(640 - 200 - 150)  # 100% spans the plot
+    assert widths[2] == pytest.approx(640 - 190 - 180)  # 100% spans the plot
     assert widths[0] == pytest.approx(0.45 * widths[2]) and widths[1] == pytest.approx(0.2 * widths[2])
     desc = root.find(".//s:desc", NS).text  # type: ignore[union-attr]
     assert "Service desk: coached 45% (9 of 20), not coached 20% (2 of 10)" in desc
@@ -189,3 +192,61 @@ def test_long_and_hostile_bar_labels():
     root = parse(svg)
     assert cut(label, 30) in texts(root)
     assert root.find(".//s:g[@class='group']/s:title", NS).text == label  # type: ignore[union-attr]
+
+
+# ------------------------------------------------- from report/effect.py's values
+
+
+def _trend(scan_id: int, source: str, day: int, judged: int, flagged: int, value: int) -> TrendRow:
+    return TrendRow(scan_id, source, datetime(2026, 11, day, 2, 0, tzinfo=UTC), judged, flagged, value, 0, 0)
+
+
+def test_trend_series_puts_each_source_on_the_scans_with_gaps_where_it_was_not_scanned():
+    rows = [_trend(1, "snow", 1, 10, 8, 2), _trend(1, "jira", 1, 4, 4, 0),
+            _trend(2, "snow", 2, 10, 6, 4),  # jira not scanned (scan --source snow)
+            _trend(3, "snow", 3, 10, 5, 5), _trend(3, "jira", 3, 4, 2, 2)]
+    series, labels = trend_series(trend_points(rows), "value_goal_share")
+    assert labels == ["2026-11-01", "2026-11-02", "2026-11-03"]
+    assert series == {"snow": [0.2, 0.4, 0.5], "jira": [0.0, None, 0.5]}
+    # The as_data dicts give the same.
+    assert trend_series(as_data(trend_points(rows)), "value_goal_share") == (series, labels)
+
+
+def test_scans_on_one_day_are_told_apart_by_minute_then_by_number():
+    same_day = [TrendRow(i, "snow", datetime(2026, 11, 1, 2, i, tzinfo=UTC), 1, 1, 0, 0, 0) for i in (1, 2)]
+    assert trend_series(trend_points(same_day), "flagged_share")[1] == ["11-01 02:01", "11-01 02:02"]
+    same_minute = [TrendRow(i, "snow", datetime(2026, 11, 1, 2, 0, i, tzinfo=UTC), 1, 1, 0, 0, 0) for i in (1, 2)]
+    assert trend_series(trend_points(same_minute), "flagged_share")[1] == ["scan 1", "scan 2"]
+
+
+def test_trend_charts_draw_value_goal_and_flagged_shares():
+    rows = [_trend(1, "snow", 1, 10, 8, 2), _trend(2, "snow", 2, 10, 6, 4)]
+    value, flagged = (parse(svg) for svg in trend_charts(trend_points(rows)))
+    assert "snow 40%" in texts(value) and "snow 60%" in texts(flagged)
+    assert "value goal" in value.find("s:title", NS).text  # type: ignore[union-attr]
+    assert "flagged" in flagged.find("s:title", NS).text.lower()  # type: ignore[union-attr]
+
+
+def _history(key: str, *events: tuple[int, str, bool | None, tuple[str, ...]]) -> list[HistoryRow]:
+    return [HistoryRow("snow", key, datetime(2026, 9, 1, tzinfo=UTC) + timedelta(days=day), event,
+                       "value" if goal else "no_goal", goal, goal is False, False, rules)
+            for day, event, goal, rules in events]
+
+
+def test_effect_chart_compares_coached_and_never_coached_per_slice():
+    history = [
+        *_history("a", (0, "verdict", False, ("r1",)), (1, "coached", False, ("r1",)), (6, "verdict", True, ())),
+        *_history("b", (0, "verdict", False, ("r1",)), (1, "coached", False, ("r1",))),  # never fixed, 60+ days on
+        *_history("c", (0, "verdict", False, ("r2",))),  # never coached, never fixed
+        *_history("d", (80, "verdict", False, ("r2",)), (81, "coached", False, ("r2",))),  # too recent for 30 days
+    ]
+    records = [RecordRow("snow", k, k, "", "", "Team A" if k in "ab" else "Team B", "", False, False,
+                         datetime(2026, 12, 1, tzinfo=UTC), 0) for k in "abcd"]
+    effect = coaching_effect(history, records, [], as_of=datetime(2026, 11, 30, tzinfo=UTC))
+    bars = effect_bars(effect.breakdown("group"), days=30)
+    assert bars == [Bar("Team A", (0.5, None), ("1 of 2", "")), Bar("Team B", (None, 0.0), ("1 too recent", "0 of 1"))]
+    root = parse(effect_chart(as_data(effect.breakdown("rule")), days=30))
+    assert "per rule" in root.find("s:title", NS).text  # type: ignore[union-attr]
+    assert {"r1", "r2", "coached 50% (1 of 2)", "not coached 0% (0 of 1)", "coached no data (1 too recent)"} <= set(texts(root))
+    empty = parse(effect_chart(coaching_effect([], [], [], as_of=datetime(2026, 11, 30, tzinfo=UTC)).breakdown("group")))
+    assert "No record has been coached yet." in texts(empty)
