@@ -359,11 +359,12 @@ def trend_charts(points: Iterable[Any]) -> list[str]:
     return charts
 
 
-def effect_bars(breakdown: Any, days: int = 30) -> list[Bar]:
-    """One bar pair per slice of a ``Breakdown`` (a team, a rule): the share of coached and
-    of never-coached records that named a value goal within ``days`` of the start."""
+def effect_bars(slices: Iterable[Any], days: int = 30) -> list[Bar]:
+    """One bar pair per slice of a breakdown (a team, a rule: ``Slice`` values or their
+    dicts, {name, effect}): the share of coached and of never-coached records that named
+    a value goal within ``days`` of the start (of those old enough to tell)."""
     bars = []
-    for s in _get(breakdown, "slices"):
+    for s in slices:
         values: list[float | None] = []
         notes: list[str] = []
         for cohort_name in ("coached", "uncoached"):
@@ -388,8 +389,24 @@ EFFECT_TITLES = {
 }
 
 
-def effect_chart(breakdown: Any, days: int = 30) -> str:
+def effect_chart(slices: Iterable[Any], dimension: str, days: int = 30) -> str:
     """``bar_chart`` of ``effect_bars``: coached against never coached, per slice."""
-    title = EFFECT_TITLES.get(_get(breakdown, "dimension"), "Named a value goal within {days} days").format(days=days)
-    return bar_chart(effect_bars(breakdown, days), keys=("coached", "not coached"), title=title,
+    title = EFFECT_TITLES.get(dimension, "Named a value goal within {days} days").format(days=days)
+    return bar_chart(effect_bars(slices, days), keys=("coached", "not coached"), title=title,
                      empty="No record has been coached yet.")
+
+
+def report_charts(coaching: Mapping[str, Any] | None, days: int = 30) -> dict[str, Any]:
+    """The charts report.html shows, from ``writer.report_context``'s ``coaching`` dict
+    (None: the state file has no history yet, so no charts): ``trend`` (two line charts)
+    and ``by_group``, ``by_rule`` (one bar chart each)."""
+    if not coaching:
+        return {}
+    windows = coaching.get("windows_days") or [days]
+    days = days if days in windows else windows[len(windows) // 2]
+    return {
+        "days": days,
+        "trend": trend_charts(coaching.get("trend") or ()),
+        "by_group": effect_chart(coaching.get("by_group") or (), "group", days),
+        "by_rule": effect_chart(coaching.get("by_rule") or (), "rule", days),
+    }

@@ -9,7 +9,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from csi_coach.report.charts import Bar, bar_chart, cut, effect_bars, effect_chart, line_chart, trend_charts, trend_series
+from csi_coach.report.charts import (
+    Bar,
+    bar_chart,
+    cut,
+    effect_bars,
+    effect_chart,
+    line_chart,
+    report_charts,
+    trend_charts,
+    trend_series,
+)
 from csi_coach.report.effect import as_data, coaching_effect, trend_points
 from csi_coach.scan.state import HistoryRow, RecordRow, TrendRow
 
@@ -243,10 +253,26 @@ def test_effect_chart_compares_coached_and_never_coached_per_slice():
     records = [RecordRow("snow", k, k, "", "", "Team A" if k in "ab" else "Team B", "", False, False,
                          datetime(2026, 12, 1, tzinfo=UTC), 0) for k in "abcd"]
     effect = coaching_effect(history, records, [], as_of=datetime(2026, 11, 30, tzinfo=UTC))
-    bars = effect_bars(effect.breakdown("group"), days=30)
+    bars = effect_bars(effect.breakdown("group").slices, days=30)
     assert bars == [Bar("Team A", (0.5, None), ("1 of 2", "")), Bar("Team B", (None, 0.0), ("1 too recent", "0 of 1"))]
-    root = parse(effect_chart(as_data(effect.breakdown("rule")), days=30))
+    root = parse(effect_chart(as_data(effect.breakdown("rule").slices), "rule", days=30))
     assert "per rule" in root.find("s:title", NS).text  # type: ignore[union-attr]
     assert {"r1", "r2", "coached 50% (1 of 2)", "not coached 0% (0 of 1)", "coached no data (1 too recent)"} <= set(texts(root))
-    empty = parse(effect_chart(coaching_effect([], [], [], as_of=datetime(2026, 11, 30, tzinfo=UTC)).breakdown("group")))
+    empty = parse(effect_chart([], "group"))
     assert "No record has been coached yet." in texts(empty)
+
+
+def test_report_charts_from_the_report_context_shape():
+    """writer.report_context's ``coaching``: windows_days, trend and by_* as as_data dicts."""
+    history = _history("a", (0, "verdict", False, ("r1",)), (1, "coached", False, ("r1",)), (6, "verdict", True, ()))
+    records = [RecordRow("snow", "a", "A", "", "", "Team A", "", False, False, datetime(2026, 12, 1, tzinfo=UTC), 0)]
+    trend = [_trend(1, "snow", 1, 10, 8, 2), _trend(2, "snow", 2, 10, 6, 4)]
+    effect = coaching_effect(history, records, trend, as_of=datetime(2026, 11, 30, tzinfo=UTC))
+    coaching = {"windows_days": [7, 30, 90], "trend": as_data(effect.trend),
+                **{f"by_{b.dimension}": as_data(b.slices) for b in effect.breakdowns}}
+    charts = report_charts(coaching)
+    assert charts["days"] == 30
+    assert [parse(c).get("class") for c in charts["trend"]] == ["chart chart-line"] * 2
+    assert "Team A" in texts(parse(charts["by_group"])) and "r1" in texts(parse(charts["by_rule"]))
+    assert report_charts(None) == {} and report_charts({}) == {}
+    assert report_charts({**coaching, "windows_days": [14]})["days"] == 14
