@@ -1,8 +1,11 @@
-"""What a scan tells people: a terminal summary, report.json and report.html.
+"""What a scan tells people: a terminal summary, report.json, report.csv and report.html.
 
 The terminal summary is for the admin who just ran a scan; the JSON is for
-scripts and dashboards; the HTML (``templates/report/report.html.j2``, rendered
-by ``render.Renderer.report`` with autoescaping) is for managers.
+scripts and dashboards; the CSV (report/table.py) is one row per record for
+spreadsheets; the HTML (``templates/report/report.html.j2``, rendered by
+``render.Renderer.report`` with autoescaping) is for managers. The coaching effect and
+the trend (report/effect.py) are read from the state file's history
+(``load_coaching``), as the last real scan left it.
 
 Everything written passes through ``for_output``: text that came from a ticket or a
 server (a title, a number, an error) is one line, without control characters, and
@@ -20,17 +23,24 @@ import contextlib
 import errno
 import glob
 import json
+import logging
 import os
 import secrets
+import sqlite3
 import stat
 import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from csi_coach import redact
 from csi_coach.config.paths import PRIVATE_FILE_MODE, make_private_folders
-from csi_coach.errors import ConfigError
+from csi_coach.errors import ConfigError, StateError
 from csi_coach.render import clean
+from csi_coach.report.effect import CoachingEffect, as_data, coaching_effect
+from csi_coach.report.table import csv_text
+from csi_coach.scan.state import RecordRow, StateStore
 
 if TYPE_CHECKING:
     from csi_coach.scan.result import ScanResult
@@ -43,8 +53,9 @@ CATEGORY_LABELS = {
     "unsure": "unsure: a consequence the rules cannot place (not coached)",
 }
 REPORT_TEMPLATE = "report.html.j2"
-REPORT_FILES = ("report.json", "report.html")
-FOLDER_EXPECTED = "a folder (created if missing) in which report.json and report.html can be written"
+REPORT_FILES = ("report.json", "report.csv", "report.html")
+FOLDER_EXPECTED = "a folder (created if missing) in which report.csv, report.json and report.html can be written"
+log = logging.getLogger("csi_coach.report")
 # Text from tickets and servers, per field: one line of at most this many characters.
 LINE_LIMITS = {"title": 200, "number": 80, "key": 120, "error": 1000, "why": 500, "reason": 500}
 
@@ -122,9 +133,9 @@ def check_folder(folder: Path) -> None:
 
     shown = str(folder)
     if folder.exists() and not folder.is_dir():
-        hint = " (--report takes a folder, not a file name)" if folder.suffix.lower() in (".html", ".json") else ""
+        hint = " (--report takes a folder, not a file name)" if folder.suffix.lower() in (".html", ".json", ".csv") else ""
         raise ConfigError(f"is a file, not a folder{hint}", file=shown, key="--report", expected=FOLDER_EXPECTED)
-    if not folder.exists() and folder.suffix.lower() in (".html", ".json"):
+    if not folder.exists() and folder.suffix.lower() in (".html", ".json", ".csv"):
         raise ConfigError("looks like a file name, but --report takes a folder", file=shown, key="--report",
                           expected=FOLDER_EXPECTED)
     for name in REPORT_FILES:
@@ -147,12 +158,53 @@ def check_folder(folder: Path) -> None:
                               expected=FOLDER_EXPECTED)
 
 
-def report_data(result: ScanResult) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Coaching:
+    """What the state file's history says: the effect and trend, and every record."""
+
+    effect: CoachingEffect
+    records: tuple[RecordRow, ...]
+
+
+def load_coaching(state_path: str | Path | None, *, as_of: datetime | None = None) -> Coaching | None:
+    """The coaching effect from the state file, read-only; None when there is no file, or it
+    cannot say (a state file from before the history, one that cannot be read: logged)."""
+    if not state_path or str(state_path) == ":memory:" or not Path(state_path).exists():
+        return None
+    try:
+        with StateStore(state_path, readonly=True) as store:
+            if store.schema_version() < 4:
+                return None
+            history, records, trend = store.history(), store.record_rows(), store.trend()
+    except (StateError, sqlite3.Error) as exc:
+        log.warning("the report has no history: cannot read the state file: %s", exc)
+        return None
+    return Coaching(coaching_effect(history, records, trend, as_of or datetime.now(UTC)), tuple(records))
+
+
+def coaching_data(coaching: Coaching | None) -> dict[str, Any] | None:
+    """report.json's ``coaching`` key (README "The report"); the per-record courses go to report.csv."""
+    if coaching is None:
+        return None
+    e = coaching.effect
+    data: dict[str, Any] = {
+        "as_of": e.as_of.isoformat(),
+        "windows_days": [w.days for w in e.overall.coached.windows],
+        "overall": as_data(e.overall),
+        "trend": as_data(e.trend),
+    }
+    for b in e.breakdowns:
+        data[f"by_{b.dimension}"] = as_data(b.slices)
+    return data
+
+
+def report_data(result: ScanResult, coaching: Coaching | None = None) -> dict[str, Any]:
     data = result.summary()
     data["details"] = {
         s.name: {"writes": s.writes, "failures": s.failures, "unsure": s.unsure} for s in result.sources
     }
     data["disputes_by_rule"] = disputes_by_rule(result)
+    data["coaching"] = coaching_data(coaching)
     return for_output(data)
 
 
@@ -169,7 +221,23 @@ def _categories(counts: dict[str, int]) -> list[dict[str, Any]]:
     ]
 
 
-def html_context(result: ScanResult, data: dict[str, Any] | None = None) -> dict[str, Any]:
+def report_context(result: ScanResult, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Everything report.html.j2 shows, in one dict (charts may be drawn from it too):
+
+    - ``scan``: report.json's data (``report_data``): the scan's summary, ``details``,
+      ``disputes_by_rule`` and ``coaching``;
+    - ``coaching`` (the same as ``scan.coaching``): None when the state file has no history,
+      else {``as_of``, ``windows_days``: [7, 30, 90], ``overall``: effect,
+      ``by_source`` / ``by_service`` / ``by_group`` / ``by_rule``: [{``name``, ``effect``}]
+      (most coached first), ``trend``: [{``scan_id``, ``source``, ``at``, ``judged``,
+      ``flagged``, ``value_goal``, ``unsure``, ``opted_out`` and each ``*_share``}]}, where an
+      effect is {``coached``, ``uncoached``}, each a cohort {``records``, ``fixed``,
+      ``median_days_to_fix``, ``windows``: [{``days``, ``eligible``, ``fixed``, ``share``}]};
+      shares are 0..1 or None, times ISO 8601 text;
+    - ``sources``: per source scanned, its counts, ``categories`` [{name, label, count}],
+      ``writes``, ``failures``, ``unsure_records``, ``estate`` (totals from the state file);
+    - ``category_labels``: category name -> what it means; ``disputes_by_rule``.
+    """
     data = data if data is not None else report_data(result)
     sources = []
     for s in result.sources:
@@ -192,15 +260,18 @@ def html_context(result: ScanResult, data: dict[str, Any] | None = None) -> dict
             "estate": estate,
         })
     return {"scan": data, "sources": for_output(sources), "category_labels": CATEGORY_LABELS,
-            "disputes_by_rule": for_output(disputes_by_rule(result))}
+            "disputes_by_rule": for_output(disputes_by_rule(result)), "coaching": data.get("coaching")}
+
+
+html_context = report_context  # its name before the coaching effect
 
 
 def render_html(result: ScanResult, renderer: Any, data: dict[str, Any] | None = None) -> str:
-    return renderer.report(REPORT_TEMPLATE, html_context(result, data))
+    return renderer.report(REPORT_TEMPLATE, report_context(result, data))
 
 
-def write_report(folder: Path, result: ScanResult, renderer: Any) -> list[Path]:
-    """Write report.json and report.html into ``folder`` (created if missing).
+def write_report(folder: Path, result: ScanResult, renderer: Any, *, as_of: datetime | None = None) -> list[Path]:
+    """Write report.json, report.csv and report.html into ``folder`` (created if missing).
 
     The HTML is rendered before anything is written, and each file is written beside
     its target under a temporary name, flushed to disk, and only then moved into
@@ -209,11 +280,13 @@ def write_report(folder: Path, result: ScanResult, renderer: Any) -> list[Path]:
     was or wholly new. A report file that is a symbolic link (into a web root, say)
     has its target replaced, and the link kept; an existing file keeps its mode, a new
     one is 0600 (and a folder made for it 0700), whatever the umask."""
-    data = report_data(result)
+    coaching = load_coaching(result.state_path, as_of=as_of)
+    data = report_data(result, coaching)
     html = render_html(result, renderer, data)
     make_private_folders(folder)
     texts = {
         "report.json": json.dumps(data, indent=2, sort_keys=True, default=str) + "\n",
+        "report.csv": csv_text(coaching.records if coaching else (), coaching.effect.courses if coaching else ()),
         "report.html": html,
     }
     staged: list[tuple[Path, Path]] = []

@@ -384,7 +384,7 @@ def test_report_files(tmp_path):
     assert (tmp_path / "out" / "report.html").read_text() == "<html>report.html.j2 4</html>"
     text = report.summary_text(result)
     assert "6 records read, 4 flagged" in text and "wrote 4 comment(s)" in text
-    assert [p.name for p in paths] == ["report.json", "report.html"]
+    assert [p.name for p in paths] == ["report.json", "report.csv", "report.html"]
 
 
 def test_an_old_comment_with_the_same_marker_does_not_settle_a_new_pending_write(tmp_path):

@@ -168,8 +168,8 @@ def test_a_report_replaces_the_last_one_and_leaves_no_temporary_files(tmp_path):
         paths, result = _written_report(tmp_path, folder)
     finally:
         os.umask(old)
-    assert [p.name for p in paths] == ["report.json", "report.html"]
-    assert sorted(p.name for p in folder.iterdir()) == [".report.json.2.busy.tmp", "report.html", "report.json"]
+    assert [p.name for p in paths] == ["report.json", "report.csv", "report.html"]
+    assert sorted(p.name for p in folder.iterdir()) == [".report.json.2.busy.tmp", "report.csv", "report.html", "report.json"]
     assert "last night" not in (folder / "report.html").read_text()
     assert json.loads((folder / "report.json").read_text())["written"] == result.summary()["written"] > 0
     # A new file is the bot's alone (0600, whatever the umask); a replaced one keeps its mode.
