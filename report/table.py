@@ -49,7 +49,7 @@ def csv_text(records: Iterable[Any], courses: Iterable[Course]) -> str:
             _yes(course is not None and course.coached),
             course.started.isoformat() if course is not None and course.coached else "",
             course.fixed_at.isoformat() if course is not None and course.fixed_at else "",
-            "" if days is None else f"{days:.2f}",
+            "" if days is None else f"{days:.4f}",
         ])
     return out.getvalue()
 

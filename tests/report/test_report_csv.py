@@ -29,7 +29,7 @@ def test_columns_and_the_history_fields():
         "source": "snow", "key": "a", "number": "A", "title": "plain", "service": "Payroll", "group": "HR",
         "category": "no_goal", "value_goal": "no", "flagged": "yes", "opted_out": "no",
         "last_seen": T0.isoformat(), "failures": "0", "coached": "yes", "first_coached": T0.isoformat(),
-        "fixed_at": (T0 + timedelta(days=2, hours=12)).isoformat(), "days_to_fix": "2.50"}
+        "fixed_at": (T0 + timedelta(days=2, hours=12)).isoformat(), "days_to_fix": "2.5000"}
     assert (table[1]["value_goal"], table[1]["coached"], table[1]["first_coached"], table[1]["days_to_fix"]) == ("yes", "no", "", "")
 
 
