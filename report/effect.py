@@ -36,31 +36,49 @@ NONE_LABEL = "(none)"  # a record with no service or group mapped
 _DAY = 86400.0
 
 
-class _History(Protocol):
-    source: str
-    key: str
-    at: datetime
-    event: str
-    value_goal: bool | None
-    rules: tuple[str, ...]
+class _History(Protocol):  # read-only: frozen rows fit
+    @property
+    def source(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def event(self) -> str: ...
+    @property
+    def value_goal(self) -> bool | None: ...
+    @property
+    def rules(self) -> tuple[str, ...]: ...
 
 
 class _Record(Protocol):
-    source: str
-    key: str
-    service: str
-    group: str
+    @property
+    def source(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def service(self) -> str: ...
+    @property
+    def group(self) -> str: ...
 
 
 class _Trend(Protocol):
-    scan_id: int
-    source: str
-    at: datetime
-    judged: int
-    flagged: int
-    value_goal: int
-    unsure: int
-    opted_out: int
+    @property
+    def scan_id(self) -> int: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def judged(self) -> int: ...
+    @property
+    def flagged(self) -> int: ...
+    @property
+    def value_goal(self) -> int: ...
+    @property
+    def unsure(self) -> int: ...
+    @property
+    def opted_out(self) -> int: ...
 
 
 @dataclass(frozen=True)
