@@ -398,15 +398,18 @@ def effect_chart(slices: Iterable[Any], dimension: str, days: int = 30) -> str:
 
 def report_charts(coaching: Mapping[str, Any] | None, days: int = 30) -> dict[str, Any]:
     """The charts report.html shows, from ``writer.report_context``'s ``coaching`` dict
-    (None: the state file has no history yet, so no charts): ``trend`` (two line charts)
-    and ``by_group``, ``by_rule`` (one bar chart each)."""
+    (None: the state file has no history yet: every key empty): ``days`` (the window the
+    bars show), ``trend_value_goal`` and ``trend_flagged`` (line charts), ``by_group`` and
+    ``by_rule`` (bar charts)."""
     if not coaching:
-        return {}
+        return {"days": None, "trend_value_goal": "", "trend_flagged": "", "by_group": "", "by_rule": ""}
     windows = coaching.get("windows_days") or [days]
     days = days if days in windows else windows[len(windows) // 2]
+    value_goal, flagged = trend_charts(coaching.get("trend") or ())
     return {
         "days": days,
-        "trend": trend_charts(coaching.get("trend") or ()),
+        "trend_value_goal": value_goal,
+        "trend_flagged": flagged,
         "by_group": effect_chart(coaching.get("by_group") or (), "group", days),
         "by_rule": effect_chart(coaching.get("by_rule") or (), "rule", days),
     }

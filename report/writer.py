@@ -25,6 +25,7 @@ import glob
 import json
 import logging
 import os
+import re
 import secrets
 import sqlite3
 import stat
@@ -34,12 +35,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from markupsafe import Markup
+
 from csi_coach import redact
 from csi_coach.config.paths import PRIVATE_FILE_MODE, make_private_folders
 from csi_coach.errors import ConfigError, StateError
-from csi_coach.render import clean
+from csi_coach.render import ZWSP, clean
+from csi_coach.report import charts
 from csi_coach.report.effect import CoachingEffect, as_data, coaching_effect
 from csi_coach.report.table import csv_text
+from csi_coach.rules.document import plain_text
 from csi_coach.scan.state import RecordRow, StateStore
 
 if TYPE_CHECKING:
@@ -236,7 +241,10 @@ def report_context(result: ScanResult, data: dict[str, Any] | None = None) -> di
       shares are 0..1 or None, times ISO 8601 text;
     - ``sources``: per source scanned, its counts, ``categories`` [{name, label, count}],
       ``writes``, ``failures``, ``unsure_records``, ``estate`` (totals from the state file);
-    - ``category_labels``: category name -> what it means; ``disputes_by_rule``.
+    - ``category_labels``: category name -> what it means; ``disputes_by_rule``;
+    - ``charts`` (report/charts.py ``report_charts``, inline SVG; empty without history):
+      ``days`` (the window drawn), ``trend_value_goal``, ``trend_flagged``, ``by_group``, ``by_rule``.
+    Written comments (``sources[].writes[].body``) are readable text (``readable_comment``).
     """
     data = data if data is not None else report_data(result)
     sources = []
@@ -254,13 +262,48 @@ def report_context(result: ScanResult, data: dict[str, Any] | None = None) -> di
             **s.counts(),
             "name": s.name,
             "categories": _categories(dict(s.categories)),
-            "writes": s.writes,
+            "writes": [{**w, "body": readable_comment(w.get("body", ""), s.type)} for w in s.writes],
             "failures": s.failures,
             "unsure_records": s.unsure,
             "estate": estate,
         })
     return {"scan": data, "sources": for_output(sources), "category_labels": CATEGORY_LABELS,
-            "disputes_by_rule": for_output(disputes_by_rule(result)), "coaching": data.get("coaching")}
+            "disputes_by_rule": for_output(disputes_by_rule(result)), "coaching": data.get("coaching"),
+            "charts": _placed(charts.report_charts(data.get("coaching")))}
+
+
+def _placed(drawn: Any) -> Any:
+    """report/charts.py's SVG marked safe for the autoescaping template: every text in it
+    was escaped where it was drawn."""
+    if isinstance(drawn, str):
+        return Markup(drawn)
+    if isinstance(drawn, dict):
+        return {k: _placed(v) for k, v in drawn.items()}
+    if isinstance(drawn, list):
+        return [_placed(v) for v in drawn]
+    return drawn
+
+
+_JIRA_ESCAPED = "-#*_+?^~|%{}[]()!@"  # what render.escape_jira puts a backslash before
+_JIRA_ESCAPE = re.compile(r"\\([-#*_+?^~|%{}\[\]()!@])")
+_JIRA_QUOTE_LINE = re.compile(r"(?m)^(?:bq|h[1-6])\.[ \t]*")
+_JIRA_EMPHASIS = re.compile(r"(?<!\w)([*_])(\S(?:[^\n]*?\S)?)\1(?!\w)")
+_HELD = 0xE000  # escaped characters wait in the private-use area while the markup is read
+
+
+def readable_comment(body: str, target: str) -> str:
+    """A comment the bot wrote, as its reader sees it on the ticket: Jira's wiki markup
+    (quotes, headings, emphasis) read as plain text (rules/document.py) and its escapes
+    undone, so ticket text quoted in it reads as the owner wrote it; the zero-width spaces
+    that keep ticket text inert are dropped. The report shows it escaped, in a <pre>."""
+    text = body.replace(ZWSP, "")
+    if target == "jira":
+        text = _JIRA_ESCAPE.sub(lambda m: chr(_HELD + _JIRA_ESCAPED.index(m.group(1))), text)
+        text = plain_text(_JIRA_QUOTE_LINE.sub("", text))
+        text = _JIRA_EMPHASIS.sub(r"\2", text)
+        text = "".join(_JIRA_ESCAPED[ord(ch) - _HELD] if _HELD <= ord(ch) < _HELD + len(_JIRA_ESCAPED) else ch
+                       for ch in text)
+    return text
 
 
 html_context = report_context  # its name before the coaching effect
