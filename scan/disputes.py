@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from csi_coach import redact
+from csi_coach.errors import StateError
 from csi_coach.scan.state import StateStore, _dt, _ts, utcnow
 
 REASON_LIMIT = 2000  # characters of an owner's reason kept
@@ -77,8 +78,17 @@ _COLUMNS = ("source, record_key, number, rule, kind, reason, reply_id, replied, 
 
 def _dispute(row: tuple) -> Dispute:
     s, k, n, rule, kind, reason, reply, replied, found, digest, evidence, record, ack = row
-    return Dispute(s, k, n, rule, kind, reason, reply, _dt(replied), _dt(found), digest,
+    return Dispute(s, k, n, rule, kind, reason, reply, _dt(replied), _found(found), digest,
                    tuple(json.loads(evidence or "[]")), json.loads(record or "{}"), _dt(ack))
+
+
+def _found(value: str | None) -> datetime:
+    """When the dispute was found: written with every row, so a row without it is a
+    damaged state file, not a dispute to list."""
+    when = _dt(value)
+    if when is None:
+        raise StateError(f"a dispute in the state file has no time it was found (got {value!r})")
+    return when
 
 
 def _has_tables(store: StateStore) -> bool:
