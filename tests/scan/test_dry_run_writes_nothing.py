@@ -62,7 +62,7 @@ def test_after_real_scans_a_dry_run_leaves_every_byte_and_writes_only_a_report_a
         assert code == 0, err
         after = tree(tmp_path)
         added = {path for path in after if path not in before}
-        assert added == {"preview", "preview/report.json", "preview/report.html"}
+        assert added == {"preview", "preview/report.json", "preview/report.html", "preview/report.csv"}
         assert {path: after[path] for path in before} == before
         assert json.loads((tmp_path / "preview" / "report.json").read_text())["dry_run"] is True
         assert "(dry run)" in (tmp_path / "preview" / "report.html").read_text()

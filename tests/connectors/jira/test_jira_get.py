@@ -114,7 +114,7 @@ def test_get_against_the_sandbox_equals_what_fetch_yields(flavor, monkeypatch):
     assert delta == {"GET /rest/api/2/issue/{id}": 9}, delta  # one request per get, nothing else
 
 
-def test_explain_ticket_reads_one_jira_issue_with_one_request(tmp_path):
+def test_explain_ticket_reads_one_jira_issue_and_its_comments_only(tmp_path):
     wanted = list(generate("jira", 12, 3))[-1]  # the last one: a scan would read all the others first
     config = (ROOT / "config.example.toml").read_text(encoding="utf-8")
     with JiraSandbox(flavor="cloud", records=12, seed=3).start() as sandbox:
@@ -127,8 +127,10 @@ def test_explain_ticket_reads_one_jira_issue_with_one_request(tmp_path):
         seen = requests_seen(sandbox)
     assert res.returncode == 0, res.stderr
     assert "reading source" not in res.stderr
-    # one GET of the issue; no myself, no serverInfo, no search, no comments
-    assert seen == {"GET /rest/api/2/issue/{id}": 1}, seen
+    # The issue, its comments (explain tells the bot's history on it) and who the bot is
+    # (to know its own comments): no serverInfo, no search, no other issue.
+    assert seen == {"GET /rest/api/2/issue/{id}": 1, "GET /rest/api/2/issue/{id}/comment": 1,
+                    "GET /rest/api/2/myself": 1}, seen
     data = json.loads(res.stdout.strip().splitlines()[-1])
     assert data["record"]["number"] == wanted.number and data["record"]["source"] == "jira"
     assert data["record"]["title"] == wanted.title
