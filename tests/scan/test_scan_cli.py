@@ -153,7 +153,7 @@ def test_report_that_fails_to_write_after_the_scan_keeps_the_state_and_exits_1(t
         assert [s.status for s in store.scans()] == ["ok", "ok"]  # both scans were recorded
     # The last report stays whole, and no temporary file is left behind.
     assert (tmp_path / "full" / "report.html").read_text() == last
-    assert sorted(p.name for p in (tmp_path / "full").iterdir()) == ["report.html", "report.json"]
+    assert sorted(p.name for p in (tmp_path / "full").iterdir()) == ["report.csv", "report.html", "report.json"]
 
 
 def test_unwritable_log_file_is_a_config_error_naming_the_file_and_key(tmp_path):
