@@ -233,7 +233,8 @@ def explain(record: Record, *, config: Config | None, rules_spec: str | Path, ta
     }
 
 
-def _print_text(result: dict[str, Any], out=sys.stdout) -> None:
+def _print_text(result: dict[str, Any], out: Any = None) -> None:
+    out = out if out is not None else sys.stdout  # looked up per call: a redirect made later holds
     rec = result["record"]
     yes = lambda b: "unsure (not coached)" if b is None else "yes" if b else "no"  # noqa: E731
     if rec["source"] == "cli":
