@@ -1,7 +1,8 @@
 """csi-coach command line.
 
     csi-coach scan [--source NAME] [--dry-run] [--summary] [--full] [--report DIR] [--json]
-    csi-coach run
+                   [--allow-failing-examples]
+    csi-coach run [--allow-failing-examples]
     csi-coach check-config [--connect]
     csi-coach explain --text T | --file F | --ticket SOURCE:KEY
     csi-coach classify --input FILE.jsonl
@@ -22,7 +23,7 @@ from collections.abc import Callable, Sequence
 
 from csi_coach import __version__, redact
 from csi_coach.config import DEFAULT_CONFIG, default_config_path
-from csi_coach.errors import CoachError, ConfigError, LockBusy
+from csi_coach.errors import CoachError, ConfigError, ConfigErrors, LockBusy
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_BUSY, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -36,18 +37,22 @@ exit codes:
        outside the config file (credentials, permissions, network); explain --ticket:
        the ticket could not be fetched
   2    needs a person: the config, rules, templates, state file or command line is wrong
-       (the message names the file, line and key)
+       (every error found is listed, one line each, naming the file, line and key);
+       scan and run: a rule example fails (each named by file and line; see
+       --allow-failing-examples)
   3    scan only: another scan holds the scan lock and is doing the work (nothing was
        done; try later); with --json the summary says status "busy"
   130  stopped at once (a second Ctrl-C or SIGTERM while a scan was finishing)
 
-csi-coach run exits 0 after SIGTERM/SIGINT, and 2 when its config cannot be loaded at start.
+csi-coach run exits 0 after SIGTERM/SIGINT, and 2 when its config or rules cannot be loaded
+at start (or a rule example fails).
 """
 
 SCAN_EXIT_CODES = """\
 exit codes: 0 clean; 1 some records failed or a source could not be read (retried next
-scan), stopped by SIGTERM, or the report not written; 2 the config or the state file
-needs a person; 3 another scan is running (--json: status "busy"); 130 stopped at once.
+scan), stopped by SIGTERM, or the report not written; 2 the config, rules or state file
+needs a person (every config and rules error is listed), or a rule example fails;
+3 another scan is running (--json: status "busy"); 130 stopped at once.
 """
 
 
@@ -65,6 +70,15 @@ def _add_config(p: argparse.ArgumentParser) -> None:
         metavar="PATH",
         default=None,
         help=f"config file (default: $CSI_COACH_CONFIG or ./{DEFAULT_CONFIG})",
+    )
+
+
+def _add_allow_failing_examples(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--allow-failing-examples",
+        action="store_true",
+        help="run rules whose own examples fail (each is logged as a warning); without it such "
+             "rules are refused with exit 2 and the failing examples listed",
     )
 
 
@@ -91,13 +105,16 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--full", action="store_true", help="ignore the watermark and re-read every record")
     p.add_argument("--report", metavar="DIR", help="write report.json and report.html into DIR (default: [report] dir)")
     p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+    _add_allow_failing_examples(p)
     p.set_defaults(handler="csi_coach.commands.scan:cli")
 
     p = sub.add_parser("run", help="stay up and scan on the configured schedule",
                        description="Run the scheduler in the foreground. SIGHUP reads the config again (between "
                                    "scans; a broken one keeps the old in use); SIGTERM or SIGINT stops it.",
-                       epilog="exit codes: 0 stopped by SIGTERM or SIGINT; 2 the config cannot be loaded at start.")
+                       epilog="exit codes: 0 stopped by SIGTERM or SIGINT; 2 the config or rules cannot be loaded "
+                              "at start, or a rule example fails.")
     _add_config(p)
+    _add_allow_failing_examples(p)
     p.set_defaults(handler="csi_coach.commands.run:cli")
 
     p = sub.add_parser("check-config", help="validate config, rules (and their examples) and templates; --connect: each source live", description="Validate the config file, the rule set and its examples, and the templates. Exit 0 ready, 1 a rule example (or, with --connect, a source check outside the config file) failed, 2 an error in the config, rules or templates.")
@@ -159,8 +176,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.config = default_config_path()
     try:
         code = _resolve(args.handler)(args)
-    except ConfigError as exc:
-        print(f"csi-coach: config error: {redact.scrub(str(exc))}", file=sys.stderr)
+    except ConfigError as exc:  # one line per error (ConfigErrors: every one found), each located
+        for error in exc.errors:
+            print(f"csi-coach: config error: {redact.scrub(str(error))}", file=sys.stderr)
+        if isinstance(exc, ConfigErrors):
+            print(f"csi-coach: {len(exc.errors)} config errors; fix them and run check-config again", file=sys.stderr)
         return EXIT_CONFIG
     except LockBusy as exc:  # not a failure: the other scan does the work; a scheduler may retry
         print(f"csi-coach: {redact.scrub(str(exc))}", file=sys.stderr)

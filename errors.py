@@ -6,6 +6,7 @@ scan, the CLI and the tests only ever handle this tree.
 
     CoachError
     ├── ConfigError            bad config, rules or template file (exit 2)
+    │   └── ConfigErrors       several of them, found in one reading, listed together
     ├── RemoteError            a ticketing system answered with a failure
     │   ├── AuthError          401: credentials missing, wrong or expired
     │   ├── PermissionDenied   403: the account may not do this
@@ -51,8 +52,10 @@ class ConfigError(CoachError):
         expected: str | None = None,
         got: object = None,
         has_got: bool = False,
+        suggestion: str | None = None,
     ) -> None:
         self.message = message
+        self.suggestion = suggestion
         self.file = file
         self.key = key
         self.line = line
@@ -71,9 +74,56 @@ class ConfigError(CoachError):
         text = " ".join(parts) + f": {self.message}"
         if self.has_got:
             text += f" (got {self.got!r})"
+        if self.suggestion:
+            text += f"; did you mean {self.suggestion!r}?"
         if self.expected:
-            text += f"; expected {self.expected}"
+            text += (" expected " if self.suggestion else "; expected ") + self.expected
         return text
+
+    @property
+    def errors(self) -> tuple[ConfigError, ...]:
+        """The errors this one stands for: itself (``ConfigErrors``: each of them)."""
+        return (self,)
+
+
+class ConfigErrors(ConfigError):
+    """Every error found in one reading of the config and rules files, so the admin fixes
+    them in one pass. ``str()`` is one line per error, in file and line order; the first
+    one's fields (file, key, line...) are this error's, so a caller reading them still works.
+    """
+
+    def __init__(self, errors: list[ConfigError] | tuple[ConfigError, ...]) -> None:
+        flat = [e for err in errors for e in err.errors]
+        if not flat:
+            raise ValueError("ConfigErrors needs at least one error")
+        self._errors = tuple(flat)
+        first = flat[0]
+        super().__init__(first.message, file=first.file, key=first.key, line=first.line, expected=first.expected,
+                         got=first.got, has_got=first.has_got, suggestion=first.suggestion)
+
+    @property
+    def errors(self) -> tuple[ConfigError, ...]:
+        return self._errors
+
+    def __str__(self) -> str:
+        return "\n".join(ConfigError.__str__(e) for e in self._errors)
+
+
+def combine(errors: list[ConfigError]) -> ConfigError | None:
+    """None for no error, the error itself for one (its message unchanged), else all of them,
+    ordered by file then line (the order a person reads the files in)."""
+    flat = [e for err in errors for e in err.errors]
+    unique: list[ConfigError] = []
+    for e in flat:  # one mistake reached twice (a key read by two checks) is said once
+        if all(str(e) != str(u) for u in unique):
+            unique.append(e)
+    if not unique:
+        return None
+    if len(unique) == 1:
+        return unique[0]
+    files = list(dict.fromkeys(e.file or "" for e in unique))
+    unique.sort(key=lambda e: (files.index(e.file or ""), e.line if e.line is not None else 10**9))
+    return ConfigErrors(unique)
 
 
 class RemoteError(CoachError):

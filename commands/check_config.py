@@ -7,8 +7,9 @@ Meant to be run after every edit, before the nightly run finds the mistake:
     FAIL  rules.toml:12 [rule.x] ...
 
 Exit 0 all good (warnings allowed), 1 when rule examples fail, 2 for config, rule
-or template errors. A config file that cannot be loaded raises ConfigError, which
-bot.py prints as one line and turns into exit 2.
+or template errors. A config file that cannot be loaded raises ConfigError, listing
+every error of it and of the rules file it names, which bot.py prints one per line
+and turns into exit 2.
 
 ``--connect`` also checks each source live, writing nothing (``connect_check``): a
 failure there is exit 2 when the config file is what to fix (a table, query, JQL or
@@ -27,7 +28,8 @@ from typing import TextIO
 from urllib.parse import urlsplit
 
 from csi_coach import redact
-from csi_coach.config import ENV_KEYS, Config, JiraSettings, ServiceNowSettings, load_config
+from csi_coach.commands.config_gate import load_config_listing_rules
+from csi_coach.config import ENV_KEYS, Config, JiraSettings, ServiceNowSettings
 from csi_coach.config.paths import writable_problem
 from csi_coach.errors import ConfigError
 
@@ -158,14 +160,15 @@ def check(config: Config, report: Report) -> None:
     try:
         ruleset = rules.load_ruleset(config.rules_spec())
     except ConfigError as exc:
-        report.fail(f"rules: {exc}")
+        for error in exc.errors:  # every error of the rules files, one line each
+            report.fail(f"rules: {error}")
     else:
         enabled = [r for r in ruleset.rules if getattr(r, "enabled", True)]
         report.ok(f"rules {config.rules!r}: {len(enabled)} of {len(ruleset.rules)} rules enabled, version {ruleset.version}")
         count = sum(len(getattr(r, "examples_flag", ())) + len(getattr(r, "examples_pass", ())) for r in enabled)
         for text in backtracking_warnings(ruleset):
             report.warn(text)
-        failures = rules.run_examples(ruleset)
+        failures = rules.run_examples(ruleset)  # the same run as scan's gate (commands/config_gate.py)
         for message in failures:
             report.fail(f"rule example: {message}", example=True)
         if not failures:
@@ -211,8 +214,11 @@ def backtracking_warnings(ruleset) -> list[str]:
 
 
 def cli(args: argparse.Namespace) -> int:
+    from csi_coach import rules
+
     path = Path(args.config)
-    config = load_config(path)  # a ConfigError here is printed by bot.py (exit 2)
+    # A ConfigError here (with the errors of the rules file it names) is printed by bot.py, one line each (exit 2).
+    config = load_config_listing_rules(path, lambda broken: rules.load_ruleset(broken.rules_spec()))
     config.register_secrets()
     print(f"csi-coach check-config: {path}")
     report = Report()

@@ -4,8 +4,10 @@ summary in the log.
 
 The config is read again before every scan, so edits to rules, comments and sources
 apply without a restart; SIGHUP reads it at once (once the scan in hand, if any, has
-ended), and a changed ``[schedule]`` reschedules the scans. A config that fails to load
-keeps the one loaded before in use, and the log says why (file, line, key).
+ended), and a changed ``[schedule]`` reschedules the scans. A config or rules file that
+fails to load, or rules whose examples fail (unless ``--allow-failing-examples``), keep
+the config and rules loaded before in use, and the log says why (file, line, key); at
+start they stop ``run`` with exit 2, as for ``scan``.
 
 A scan due while a manual ``csi-coach scan`` holds the state lock waits for it, and the
 log says so (scan/runner.py). SIGTERM / SIGINT: the scan in hand finishes its current
@@ -21,10 +23,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from csi_coach.commands.config_gate import examples_gate, load_config_listing_rules
 from csi_coach.commands.scan import check_report, write_report
-from csi_coach.config import Config, load_config
+from csi_coach.config import Config
 from csi_coach.errors import CoachError, ConfigError
-from csi_coach.scan.runner import run_scan, setup_logging
+from csi_coach.scan.runner import load_ruleset, run_scan, setup_logging
 from csi_coach.scan.scheduler import CoachScheduler
 
 log = logging.getLogger("csi_coach.scheduler")
@@ -38,16 +41,24 @@ class ScheduledScan:
     config: Config
     stop: threading.Event
     on_config: Callable[[Config], None] = field(default=lambda config: None)
+    ruleset: Any = None  # the rules the scans use: kept with the config, replaced only by a good one
+    allow_failing_examples: bool = False
 
     def reload(self, why: str) -> bool:
-        """Read the config file again; on an error keep the config loaded before."""
+        """Read the config and rules files again; on an error (or a failing rule example,
+        unless allowed) keep the config and rules loaded before."""
         try:
-            config = load_config(self.config_path)
+            config = load_config_listing_rules(self.config_path, load_ruleset)
+            ruleset = load_ruleset(config)
+            examples_gate(ruleset, allow=self.allow_failing_examples, warn=log.warning)
         except ConfigError as exc:
-            log.error("%s: the config has an error, so the config loaded before stays in use: %s", why, exc)
+            log.error("%s: the config has an error, so the config loaded before stays in use "
+                      "(and the rules loaded with it): %s",
+                      why, "; ".join(str(e) for e in exc.errors))
             return False
         config.register_secrets()
         self.config = config
+        self.ruleset = ruleset
         setup_logging(config, interactive=False)
         self.on_config(config)
         return True
@@ -63,7 +74,7 @@ class ScheduledScan:
                 log.error("the report cannot be written ([report] dir): %s; scanning without it", exc)
                 folder = None
         try:
-            result = run_scan(config, wait=True, stop=self.stop)
+            result = run_scan(config, wait=True, stop=self.stop, ruleset=self.ruleset)
         except CoachError as exc:
             log.error("scheduled scan failed: %s", exc)
             return
@@ -79,11 +90,14 @@ class ScheduledScan:
 
 
 def cli(args: Any) -> int:
-    config = load_config(args.config)
+    config = load_config_listing_rules(args.config, load_ruleset)
     config.register_secrets()
     setup_logging(config, interactive=False)
+    allow = bool(getattr(args, "allow_failing_examples", False))
+    ruleset = load_ruleset(config)
+    examples_gate(ruleset, allow=allow, warn=log.warning)  # refused at start: exit 2, as scan
     stop = threading.Event()
-    job = ScheduledScan(args.config, config, stop)
+    job = ScheduledScan(args.config, config, stop, ruleset=ruleset, allow_failing_examples=allow)
     sched = CoachScheduler(config, job, stop=stop)
     job.on_config = sched.apply
 

@@ -17,6 +17,11 @@ dry run). Nothing else: no comment, no state file, no lock file, no folder, and 
 the ``[report] dir`` the managers read. ``--summary`` leaves out what each comment
 would say.
 
+Before anything is read: every error of the config and rules files, listed together
+(exit 2), and the rules' own examples (commands/config_gate.py): a rule set whose
+examples fail is not run (exit 2, each failing example named by file and line) unless
+``--allow-failing-examples``, which runs it with a warning per failing example.
+
 Every secret the config names is handed to the scrubber (redact.py) before anything
 is read, and everything printed here passes through it: a server that echoes a
 credential in an error body does not get it onto the terminal or into ``--json``.
@@ -31,12 +36,21 @@ import threading
 from pathlib import Path
 
 from csi_coach import redact
+from csi_coach.commands.config_gate import examples_gate, load_config_listing_rules
 from csi_coach.commands.connect_check import preflight
-from csi_coach.config import Config, load_config
+from csi_coach.config import Config
 from csi_coach.errors import CoachError, ConfigError, LockBusy
 from csi_coach.report import writer as report
 from csi_coach.scan.result import ScanResult
-from csi_coach.scan.runner import ProgressLine, StopOnSignal, make_renderer, print_dry_write, run_scan, setup_logging
+from csi_coach.scan.runner import (
+    ProgressLine,
+    StopOnSignal,
+    load_ruleset,
+    make_renderer,
+    print_dry_write,
+    run_scan,
+    setup_logging,
+)
 
 log = logging.getLogger("csi_coach.scan")
 
@@ -118,10 +132,12 @@ def cli(args) -> int:
 
 
 def _scan(args) -> int:
-    config = load_config(args.config)
+    config = load_config_listing_rules(args.config, load_ruleset)  # every error of both files at once
     config.register_secrets()
     interactive = sys.stderr.isatty()
     setup_logging(config, interactive=interactive)
+    ruleset = load_ruleset(config)
+    examples_gate(ruleset, allow=bool(getattr(args, "allow_failing_examples", False)), warn=log.warning)
     source = getattr(args, "source", None)
     dry_run = bool(getattr(args, "dry_run", False))
     check_secrets(config, source)
@@ -136,7 +152,7 @@ def _scan(args) -> int:
     with StopOnSignal(stop):
         try:
             result = run_scan(  # a broken state file comes back as status state_error, exit 2
-                config, source=source, dry_run=dry_run,
+                config, source=source, dry_run=dry_run, ruleset=ruleset,
                 full=bool(getattr(args, "full", False)), wait=bool(getattr(args, "wait", False)),
                 stop=stop, on_progress=progress,
                 on_dry_write=None if getattr(args, "summary", False) else print_dry_write(out),

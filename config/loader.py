@@ -25,16 +25,18 @@ that hold them. ``Secret`` masks itself in repr/str so it cannot leak into a log
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import ssl
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from csi_coach.config.paths import file_path_problem
-from csi_coach.config.reader import ENV_KEYS, TomlReader, env_example, read_toml
+from csi_coach.config.reader import ENV_KEYS, INLINE_SECRET_KEYS, TomlReader, env_example, read_toml
 from csi_coach.config.settings import (
     JIRA_FIELDS,
     SERVICENOW_FIELDS,
@@ -110,7 +112,9 @@ def default_config_path() -> str:
 
 
 def load_config(path: str | Path) -> Config:
-    """Read and validate a config file. Raises ConfigError naming file, key and line.
+    """Read and validate a config file. Raises ConfigError naming file, key and line: the
+    one error, or ``ConfigErrors`` listing every error found (each section is read even
+    when one before it failed).
 
     Secrets are not read here: sources hold only the names of environment
     variables, resolved by the connector at connect time (``AuthSettings.secret``).
@@ -126,18 +130,39 @@ def load_config(path: str | Path) -> Config:
     if templates_dir.strip():
         folder = Config(path=cfg_path).resolve(templates_dir)
         if not folder.is_dir():
-            raise r.fail("templates_dir", "the templates folder does not exist", got=templates_dir,
-                         expected=f"an existing folder (looked for {folder}), or \"\" for the shipped templates")
+            r.note(r.fail("templates_dir", "the templates folder does not exist", got=templates_dir,
+                          expected=f"an existing folder (looked for {folder}), or \"\" for the shipped templates"))
+    state = r.attempt(lambda: _state(r, r.table(data, "", "state"), cfg_path), StateSettings())
+    logging_ = r.attempt(lambda: _logging(r, r.table(data, "", "logging"), cfg_path), LoggingSettings())
+    schedule = r.attempt(lambda: _schedule(r, r.table(data, "", "schedule")), ScheduleSettings())
+    comments = r.attempt(lambda: _comments(r, r.table(data, "", "comments")), CommentPolicy())
+    report = r.attempt(lambda: _report(r, r.table(data, "", "report"), cfg_path), ReportSettings())
+    sources = _sources(r, r.table(data, "", "sources"))
+    r.raise_errors()
+    return Config(
+        path=cfg_path,
+        rules=rules,
+        templates_dir=templates_dir,
+        state=state,
+        logging=logging_,
+        schedule=schedule,
+        comments=comments,
+        report=report,
+        sources=sources,
+    )
 
-    t = r.table(data, "", "state")
+
+def _state(r: TomlReader, t: dict, cfg_path: Path) -> StateSettings:
     r.keys(t, "state", STATE_KEYS)
     state = StateSettings(
         path=r.string(t, "state", "path", StateSettings.path, nonempty=True),
         history_days=r.integer(t, "state", "history_days", StateSettings.history_days, lo=1, hi=36500),
     )
     _file_path(r, "state.path", state.path, cfg_path, "the state file (SQLite)")
+    return state
 
-    t = r.table(data, "", "logging")
+
+def _logging(r: TomlReader, t: dict, cfg_path: Path) -> LoggingSettings:
     r.keys(t, "logging", LOGGING_KEYS)
     logging_ = LoggingSettings(
         level=r.string(t, "logging", "level", LoggingSettings.level, choices=LOG_LEVELS, lower=True),
@@ -146,26 +171,15 @@ def load_config(path: str | Path) -> Config:
     )
     if logging_.file.strip():
         _file_path(r, "logging.file", logging_.file, cfg_path, "the log file")
-
-    return Config(
-        path=cfg_path,
-        rules=rules,
-        templates_dir=templates_dir,
-        state=state,
-        logging=logging_,
-        schedule=_schedule(r, r.table(data, "", "schedule")),
-        comments=_comments(r, r.table(data, "", "comments")),
-        report=_report(r, r.table(data, "", "report"), cfg_path),
-        sources=_sources(r, r.table(data, "", "sources")),
-    )
+    return logging_
 
 
 def _file_path(r: TomlReader, key: str, value: str, cfg_path: Path, what: str) -> None:
     problem = file_path_problem(Config(path=cfg_path).resolve(value).absolute())
     if problem:
-        raise r.fail(key, f"cannot be used for {what}: {problem}", got=value,
-                     expected="a file path (relative paths are taken from the config file's folder) "
-                              "whose folder exists or can be created")
+        r.note(r.fail(key, f"cannot be used for {what}: {problem}", got=value,
+                      expected="a file path (relative paths are taken from the config file's folder) "
+                               "whose folder exists or can be created"))
 
 
 def _report(r: TomlReader, t: dict, cfg_path: Path) -> ReportSettings:
@@ -178,9 +192,10 @@ def _report(r: TomlReader, t: dict, cfg_path: Path) -> ReportSettings:
         problem = (f"{where} is a file, not a folder" if where.exists() and not where.is_dir()
                    else file_path_problem(where / "report.json"))
         if problem:
-            raise r.fail("report.dir", f"cannot hold the report: {problem}", got=folder,
-                         expected="a folder (created if missing; relative paths are taken from the config "
-                                  "file's folder), or \"\" for no report")
+            r.note(r.fail("report.dir", f"cannot hold the report: {problem}", got=folder,
+                          expected="a folder (created if missing; relative paths are taken from the config "
+                                   "file's folder), or \"\" for no report"))
+            return ReportSettings()
     return ReportSettings(dir=folder)
 
 
@@ -190,16 +205,18 @@ def _schedule(r: TomlReader, t: dict) -> ScheduleSettings:
     try:
         zone = ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise r.fail("schedule.timezone", "unknown time zone", got=tz,
-                     expected='an IANA time zone name such as "UTC" or "Europe/Berlin"') from None
+        r.note(r.fail("schedule.timezone", "unknown time zone", got=tz, suggestion=_close_time_zone(tz),
+                      expected='an IANA time zone name such as "UTC" or "Europe/Berlin"'))
+        tz, zone = ScheduleSettings.timezone, ZoneInfo(ScheduleSettings.timezone)  # the cron is still checked
     cron = r.string(t, "schedule", "cron", ScheduleSettings.cron, nonempty=True)
     from apscheduler.triggers.cron import CronTrigger  # imported late: only needed to validate
 
     try:
         CronTrigger.from_crontab(cron, timezone=zone)
     except ValueError as exc:
-        raise r.fail("schedule.cron", f"not a valid cron expression: {exc}", got=cron,
-                     expected='five fields "minute hour day-of-month month day-of-week", e.g. "0 2 * * *"') from None
+        r.note(r.fail("schedule.cron", f"not a valid cron expression: {exc}", got=cron,
+                      expected='five fields "minute hour day-of-month month day-of-week", e.g. "0 2 * * *"'))
+        cron = ScheduleSettings.cron
     return ScheduleSettings(
         cron=cron,
         timezone=tz,
@@ -208,14 +225,31 @@ def _schedule(r: TomlReader, t: dict) -> ScheduleSettings:
     )
 
 
+def _close_time_zone(name: str) -> str | None:
+    """The IANA name the admin most likely meant: the same name in other case ("europe/berlin"),
+    else the closest spelling ("Europe/Berln"), else the closest city ("Berlin")."""
+    zones = sorted(available_timezones())
+    by_case = {z.lower(): z for z in zones}
+    wanted = name.strip().replace(" ", "_")
+    if wanted.lower() in by_case:
+        return by_case[wanted.lower()]
+    close = difflib.get_close_matches(wanted.lower(), list(by_case), n=1, cutoff=0.75)
+    if close:
+        return by_case[close[0]]
+    cities = {z.rsplit("/", 1)[-1].lower(): z for z in zones if "/" in z}
+    close = difflib.get_close_matches(wanted.lower().rsplit("/", 1)[-1], list(cities), n=1, cutoff=0.75)
+    return cities[close[0]] if close else None
+
+
 def _comments(r: TomlReader, t: dict) -> CommentPolicy:
     k = "comments"
     r.keys(t, k, COMMENT_KEYS)
     d = CommentPolicy()
     categories = r.strings(t, k, "coach_categories", d.coach_categories, choices=COACHABLE)
     if not categories:
-        raise r.fail(f"{k}.coach_categories", "at least one category must be coached", got=[],
-                     expected=f"some of: {', '.join(COACHABLE)} (to write nothing, set max_writes_per_run = 0)")
+        r.note(r.fail(f"{k}.coach_categories", "at least one category must be coached", got=[],
+                      expected=f"some of: {', '.join(COACHABLE)} (to write nothing, set max_writes_per_run = 0)"))
+        categories = d.coach_categories
     return CommentPolicy(
         on_change=r.string(t, k, "on_change", d.on_change, choices=("edit", "new", "none")),
         cooldown_days=r.integer(t, k, "cooldown_days", d.cooldown_days, lo=0, hi=3650),
@@ -226,7 +260,7 @@ def _comments(r: TomlReader, t: dict) -> CommentPolicy:
         opt_out_labels=r.strings(t, k, "opt_out_labels", d.opt_out_labels),
         acknowledge_fixed=r.boolean(t, k, "acknowledge_fixed", d.acknowledge_fixed),
         coach_categories=categories,
-        guide_url=_guide_url(r, t, k),
+        guide_url=r.attempt(lambda: _guide_url(r, t, k), ""),
         dispute_keywords=_keywords(r, t, k, "dispute_keywords", d.dispute_keywords),
         not_applicable_keywords=_keywords(r, t, k, "not_applicable_keywords", d.not_applicable_keywords),
     )
@@ -238,8 +272,8 @@ def _keywords(r: TomlReader, t: dict, k: str, name: str, default: tuple[str, ...
     words = r.strings(t, k, name, default)
     for word in words:
         if len(word.strip()) < 3:
-            raise r.fail(f"{k}.{name}", "a keyword this short would match ordinary replies", got=word,
-                         expected='phrases an owner starts a reply with, e.g. "csi-coach: wrong"')
+            r.note(r.fail(f"{k}.{name}", "a keyword this short would match ordinary replies", got=word,
+                          expected='phrases an owner starts a reply with, e.g. "csi-coach: wrong"'))
     return tuple(w.strip() for w in words)
 
 
@@ -273,15 +307,21 @@ def _guide_url(r: TomlReader, t: dict, k: str) -> str:
 def _sources(r: TomlReader, t: dict) -> tuple[SourceSettings, ...]:
     out: list[SourceSettings] = []
     for name, body in t.items():
-        key = f"sources.{name}"
-        if not SOURCE_NAME_RE.fullmatch(name):
-            raise r.fail(key, "not a valid source name", got=name,
-                         expected="letters, digits, '-' and '_' (up to 64), e.g. [sources.servicenow-prod]")
-        if not isinstance(body, dict):
-            raise r.fail(key, "a source must be a table", got=body, expected=f"a [{key}] table with type, url and [{key}.auth]")
-        kind = r.string(body, key, "type", choices=SOURCE_TYPES)
-        out.append(_servicenow(r, key, name, body) if kind == "servicenow" else _jira(r, key, name, body))
+        source = r.attempt(partial(_source, r, name, body), None)  # one broken source does not hide the next
+        if source is not None:
+            out.append(source)
     return tuple(out)
+
+
+def _source(r: TomlReader, name: str, body: object) -> SourceSettings:
+    key = f"sources.{name}"
+    if not SOURCE_NAME_RE.fullmatch(name):
+        raise r.fail(key, "not a valid source name", got=name,
+                     expected="letters, digits, '-' and '_' (up to 64), e.g. [sources.servicenow-prod]")
+    if not isinstance(body, dict):
+        raise r.fail(key, "a source must be a table", got=body, expected=f"a [{key}] table with type, url and [{key}.auth]")
+    kind = r.string(body, key, "type", choices=SOURCE_TYPES)
+    return _servicenow(r, key, name, body) if kind == "servicenow" else _jira(r, key, name, body)
 
 
 def _common(r: TomlReader, key: str, name: str, body: dict, kind: str) -> dict:
@@ -290,7 +330,8 @@ def _common(r: TomlReader, key: str, name: str, body: dict, kind: str) -> dict:
     return {
         "name": name,
         "url": r.url(body, key),
-        "auth": _auth(r, key, name, kind, r.table(body, key, "auth", required=True)),
+        "auth": r.attempt(lambda: _auth(r, key, name, kind, r.table(body, key, "auth", required=True)),
+                          AuthSettings(method="", config_file=r.file)),
         "timeout_seconds": timeout,
         "read_budget_seconds": r.number(body, key, "read_budget_seconds", 900.0, lo=10, hi=86_400),
         "request_deadline_seconds": r.number(body, key, "request_deadline_seconds", 4 * timeout, lo=1, hi=3600),
@@ -300,7 +341,7 @@ def _common(r: TomlReader, key: str, name: str, body: dict, kind: str) -> dict:
         "max_writes_per_run": (r.integer(body, key, "max_writes_per_run", 0, lo=0, hi=1_000_000)
                                if "max_writes_per_run" in body else None),
         "verify_tls": verify_tls,
-        "ca_bundle": _ca_bundle(r, key, body, verify_tls),
+        "ca_bundle": r.attempt(lambda: _ca_bundle(r, key, body, verify_tls), ""),
     }
 
 
@@ -339,12 +380,12 @@ def _servicenow(r: TomlReader, key: str, name: str, body: dict) -> ServiceNowSet
     common = _common(r, key, name, body, "servicenow")
     table = r.string(body, key, "table", ServiceNowSettings.table, nonempty=True)
     if not SN_TABLE_RE.fullmatch(table):
-        raise r.fail(f"{key}.table", "not a valid ServiceNow table name", got=table,
-                     expected='a table name of lowercase letters, digits and "_", e.g. "sn_cim_register"')
+        r.note(r.fail(f"{key}.table", "not a valid ServiceNow table name", got=table,
+                      expected='a table name of lowercase letters, digits and "_", e.g. "sn_cim_register"'))
     query = r.string(body, key, "query", "")
     if "ORDERBY" in query.upper():
-        raise r.fail(f"{key}.query", "the query must not order the results", got=query,
-                     expected="a filter only (the bot orders by sys_updated_on, sys_id itself for stable paging)")
+        r.note(r.fail(f"{key}.query", "the query must not order the results", got=query,
+                      expected="a filter only (the bot orders by sys_updated_on, sys_id itself for stable paging)"))
     return ServiceNowSettings(
         **common,
         table=table,
@@ -360,8 +401,8 @@ def _bot_user(r: TomlReader, key: str, body: dict) -> str:
     """[sources.NAME] bot_user: the ServiceNow user_name the bot writes as ("" = found out, see README)."""
     value = r.string(body, key, "bot_user", "").strip()
     if value and (any(ord(ch) < 32 for ch in value) or "^" in value):
-        raise r.fail(f"{key}.bot_user", "not a ServiceNow user name", got=value,
-                     expected='the user_name of the bot\'s sys_user record, e.g. "svc.csi-coach"')
+        r.note(r.fail(f"{key}.bot_user", "not a ServiceNow user name", got=value,
+                      expected='the user_name of the bot\'s sys_user record, e.g. "svc.csi-coach"'))
     return value
 
 
@@ -371,15 +412,15 @@ def _jira(r: TomlReader, key: str, name: str, body: dict) -> JiraSettings:
     flavor = r.string(body, key, "flavor", "auto", choices=("cloud", "server", "auto"))
     jql = r.string(body, key, "jql", "")
     if re.search(r"\border\s+by\b", jql, re.IGNORECASE):
-        raise r.fail(f"{key}.jql", "the JQL must not contain ORDER BY", got=jql,
-                     expected="a filter only (the bot appends ORDER BY updated ASC, key ASC for stable paging)")
+        r.note(r.fail(f"{key}.jql", "the JQL must not contain ORDER BY", got=jql,
+                      expected="a filter only (the bot appends ORDER BY updated ASC, key ASC for stable paging)"))
     limit = PAGE_LIMITS[f"jira-{flavor}"]
     vis = r.table(body, key, "visibility")
     r.keys(vis, f"{key}.visibility", ("type", "value"))
     vis_type = vis_value = ""
     if vis:
-        vis_type = r.string(vis, f"{key}.visibility", "type", choices=("role", "group"))
-        vis_value = r.string(vis, f"{key}.visibility", "value", nonempty=True).strip()
+        vis_type = r.attempt(lambda: r.string(vis, f"{key}.visibility", "type", choices=("role", "group")), "")
+        vis_value = r.attempt(lambda: r.string(vis, f"{key}.visibility", "value", nonempty=True).strip(), "")
     return JiraSettings(
         **common,
         flavor=flavor,
@@ -403,14 +444,18 @@ def _auth(r: TomlReader, key: str, source: str, kind: str, t: dict) -> AuthSetti
     method = r.string(t, akey, "method", choices=tuple(methods))
     needed = methods[method]
     for name in t:
-        if name != "method" and name not in needed:
-            raise r.fail(f"{akey}.{name}", f"{name!r} is not used by method {method!r}",
-                         expected=f"for {kind} {method}: " + ", ".join(needed))
+        if name != "method" and name not in needed and name in ENV_KEYS:
+            r.note(r.fail(f"{akey}.{name}", f"{name!r} is not used by method {method!r}",
+                          expected=f"for {kind} {method}: " + ", ".join(needed)))
     envs: dict[str, str] = {}
+    inline_secret = any(name.lower() in INLINE_SECRET_KEYS for name in t)
     for name in needed:
         if name not in t:
-            raise r.fail(f"{akey}.{name}", f"method {method!r} needs {name!r}",
-                         expected=f'{name} = "{env_example(source, name)}" (the name of an environment variable)')
+            if inline_secret:
+                continue  # its error already says which *_env key to write instead
+            r.note(r.fail(f"{akey}.{name}", f"method {method!r} needs {name!r}",
+                          expected=f'{name} = "{env_example(source, name)}" (the name of an environment variable)'))
+            continue
         envs[name] = r.env_name(t, akey, name, source)
     return AuthSettings(method=method, config_file=r.file, **envs)
 
@@ -422,22 +467,28 @@ def _fields(r: TomlReader, key: str, body: dict, defaults: FieldMap) -> FieldMap
     changes: dict[str, object] = {}
     for name, value in t.items():
         path = f"{fkey}.{name}"
+        if name not in FIELD_KEYS:
+            continue  # noted by r.keys
         if name == "goal":
             items = [value] if isinstance(value, str) else value
             if not isinstance(items, list) or not items or not all(isinstance(v, str) for v in items):
-                raise r.fail(path, "'goal' must be a field name or a list of them", got=value,
-                             expected='e.g. "benefit" or ["benefit", "u_expected_value"]')
+                r.note(r.fail(path, "'goal' must be a field name or a list of them", got=value,
+                              expected='e.g. "benefit" or ["benefit", "u_expected_value"]'))
+                continue
             bad = [v for v in items if not FIELD_NAME_RE.fullmatch(v)]
             if bad:
-                raise r.fail(path, "not a valid field name", got=bad[0], expected="letters, digits, '_', '.', '-'")
+                r.note(r.fail(path, "not a valid field name", got=bad[0], expected="letters, digits, '_', '.', '-'"))
+                continue
             changes[name] = tuple(items)
             continue
         if not isinstance(value, str):
-            raise r.fail(path, f"{name!r} must be a field name", got=value, expected="a quoted field name")
+            r.note(r.fail(path, f"{name!r} must be a field name", got=value, expected="a quoted field name"))
+            continue
         if value == "" and name in ("labels", "group"):
             changes[name] = ""
             continue
         if not FIELD_NAME_RE.fullmatch(value):
-            raise r.fail(path, "not a valid field name", got=value, expected="letters, digits, '_', '.', '-'")
+            r.note(r.fail(path, "not a valid field name", got=value, expected="letters, digits, '_', '.', '-'"))
+            continue
         changes[name] = value
     return replace(defaults, **changes)  # type: ignore[arg-type]

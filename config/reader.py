@@ -1,18 +1,28 @@
 """Typed, located access to one parsed TOML file: every error names the file, the
-dotted key path, the line, the bad value (never a secret) and what is valid."""
+dotted key path, the line, the bad value (never a secret) and what is valid.
+
+The reader collects errors rather than stopping at the first: a check that fails notes
+its error in ``errors`` and hands back a safe default (the key's default, or an empty
+table), so the loader reads on and the admin sees every mistake in one run. What cannot
+go on without a value (a required key, a source's type) raises, and ``attempt`` notes
+that error and moves on to the next section. ``raise_errors`` ends the reading.
+"""
 
 from __future__ import annotations
 
 import difflib
 import re
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
-from csi_coach.errors import ConfigError
+from csi_coach.errors import ConfigError, combine
 from csi_coach.tomlpos import find_line
 
 _MISSING = object()
+T = TypeVar("T")
 
 ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 ENV_KEYS = ("username_env", "password_env", "token_env", "client_id_env", "client_secret_env", "api_key_env")
@@ -33,11 +43,31 @@ def env_example(source: str, key: str) -> str:
 
 
 class TomlReader:
-    """Typed access to one parsed file, raising ConfigError with file/key/line."""
+    """Typed access to one parsed file; its ConfigErrors (file/key/line) are collected."""
 
     def __init__(self, file: Path, text: str) -> None:
         self.file = str(file)
         self.text = text
+        self.errors: list[ConfigError] = []
+
+    def note(self, error: ConfigError) -> None:
+        """Remember an error and read on (the caller goes on with a safe value)."""
+        self.errors.append(error)
+
+    def attempt(self, read: Callable[[], T], fallback: T) -> T:
+        """``read()``, or, when it raises ConfigError, note it and return ``fallback``: one
+        section that cannot be read does not hide the errors of the others."""
+        try:
+            return read()
+        except ConfigError as exc:
+            self.note(exc)
+            return fallback
+
+    def raise_errors(self) -> None:
+        """Raise what was noted: the error itself when one (its text as ever), else all of them."""
+        error = combine(self.errors)
+        if error is not None:
+            raise error
 
     def line(self, key: str) -> int | None:
         parts = [p for p in key.split(".") if p]
@@ -48,7 +78,8 @@ class TomlReader:
             parts = parts[:-1]
         return None
 
-    def fail(self, key: str, message: str, *, expected: str | None = None, got: object = _MISSING) -> ConfigError:
+    def fail(self, key: str, message: str, *, expected: str | None = None, got: object = _MISSING,
+             suggestion: str | None = None) -> ConfigError:
         return ConfigError(
             message,
             file=self.file,
@@ -57,6 +88,7 @@ class TomlReader:
             expected=expected,
             got=None if got is _MISSING else got,
             has_got=got is not _MISSING,
+            suggestion=suggestion,
         )
 
     @staticmethod
@@ -79,11 +111,11 @@ class TomlReader:
         for name in table:
             path = self.join(key, name)
             if name.lower() in INLINE_SECRET_KEYS:
-                raise self.inline_secret(path, name.lower(), source)
-            if name not in allowed:
+                self.note(self.inline_secret(path, name.lower(), source))
+            elif name not in allowed:
                 close = difflib.get_close_matches(name, allowed, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise self.fail(path, f"unknown key {name!r}{hint}", expected="one of: " + ", ".join(allowed))
+                self.note(self.fail(path, f"unknown key {name!r}", expected="one of: " + ", ".join(allowed),
+                                    suggestion=close[0] if close else None))
 
     def table(self, parent: dict, key: str, name: str, *, required: bool = False) -> dict:
         path = self.join(key, name)
@@ -93,8 +125,20 @@ class TomlReader:
             return {}
         value = parent[name]
         if not isinstance(value, dict):
-            raise self.fail(path, f"{name!r} must be a table", got=value, expected=f"a [{path}] table")
+            error = self.fail(path, f"{name!r} must be a table", got=value, expected=f"a [{path}] table")
+            if required:
+                raise error
+            self.note(error)
+            return {}
         return value
+
+    def _bad(self, error: ConfigError, default: object) -> object:
+        """A value that fails its check: noted, and the default read on with; raised when
+        the key has no default (the caller cannot go on without it)."""
+        if default is _MISSING:
+            raise error
+        self.note(error)
+        return default
 
     def string(self, t: dict, key: str, name: str, default: object = _MISSING, *,
                choices: tuple[str, ...] = (), nonempty: bool = False, lower: bool = False, want: str = "") -> str:
@@ -106,13 +150,17 @@ class TomlReader:
             return default  # type: ignore[return-value]
         value = t[name]
         if not isinstance(value, str):
-            raise self.fail(path, f"{name!r} must be a string", got=value, expected="a quoted string")
+            return self._bad(self.fail(path, f"{name!r} must be a string", got=value, expected="a quoted string"),
+                             default)  # type: ignore[return-value]
         if lower:
             value = value.strip().lower()
         if choices and value not in choices:
-            raise self.fail(path, f"not a valid {name}", got=value, expected="one of: " + ", ".join(choices))
+            close = difflib.get_close_matches(value, choices, n=1)
+            return self._bad(self.fail(path, f"not a valid {name}", got=value, expected="one of: " + ", ".join(choices),
+                                       suggestion=close[0] if close else None), default)  # type: ignore[return-value]
         if nonempty and not value.strip():
-            raise self.fail(path, f"{name!r} must not be empty", got=value, expected="a non-empty string")
+            return self._bad(self.fail(path, f"{name!r} must not be empty", got=value, expected="a non-empty string"),
+                             default)  # type: ignore[return-value]
         return value
 
     def integer(self, t: dict, key: str, name: str, default: int, *, lo: int, hi: int) -> int:
@@ -121,9 +169,11 @@ class TomlReader:
             return default
         value = t[name]
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(path, f"{name!r} must be a whole number", got=value, expected=f"an integer from {lo} to {hi}")
+            self.note(self.fail(path, f"{name!r} must be a whole number", got=value, expected=f"an integer from {lo} to {hi}"))
+            return default
         if not lo <= value <= hi:
-            raise self.fail(path, f"{name!r} is out of range", got=value, expected=f"an integer from {lo} to {hi}")
+            self.note(self.fail(path, f"{name!r} is out of range", got=value, expected=f"an integer from {lo} to {hi}"))
+            return default
         return value
 
     def number(self, t: dict, key: str, name: str, default: float, *, lo: float, hi: float) -> float:
@@ -132,9 +182,11 @@ class TomlReader:
             return default
         value = t[name]
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.fail(path, f"{name!r} must be a number", got=value, expected=f"a number from {lo:g} to {hi:g}")
+            self.note(self.fail(path, f"{name!r} must be a number", got=value, expected=f"a number from {lo:g} to {hi:g}"))
+            return default
         if not lo <= value <= hi:
-            raise self.fail(path, f"{name!r} is out of range", got=value, expected=f"a number from {lo:g} to {hi:g}")
+            self.note(self.fail(path, f"{name!r} is out of range", got=value, expected=f"a number from {lo:g} to {hi:g}"))
+            return default
         return float(value)
 
     def boolean(self, t: dict, key: str, name: str, default: bool) -> bool:
@@ -143,7 +195,8 @@ class TomlReader:
             return default
         value = t[name]
         if not isinstance(value, bool):
-            raise self.fail(path, f"{name!r} must be true or false", got=value, expected="true or false (unquoted)")
+            self.note(self.fail(path, f"{name!r} must be true or false", got=value, expected="true or false (unquoted)"))
+            return default
         return value
 
     def strings(self, t: dict, key: str, name: str, default: tuple[str, ...], *,
@@ -153,17 +206,25 @@ class TomlReader:
             return default
         value = t[name]
         if not isinstance(value, list):
-            raise self.fail(path, f"{name!r} must be a list of strings", got=value, expected='a list such as ["a", "b"]')
+            self.note(self.fail(path, f"{name!r} must be a list of strings", got=value, expected='a list such as ["a", "b"]'))
+            return default
         out: list[str] = []
+        bad = False
         for i, item in enumerate(value):
             if not isinstance(item, str) or not item.strip():
-                raise self.fail(f"{path}.{i}", f"item {i} of {name!r} must be a non-empty string", got=item,
-                                expected='a list of non-empty strings such as ["a", "b"]')
+                self.note(self.fail(f"{path}.{i}", f"item {i} of {name!r} must be a non-empty string", got=item,
+                                    expected='a list of non-empty strings such as ["a", "b"]'))
+                bad = True
+                continue
             item = item.strip().lower() if lower else item.strip()
             if choices and item not in choices:
-                raise self.fail(f"{path}.{i}", f"not a valid item of {name!r}", got=item, expected="items from: " + ", ".join(choices))
+                close = difflib.get_close_matches(item, choices, n=1)
+                self.note(self.fail(f"{path}.{i}", f"not a valid item of {name!r}", got=item,
+                                    expected="items from: " + ", ".join(choices), suggestion=close[0] if close else None))
+                bad = True
+                continue
             out.append(item)
-        return tuple(out)
+        return default if bad else tuple(out)
 
     def env_name(self, t: dict, key: str, name: str, source: str = "") -> str:
         path = self.join(key, name)
@@ -172,13 +233,14 @@ class TomlReader:
         looks_like_token = bool(re.search(r"[a-z]", value) and re.search(r"[A-Z]", value) and re.search(r"[0-9]", value)) \
             if isinstance(value, str) else False
         if not isinstance(value, str) or not ENV_NAME_RE.fullmatch(value) or len(value) > 64 or looks_like_token:
-            raise self.fail(
+            self.note(self.fail(
                 path,
                 f"{name!r} must be the NAME of an environment variable that holds the secret, not the secret "
                 "itself (the value is not shown, in case it is one). Put the secret in an environment "
                 "variable and write its name here",
                 expected=f'a variable name of letters, digits and underscores, e.g. "{env_example(source or "source", name)}"',
-            )
+            ))
+            return ""
         return value
 
     def url(self, t: dict, key: str, name: str = "url") -> str:
@@ -189,20 +251,24 @@ class TomlReader:
             host = parts.hostname
             _ = parts.port  # raises ValueError on a bad port
         except ValueError:
-            raise self.fail(path, "not a valid URL", got=value, expected="an http:// or https:// base URL") from None
+            self.note(self.fail(path, "not a valid URL", got=value, expected="an http:// or https:// base URL"))
+            return ""
         if parts.username is not None or parts.password is not None:
             masked = f"{parts.scheme}://***@{host or ''}" + (f":{parts.port}" if parts.port else "")
-            raise self.fail(
+            self.note(self.fail(
                 path,
                 f"credentials written in the URL are refused ({masked}; not shown). Put them in environment "
                 f"variables and name those in [{key}.auth]",
                 expected="a base URL without user:password@",
-            )
+            ))
+            return ""
         if parts.scheme not in ("http", "https") or not host:
-            raise self.fail(path, "not a usable base URL", got=value, expected="an http:// or https:// URL with a host name")
+            self.note(self.fail(path, "not a usable base URL", got=value, expected="an http:// or https:// URL with a host name"))
+            return ""
         if parts.query or parts.fragment:
-            raise self.fail(path, "the URL must not carry a query or fragment", got=value,
-                            expected="the instance's base URL, e.g. https://example.service-now.com")
+            self.note(self.fail(path, "the URL must not carry a query or fragment", got=value,
+                                expected="the instance's base URL, e.g. https://example.service-now.com"))
+            return ""
         return value.strip().rstrip("/")
 
 

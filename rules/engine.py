@@ -33,6 +33,9 @@ class Rule:
     examples_flag: tuple[Any, ...] = ()  # str (goal text) or dict of fields
     examples_pass: tuple[Any, ...] = ()
     description: str = ""
+    # Where each example is written (file, line), flag examples then pass examples, so a
+    # failing one is named by its line (rules.examples); not part of what the rule judges.
+    example_lines: tuple[tuple[str, int | None], ...] = field(default=(), compare=False)
 
     def applies_to(self, record: Record) -> bool:
         if self.sources and record.source not in self.sources:

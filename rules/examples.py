@@ -27,17 +27,36 @@ def _show(example: Any) -> str:
     return "{" + ", ".join(f"{k} = {v!r}" for k, v in example.items()) + "}"
 
 
+def _evidence(ctx: Context, rule_id: str) -> str:
+    """What the rule matched in the example, as the admin reads it: the words and their field."""
+    match = ctx.result(rule_id)
+    if not match.holds:
+        return "nothing matched"
+    seen = list(dict.fromkeys(f"{ev.text!r} in {ev.field}" for ev in match.evidence))
+    if not seen:
+        return "it matched (no words to show: the rule fired on what other rules found, or on an empty field)"
+    more = f" and {len(seen) - 5} more" if len(seen) > 5 else ""
+    return "matched " + ", ".join(seen[:5]) + more
+
+
 def run_examples(ruleset: RuleSet) -> list[str]:
-    """One message per example that does not behave as its rule says; [] when all pass."""
+    """One message per example that does not behave as its rule says; [] when all pass.
+
+    Each message names the file and line of the example, the rule, what it should do and
+    what the rule matched in it (or that nothing matched), e.g.
+    ``rules.toml:14: [rule.x.examples] 'text' should flag (the rule should fire): nothing matched``.
+    """
     failures: list[str] = []
-    where = ruleset.files[0] if ruleset.files else "<rules>"
+    top = ruleset.files[0] if ruleset.files else "<rules>"
     for rule in ruleset.rules:
         if not rule.enabled:
             continue
-        for expect, examples in ((True, rule.examples_flag), (False, rule.examples_pass)):
-            for ex in examples:
-                ctx = Context(example_record(ex, rule), ruleset)
-                if ctx.result(rule.id).holds != expect:
-                    want = "flag (the rule should fire)" if expect else "pass (the rule should not fire)"
-                    failures.append(f"{where}: [rule.{rule.id}.examples] {_show(ex)} should {want}")
+        examples = [(True, ex) for ex in rule.examples_flag] + [(False, ex) for ex in rule.examples_pass]
+        for n, (expect, ex) in enumerate(examples):
+            ctx = Context(example_record(ex, rule), ruleset)
+            if ctx.result(rule.id).holds != expect:
+                file, line = rule.example_lines[n] if n < len(rule.example_lines) else (top, None)
+                where = f"{file}:{line}" if line is not None else file
+                want = "flag (the rule should fire)" if expect else "pass (the rule should not fire)"
+                failures.append(f"{where}: [rule.{rule.id}.examples] {_show(ex)} should {want}: {_evidence(ctx, rule.id)}")
     return failures

@@ -24,7 +24,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from csi_coach.errors import ConfigError
+from csi_coach.errors import ConfigError, combine
 from csi_coach.model import TEXT_FIELDS, Severity
 from csi_coach.rules import params as P
 from csi_coach.rules.engine import Classification, Exemption, Rule, RuleSet
@@ -46,14 +46,15 @@ EXAMPLE_KEYS = ("flag", "pass")
 EXEMPT_FIELDS = ("state", "owner", "service", "container", "source")
 
 
-def _suggest(word: str, options: list[str] | tuple[str, ...], limit: int = 15) -> str:
-    """"did you mean X?" when one is close, and the valid names (the first ``limit``)."""
+def _suggest(word: str, options: list[str] | tuple[str, ...], limit: int = 15, tail: str = "") -> dict[str, Any]:
+    """The ``suggestion`` and ``expected`` of an error about an unknown name: the closest
+    valid name, if one is close ("did you mean X?"), and the valid names (the first ``limit``)."""
     close = difflib.get_close_matches(word, list(options), n=1)
     names = sorted(options)
     listed = ", ".join(names[:limit]) or "(none)"
     if len(names) > limit:
         listed += f", ... ({len(names)} in all)"
-    return (f"did you mean {close[0]!r}? known: " if close else "one of: ") + listed
+    return {"suggestion": close[0] if close else None, "expected": "one of: " + listed + tail}
 
 
 def _resolve(spec: str | Path, relative_to: Path | None) -> Path:
@@ -117,100 +118,111 @@ def _overlay(eff: dict[str, Any], data: dict[str, Any], file: str, text: str, or
     for key in data:
         if key not in TOP_KEYS:
             here(key)
-            origins.fail(key, f"unknown top-level key {key!r}", expected=_suggest(key, TOP_KEYS), has_got=False)
+            with origins.noting():
+                origins.fail(key, f"unknown top-level key {key!r}", **_suggest(key, TOP_KEYS), has_got=False)
 
-    for key, value in _table(data.get("settings", {}), "settings", origins).items():
-        here(f"settings.{key}")
-        if key not in SETTINGS:
-            origins.fail(f"settings.{key}", f"unknown setting {key!r}", expected=_suggest(key, tuple(SETTINGS)), has_got=False)
-        eff["settings"][key] = value
+    with origins.noting():
+        for key, value in _table(data.get("settings", {}), "settings", origins).items():
+            here(f"settings.{key}")
+            if key not in SETTINGS:
+                with origins.noting():
+                    origins.fail(f"settings.{key}", f"unknown setting {key!r}", **_suggest(key, tuple(SETTINGS)), has_got=False)
+                continue
+            eff["settings"][key] = value
 
-    for name, table in _table(data.get("vocab", {}), "vocab", origins).items():
-        key = f"vocab.{name}"
-        here(key)
-        table = _table(table, key, origins)
-        for k in table:
-            if k not in ("terms", "add", "remove"):
-                origins.fail(f"{key}.{k}", f"unknown key {k!r} in a vocabulary", expected='"terms", "add" or "remove"', has_got=False)
-        exists = name in eff["vocab"]
-        if not exists and "add" in table and "terms" not in table:
-            # Most often a misspelt name ("consumer_roles"): adding to it would silently
-            # make a new vocabulary that no rule reads.
-            origins.fail(f"{key}.add", f"vocabulary {name!r} does not exist in the base, nothing to add to",
-                         expected=_suggest(name, tuple(eff["vocab"])) + ' (a new vocabulary is made with terms = ["...", ...])',
-                         has_got=False)
-        if not exists and "remove" in table:
-            origins.fail(f"{key}.remove", f"vocabulary {name!r} does not exist in the base, nothing to remove",
-                         expected=_suggest(name, tuple(eff["vocab"])), has_got=False)
-        terms = list(eff["vocab"].get(name, []))
-        if "terms" in table:
-            terms = _terms(table["terms"], f"{key}.terms", origins)
-        if not exists and "terms" not in table:
-            origins.fail(key, f"new vocabulary {name!r} has no terms", expected='terms = ["...", ...]', has_got=False)
-        if "add" in table:
-            have = {_norm(x, stem) for x in terms}
-            terms += [t for t in _terms(table["add"], f"{key}.add", origins) if _norm(t, stem) not in have]
-        if "remove" in table:
-            drop = _terms(table["remove"], f"{key}.remove", origins)
-            have = {_norm(t, stem) for t in terms}
-            for t in drop:
-                if _norm(t, stem) not in have:
-                    origins.fail(f"{key}.remove", f"{t!r} is not a term of vocabulary {name!r}", got=t,
-                                 expected="one of its terms: " + ", ".join(terms[:40]) + (" ..." if len(terms) > 40 else ""))
-            gone = {_norm(t, stem) for t in drop}
-            terms = [t for t in terms if _norm(t, stem) not in gone]
-        eff["vocab"][name] = terms
+    with origins.noting():
+        for name, table in _table(data.get("vocab", {}), "vocab", origins).items():
+            with origins.noting(f"vocab.{name}"):
+                key = f"vocab.{name}"
+                here(key)
+                table = _table(table, key, origins)
+                for k in table:
+                    if k not in ("terms", "add", "remove"):
+                        origins.fail(f"{key}.{k}", f"unknown key {k!r} in a vocabulary", expected='"terms", "add" or "remove"', has_got=False)
+                exists = name in eff["vocab"]
+                if not exists and "add" in table and "terms" not in table:
+                    # Most often a misspelt name ("consumer_roles"): adding to it would silently
+                    # make a new vocabulary that no rule reads.
+                    origins.fail(f"{key}.add", f"vocabulary {name!r} does not exist in the base, nothing to add to",
+                                 **_suggest(name, tuple(eff["vocab"]), tail=' (a new vocabulary is made with terms = ["...", ...])'),
+                                 has_got=False)
+                if not exists and "remove" in table:
+                    origins.fail(f"{key}.remove", f"vocabulary {name!r} does not exist in the base, nothing to remove",
+                                 **_suggest(name, tuple(eff["vocab"])), has_got=False)
+                terms = list(eff["vocab"].get(name, []))
+                if "terms" in table:
+                    terms = _terms(table["terms"], f"{key}.terms", origins)
+                if not exists and "terms" not in table:
+                    origins.fail(key, f"new vocabulary {name!r} has no terms", expected='terms = ["...", ...]', has_got=False)
+                if "add" in table:
+                    have = {_norm(x, stem) for x in terms}
+                    terms += [t for t in _terms(table["add"], f"{key}.add", origins) if _norm(t, stem) not in have]
+                if "remove" in table:
+                    drop = _terms(table["remove"], f"{key}.remove", origins)
+                    have = {_norm(t, stem) for t in terms}
+                    for t in drop:
+                        if _norm(t, stem) not in have:
+                            origins.fail(f"{key}.remove", f"{t!r} is not a term of vocabulary {name!r}", got=t,
+                                         expected="one of its terms: " + ", ".join(terms[:40]) + (" ..." if len(terms) > 40 else ""))
+                    gone = {_norm(t, stem) for t in drop}
+                    terms = [t for t in terms if _norm(t, stem) not in gone]
+                eff["vocab"][name] = terms
 
-    for rule_id, table in _table(data.get("rule", {}), "rule", origins).items():
-        key = f"rule.{rule_id}"
-        here(key)
-        table = _table(table, key, origins)
-        base = eff["rule"].get(rule_id)
-        if base is None and "kind" not in table:
-            origins.fail(key, f"unknown rule id {rule_id!r} (a new rule needs a kind)",
-                         expected=_suggest(rule_id, tuple(eff["rule"])), has_got=False)
-        if base is None or ("kind" in table and table["kind"] != base.get("kind")):
-            merged = dict(table)
-            for k in list(origins.files):
-                if k.startswith(key + "."):
-                    del origins.files[k]
-            if base is None:
-                eff["order"].append(rule_id)
-        else:
-            merged = {**base, **table}
-        for k in table:
-            here(f"{key}.{k}")
-        eff["rule"][rule_id] = merged
+    with origins.noting():
+        for rule_id, table in _table(data.get("rule", {}), "rule", origins).items():
+            with origins.noting(f"rule.{rule_id}"):
+                key = f"rule.{rule_id}"
+                here(key)
+                table = _table(table, key, origins)
+                base = eff["rule"].get(rule_id)
+                if base is None and "kind" not in table:
+                    origins.fail(key, f"unknown rule id {rule_id!r} (a new rule needs a kind)",
+                                 **_suggest(rule_id, tuple(eff["rule"])), has_got=False)
+                if base is None or ("kind" in table and table["kind"] != base.get("kind")):
+                    merged = dict(table)
+                    for k in list(origins.files):
+                        if k.startswith(key + "."):
+                            del origins.files[k]
+                    if base is None:
+                        eff["order"].append(rule_id)
+                else:
+                    merged = {**base, **table}
+                for k in table:
+                    here(f"{key}.{k}")
+                eff["rule"][rule_id] = merged
 
-    for k, v in _table(data.get("classify", {}), "classify", origins).items():
-        here(f"classify.{k}")
-        if k not in CLASSIFY_KEYS:
-            origins.fail(f"classify.{k}", f"unknown key {k!r} in [classify]", expected=_suggest(k, CLASSIFY_KEYS), has_got=False)
-        eff["classify"][k] = v
+    with origins.noting():
+        for k, v in _table(data.get("classify", {}), "classify", origins).items():
+            with origins.noting():
+                here(f"classify.{k}")
+                if k not in CLASSIFY_KEYS:
+                    origins.fail(f"classify.{k}", f"unknown key {k!r} in [classify]", **_suggest(k, CLASSIFY_KEYS), has_got=False)
+                eff["classify"][k] = v
 
-    exempt = _table(data.get("exempt", {}), "exempt", origins)
-    for k, v in exempt.items():
-        here(f"exempt.{k}")
-        if k == "labels":
-            labels = P.STRINGS
-            try:
-                values = labels.read(v)
-            except ValueError:
-                origins.fail("exempt.labels", "bad list of labels", got=v, expected="a list of label strings")
-            eff["exempt"]["labels"] = sorted(set(eff["exempt"]["labels"]) | set(values))
-        elif k == "fields":
-            for fname, fvals in _table(v, "exempt.fields", origins).items():
-                here(f"exempt.fields.{fname}")
-                if fname not in EXEMPT_FIELDS:
-                    origins.fail(f"exempt.fields.{fname}", f"unknown record field {fname!r}", expected=_suggest(fname, EXEMPT_FIELDS), has_got=False)
+    with origins.noting():
+        exempt = _table(data.get("exempt", {}), "exempt", origins)
+        for k, v in exempt.items():
+            here(f"exempt.{k}")
+            if k == "labels":
+                labels = P.STRINGS
                 try:
-                    values = P.STRINGS.read(fvals)
+                    values = labels.read(v)
                 except ValueError:
-                    origins.fail(f"exempt.fields.{fname}", "bad list of values", got=fvals, expected="a list of strings")
-                old = eff["exempt"]["fields"].get(fname, [])
-                eff["exempt"]["fields"][fname] = sorted(set(old) | set(values))
-        else:
-            origins.fail(f"exempt.{k}", f"unknown key {k!r} in [exempt]", expected='"labels" or "fields"', has_got=False)
+                    origins.fail("exempt.labels", "bad list of labels", got=v, expected="a list of label strings")
+                eff["exempt"]["labels"] = sorted(set(eff["exempt"]["labels"]) | set(values))
+            elif k == "fields":
+                for fname, fvals in _table(v, "exempt.fields", origins).items():
+                    here(f"exempt.fields.{fname}")
+                    if fname not in EXEMPT_FIELDS:
+                        origins.fail(f"exempt.fields.{fname}", f"unknown record field {fname!r}", **_suggest(fname, EXEMPT_FIELDS), has_got=False)
+                    try:
+                        values = P.STRINGS.read(fvals)
+                    except ValueError:
+                        origins.fail(f"exempt.fields.{fname}", "bad list of values", got=fvals, expected="a list of strings")
+                    old = eff["exempt"]["fields"].get(fname, [])
+                    eff["exempt"]["fields"][fname] = sorted(set(old) | set(values))
+            else:
+                origins.fail(f"exempt.{k}", f"unknown key {k!r} in [exempt]", expected='"labels" or "fields"', has_got=False)
 
 
 def _effective(path: Path, origins: Origins, chain: list[Path], from_file: tuple[str, str] | None = None) -> tuple[dict[str, Any], list[str]]:
@@ -278,7 +290,8 @@ def _check_graph(rules: dict[str, Rule], origins: Origins) -> tuple[str, ...]:
                          expected="rules that refer only to rules that do not refer back")
         state[rid] = 1
         for ref in rules[rid].condition.refs:
-            visit(ref, path + [rid])
+            if ref in rules:  # a rule that could not be read has its own error already
+                visit(ref, path + [rid])
         state[rid] = 2
         order.append(rid)
 
@@ -287,58 +300,96 @@ def _check_graph(rules: dict[str, Rule], origins: Origins) -> tuple[str, ...]:
     return tuple(order)
 
 
+def _rule(rid: str, table: dict[str, Any], vocabs: dict[str, tuple[str, ...]], origins: Origins) -> Rule:
+    key = f"rule.{rid}"
+    kind = table.get("kind")
+    if kind not in REGISTRY:
+        origins.fail(f"{key}.kind", f"unknown rule kind {kind!r}", got=kind, **_suggest(str(kind), tuple(REGISTRY)))
+    module = REGISTRY[kind]
+    params = P.read_params(table, module.PARAMS, key, origins, kind)
+    condition = module.build(BuildContext(rid, key, origins, params, vetted_patterns()))
+    flag, passing = _examples(params["examples"], f"{key}.examples", origins)
+    for vocab_name in condition.vocabs:
+        if vocab_name not in vocabs and f"vocab.{vocab_name}" not in origins.broken:
+            origins.fail(f"{key}.vocab", f"no vocabulary named {vocab_name!r}", got=vocab_name, **_suggest(vocab_name, tuple(vocabs)))
+    return Rule(
+        id=rid, kind=kind, enabled=params["enabled"], severity=Severity(params["severity"]),
+        message=params["message"], sources=frozenset(params["sources"]), containers=frozenset(params["containers"]),
+        condition=condition, examples_flag=flag, examples_pass=passing, description=params["description"],
+        example_lines=_example_lines(f"{key}.examples", (*flag, *passing), origins),
+    )
+
+
+def _example_lines(key: str, examples: tuple[Any, ...], origins: Origins) -> tuple[tuple[str, int | None], ...]:
+    """The file and line of each example: the first line at or after the ``examples`` key
+    that holds its text (a table example: its first value), else the key's own line."""
+    file, start = origins.locate(key)
+    text = next((t for f, t in origins.files.values() if f == file), "")
+    lines = text.splitlines()
+    out: list[tuple[str, int | None]] = []
+    after = (start or 1) - 1
+    for example in examples:
+        words = example if isinstance(example, str) else next(iter(example.values()), "")
+        probe = json.dumps(words)[1:-1][:60]  # as TOML's basic strings spell it (quotes, backslashes)
+        found = next((i for i in range(after, len(lines)) if probe and (probe in lines[i] or words[:60] in lines[i])), None)
+        if found is None:
+            out.append((file, start))
+            continue
+        out.append((file, found + 1))
+        after = found  # examples are written in order; two alike on one line keep that line
+    return tuple(out)
+
+
 def _compile(eff: dict[str, Any], origins: Origins, files: list[str]) -> RuleSet:
+    # Each setting, rule and [classify] key is checked on its own (origins.noting), so one
+    # loading lists every error; an error that only follows from another (a reference to a
+    # rule or vocabulary that could not be read) is not said.
     settings = {}
     for k, param in SETTINGS.items():
+        settings[k] = param.default
         if k in eff["settings"]:
-            try:
-                settings[k] = param.read(eff["settings"][k])
-            except ValueError:
-                origins.fail(f"settings.{k}", f"bad value for {k!r}", got=eff["settings"][k], expected=param.expected)
-        else:
-            settings[k] = param.default
+            with origins.noting():
+                try:
+                    settings[k] = param.read(eff["settings"][k])
+                except ValueError:
+                    origins.fail(f"settings.{k}", f"bad value for {k!r}", got=eff["settings"][k], expected=param.expected)
     vocabs = {name: tuple(terms) for name, terms in eff["vocab"].items()}
     neg = settings["negation_vocab"] or None
     if neg is not None and neg not in vocabs:
-        origins.fail("settings.negation_vocab", f"no vocabulary named {neg!r}", got=neg, expected=_suggest(neg, tuple(vocabs)))
+        with origins.noting():
+            if f"vocab.{neg}" not in origins.broken:
+                origins.fail("settings.negation_vocab", f"no vocabulary named {neg!r}", got=neg, **_suggest(neg, tuple(vocabs)))
+        neg = None
 
     rules: dict[str, Rule] = {}
     for rid in eff["order"]:
-        table = eff["rule"][rid]
-        key = f"rule.{rid}"
-        kind = table.get("kind")
-        if kind not in REGISTRY:
-            origins.fail(f"{key}.kind", f"unknown rule kind {kind!r}", got=kind, expected=_suggest(str(kind), tuple(REGISTRY)))
-        module = REGISTRY[kind]
-        params = P.read_params(table, module.PARAMS, key, origins, kind)
-        condition = module.build(BuildContext(rid, key, origins, params, vetted_patterns()))
-        flag, passing = _examples(params["examples"], f"{key}.examples", origins)
-        for vocab_name in condition.vocabs:
-            if vocab_name not in vocabs:
-                origins.fail(f"{key}.vocab", f"no vocabulary named {vocab_name!r}", got=vocab_name, expected=_suggest(vocab_name, tuple(vocabs)))
-        rules[rid] = Rule(
-            id=rid, kind=kind, enabled=params["enabled"], severity=Severity(params["severity"]),
-            message=params["message"], sources=frozenset(params["sources"]), containers=frozenset(params["containers"]),
-            condition=condition, examples_flag=flag, examples_pass=passing, description=params["description"],
-        )
+        with origins.noting(f"rule.{rid}"):
+            rules[rid] = _rule(rid, eff["rule"][rid], vocabs, origins)
     for rid in rules:
         for ref_key in ("if", "then", "rule", "a", "b", "rules", "unless", "unless_clause", "link"):  # every kind's rule references
             refs = eff["rule"][rid].get(ref_key)
             for ref in ([refs] if isinstance(refs, str) else refs or []):
-                if ref not in rules:
-                    origins.fail(f"rule.{rid}.{ref_key}", f"refers to unknown rule {ref!r}", got=ref, expected=_suggest(ref, tuple(rules)))
-    order = _check_graph(rules, origins)
+                if ref not in rules and f"rule.{ref}" not in origins.broken:
+                    with origins.noting():
+                        origins.fail(f"rule.{rid}.{ref_key}", f"refers to unknown rule {ref!r}", got=ref, **_suggest(ref, tuple(rules)))
+    order: tuple[str, ...] = tuple(rules)
+    with origins.noting():
+        order = _check_graph(rules, origins)
 
     cls = {}
     for k in CLASSIFY_KEYS:
         v = eff["classify"].get(k)
         if v is None and k in CLASSIFY_OPTIONAL:
             continue
-        if v is None:
-            origins.fail(f"classify.{k}", f"[classify] needs {k!r}", expected="the id of the rule that decides it", has_got=False)
-        if not isinstance(v, str) or v not in rules:
-            origins.fail(f"classify.{k}", f"[classify] {k} names no rule", got=v, expected=_suggest(str(v), tuple(rules)))
-        cls[k] = v
+        with origins.noting():
+            if v is None:
+                origins.fail(f"classify.{k}", f"[classify] needs {k!r}", expected="the id of the rule that decides it", has_got=False)
+            if not isinstance(v, str) or (v not in rules and f"rule.{v}" not in origins.broken):
+                origins.fail(f"classify.{k}", f"[classify] {k} names no rule", got=v, **_suggest(str(v), tuple(rules)))
+            cls[k] = v
+    error = combine(origins.errors)
+    if error is not None:
+        raise error
 
     exempt = Exemption(
         labels=frozenset(l.lower() for l in eff["exempt"]["labels"]),
@@ -356,9 +407,14 @@ def _compile(eff: dict[str, Any], origins: Origins, files: list[str]) -> RuleSet
 def load_ruleset(spec: str | Path = "default") -> RuleSet:
     """Load "default" or a rules file (following its extends chain) into a RuleSet.
 
-    Raises ConfigError naming the file, key path, line, bad value and what is valid.
+    Raises ConfigError naming the file, key path, line, bad value and what is valid; when
+    there are several, ``ConfigErrors`` listing them all.
     """
     path = _resolve(spec, Path.cwd())
     origins = Origins()
-    eff, files = _effective(path, origins, [])
-    return _compile(eff, origins, files)
+    try:
+        eff, files = _effective(path, origins, [])
+        return _compile(eff, origins, files)
+    except ConfigError as exc:  # with the errors noted before it: every one found, listed together
+        error = combine([*origins.errors, exc] if exc not in origins.errors else origins.errors)
+        raise (error or exc) from None

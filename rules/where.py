@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -22,10 +24,24 @@ def _first_mention(text: str, parts: list[str]) -> int | None:
 
 @dataclass
 class Origins:
-    """Key path -> (file name, file text) of the file that last set it."""
+    """Key path -> (file name, file text) of the file that last set it; and the errors noted
+    so far, so one loading lists every mistake (``noting``)."""
 
     files: dict[str, tuple[str, str]] = field(default_factory=dict)
     default: tuple[str, str] = ("<rules>", "")
+    errors: list[ConfigError] = field(default_factory=list)
+    broken: set[str] = field(default_factory=set)  # key paths (vocab.x, rule.y) that could not be read
+
+    @contextmanager
+    def noting(self, key: str = "") -> Iterator[None]:
+        """Note a ConfigError raised inside and go on after the block; ``key`` names what it
+        could not read, so an error that only follows from that one is not said too."""
+        try:
+            yield
+        except ConfigError as exc:
+            self.errors.append(exc)
+            if key:
+                self.broken.add(key)
 
     def set(self, key: str, file: str, text: str) -> None:
         self.files[key] = (file, text)
@@ -51,6 +67,8 @@ class Origins:
             line = _first_mention(text, parts)
         return file, line
 
-    def fail(self, key: str, message: str, *, expected: str | None = None, got: Any = None, has_got: bool = True) -> NoReturn:
+    def fail(self, key: str, message: str, *, expected: str | None = None, got: Any = None, has_got: bool = True,
+             suggestion: str | None = None) -> NoReturn:
         file, line = self.locate(key)
-        raise ConfigError(message, file=file, key=key, line=line, expected=expected, got=got, has_got=has_got)
+        raise ConfigError(message, file=file, key=key, line=line, expected=expected, got=got, has_got=has_got,
+                          suggestion=suggestion)
