@@ -6,7 +6,8 @@ scan, the CLI and the tests only ever handle this tree.
 
     CoachError
     ├── ConfigError            bad config, rules or template file (exit 2)
-    │   └── ConfigErrors       several of them, found in one reading, listed together
+    │   ├── ConfigErrors       several of them, found in one reading, listed together
+    │   └── FailingExamples    rules whose own examples fail (scan, run; exit 2)
     ├── RemoteError            a ticketing system answered with a failure
     │   ├── AuthError          401: credentials missing, wrong or expired
     │   ├── PermissionDenied   403: the account may not do this
@@ -107,6 +108,42 @@ class ConfigErrors(ConfigError):
 
     def __str__(self) -> str:
         return "\n".join(ConfigError.__str__(e) for e in self._errors)
+
+
+class FailingExamples(ConfigError):
+    """Rule examples that fail: scan and run do not run the rule set (exit 2) without
+    ``--allow-failing-examples``. ``failures`` are the located lines of rules.run_examples."""
+
+    ALLOW_FLAG = "--allow-failing-examples"
+
+    def __init__(self, failures: list[str]) -> None:
+        self.failures = tuple(failures)
+        count = len(failures)
+        super().__init__(
+            f"{count} rule example{'s' if count != 1 else ''} fail{'s' if count == 1 else ''}, so the rules "
+            f"would not judge as their examples say: fix the rule or the example (check-config shows them), or "
+            f"run with {self.ALLOW_FLAG}",
+        )
+
+    def __str__(self) -> str:
+        return "\n".join([*self.failures, self.message])
+
+    @property
+    def errors(self) -> tuple[ConfigError, ...]:
+        # One line each, as bot.py prints several errors: every failing example (it names
+        # its own file and line), then what to do.
+        return tuple(_Line(text) for text in (*self.failures, self.message))
+
+
+class _Line(ConfigError):
+    """One line of text that is already located: printed as it is."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        super().__init__(text)
+
+    def __str__(self) -> str:
+        return self.text
 
 
 def combine(errors: list[ConfigError]) -> ConfigError | None:

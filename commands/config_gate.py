@@ -19,42 +19,9 @@ from typing import Any
 
 from csi_coach.config import Config, load_config
 from csi_coach.config.reader import read_toml
-from csi_coach.errors import ConfigError, combine
+from csi_coach.errors import ConfigError, FailingExamples, combine
 
-ALLOW_FLAG = "--allow-failing-examples"
-
-
-class FailingExamples(ConfigError):
-    """Rule examples that fail: the rule set is not run (exit 2) without ``--allow-failing-examples``."""
-
-    def __init__(self, failures: list[str]) -> None:
-        self.failures = tuple(failures)
-        count = len(failures)
-        super().__init__(
-            f"{count} rule example{'s' if count != 1 else ''} fail{'s' if count == 1 else ''}, so the rules "
-            f"would not judge as their examples say: fix the rule or the example (check-config shows them), or "
-            f"run with {ALLOW_FLAG}",
-        )
-
-    def __str__(self) -> str:
-        return "\n".join([*self.failures, self.message])
-
-    @property
-    def errors(self) -> tuple[ConfigError, ...]:
-        # One line each, as bot.py prints several errors: every failing example (it names
-        # its own file and line), then what to do.
-        return tuple(_Line(text) for text in (*self.failures, self.message))
-
-
-class _Line(ConfigError):
-    """One line of text that is already located: printed as it is."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        super().__init__(text)
-
-    def __str__(self) -> str:
-        return self.text
+ALLOW_FLAG = FailingExamples.ALLOW_FLAG
 
 
 def rules_of_broken_config(path: str | Path) -> Config | None:
