@@ -27,6 +27,7 @@ The promises it keeps:
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -213,6 +214,10 @@ def decide(
     target_can_edit: bool,
 ) -> Action:
     shown: Verdict | None = None
+    # A dispute's acknowledgement is marked by everything that fired, disputed rules too
+    # (each dispute adds a rule, so no two are alike; the open findings after two disputes
+    # may both be none), hashed apart from the coaching that fired the same findings.
+    whole_digest = hashlib.sha256(f"dispute\x1f{verdict.digest()}".encode()).hexdigest()[:16]
     if history.disputed:
         open_verdict = without_rules(verdict, history.disputed)
         if open_verdict is not verdict:
@@ -222,7 +227,8 @@ def decide(
     def act(kind: ActionKind, reason: str, previous: CommentRef | None = None) -> Action:
         if not kind.writes:
             return Action(kind, reason, "", digest, previous, shown)
-        return Action(kind, reason, marker_for(digest, ack=kind.acknowledges), digest, previous, shown)
+        made_of = whole_digest if kind is ActionKind.ACKNOWLEDGE_DISPUTE else digest
+        return Action(kind, reason, marker_for(made_of, ack=kind.acknowledges), made_of, previous, shown)
 
     if verdict.exempt:
         return act(ActionKind.SKIP, "exempt (opt-out field or label)")

@@ -117,7 +117,22 @@ def disputed_keys(store: StateStore, source: str) -> dict[str, bool]:
     return {k: bool(waiting) for k, waiting in rows}
 
 
+def replies_read(store: StateStore, source: str, key: str) -> tuple[frozenset[str], datetime | None]:
+    """The ids of the owners' replies already kept as disputes on a record, and when the
+    latest of them was written: a reply is read as a dispute once, never again."""
+    if not _has_tables(store):
+        return frozenset(), None
+    rows = store._query(  # noqa: SLF001
+        "SELECT reply_id, replied FROM disputes WHERE source = ? AND record_key = ?", (source, key))
+    written = [when for _id, r in rows if (when := _dt(r)) is not None]
+    return frozenset(str(i) for i, _r in rows if i), max(written, default=None)
+
+
 def disputed_rules(store: StateStore, source: str, key: str) -> frozenset[str]:
+    """The rules disputed on a record; none from a file older than the table (a dry run
+    reads it as it is)."""
+    if not _has_tables(store):
+        return frozenset()
     rows = store._query("SELECT rule FROM disputes WHERE source = ? AND record_key = ?", (source, key))  # noqa: SLF001
     return frozenset(r for (r,) in rows)
 

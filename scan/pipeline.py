@@ -403,8 +403,20 @@ class SourceScan:
         prior = self.store.record(self.c.name, record.key)
         if prior is not None and prior.failures == 0 and aware(prior.updated) == aware(record.updated):
             return None  # unchanged since the last scan: no new reply
+        # A reply already kept as a dispute is never read as one again: read again, it would
+        # dispute whatever rules fire now and be acknowledged twice. It is read from the
+        # later of the latest coaching and the latest kept reply (inclusive, so that reply
+        # comes back: skipped by its id).
         since = aware(coached[-1].created)
+        seen, last_reply = dispute_book.replies_read(self.store, self.c.name, record.key)
+        fresh = self._fresh_disputes.get(record.key)
+        if fresh is not None:
+            seen |= {fresh[0].reply.comment_id}
+        if last_reply is not None and aware(last_reply) > since:
+            since = aware(last_reply)
         for reply in ask(record, since):
+            if reply.comment_id in seen:
+                continue
             found = read_pushback(reply, self.policy)
             if found is not None:
                 return found

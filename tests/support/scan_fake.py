@@ -12,6 +12,7 @@ import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from csi_coach.coach import OwnerReply
 from csi_coach.config import AuthSettings, CommentPolicy, Config, JiraSettings, ServiceNowSettings, StateSettings
 from csi_coach.errors import AmbiguousWrite, NotFound, TransientError
 from csi_coach.model import (
@@ -70,6 +71,9 @@ class FakeRenderer:
     def acknowledgement(self, target, record, verdict, marker):
         return f"[{target}] thanks for the value goal on {record.number}\n{marker}"
 
+    def dispute_acknowledgement(self, target, record, verdict, marker, dispute):
+        return f"[{target}] noted: {dispute['kind']} on {', '.join(dispute['rules'])} for {record.number}\n{marker}"
+
     def report(self, name, context):
         return f"<html>{name} {context['scan']['written']}</html>"
 
@@ -93,6 +97,8 @@ class FakeConnector:
         self.broken: set[str] = set()
         self.fail_fetch_after: int | None = None
         self.fail_read: set[str] = set()
+        self.replies: dict[str, list[OwnerReply]] = {}  # key -> owners' replies, oldest first
+        self.reply_asks: list[tuple[str, datetime | None]] = []  # (key, since) of every owner_replies call
         self.closed = False
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -191,6 +197,22 @@ class FakeConnector:
             else:
                 raise NotFound("no such comment", status=404)
             self.ops.append(("update", ref.record_key, marker))
+
+    def owner_replies(self, record, since):
+        """Owners' replies created at or after ``since`` (all when None), oldest first, as the
+        real connectors answer."""
+        self.reply_asks.append((record.key, since))
+        with self._lock:
+            return [r for r in self.replies.get(record.key, [])
+                    if since is None or r.created is None or r.created >= since]
+
+    def reply(self, key, body, *, author="Ann Owner"):
+        """An owner replies on the ticket now: the record becomes the most recently updated."""
+        with self._lock:
+            replies = self.replies.setdefault(key, [])
+            replies.append(OwnerReply(f"r{next(self._ids)}", author, body, datetime.now(UTC)))
+        latest = max(r.updated for r in self.records.values())
+        self.records[key] = replace(self.records[key], updated=latest + timedelta(minutes=1))
 
     # what a person would see on the ticket
     def markers(self, key):
