@@ -137,6 +137,16 @@ def disputed_rules(store: StateStore, source: str, key: str) -> frozenset[str]:
     return frozenset(r for (r,) in rows)
 
 
+def unacknowledged(store: StateStore, source: str, key: str) -> list[Dispute]:
+    """The disputes on a record still waiting for the bot's acknowledgement, oldest first."""
+    if not _has_tables(store):
+        return []
+    rows = store._query(  # noqa: SLF001
+        f"SELECT {_COLUMNS} FROM disputes WHERE source = ? AND record_key = ? AND acknowledged IS NULL "
+        "ORDER BY found, id", (source, key))
+    return [_dispute(r) for r in rows]
+
+
 def mark_acknowledged(store: StateStore, source: str, key: str, *, now: datetime | None = None) -> None:
     """The bot acknowledged the disputes on the record: never again."""
     store._exec(  # noqa: SLF001

@@ -452,6 +452,18 @@ class SourceScan:
         fresh = self._fresh_disputes.get(key)
         return stored | (fresh[1] if fresh else frozenset())
 
+    def _waiting_dispute(self, key: str) -> dict[str, Any]:
+        """What the acknowledgement tells the owner: the kind of their latest reply not yet
+        acknowledged and the rules it (and any other waiting) disputed. Read from the stored
+        rows, since the acknowledgement may come scans after the reply (a failed or deferred
+        write); a dry run stores nothing, so this scan's reply is added."""
+        waiting = [(d.kind, d.rule) for d in dispute_book.unacknowledged(self.store, self.c.name, key)]
+        fresh = self._fresh_disputes.get(key)
+        if fresh is not None:
+            waiting += [(fresh[0].kind, rule) for rule in sorted(fresh[1])]
+        kind = waiting[-1][0] if waiting else "wrong"
+        return {"kind": kind, "rules": sorted({rule for _kind, rule in waiting} - {ANY_RULE})}
+
     def _with_disputes(self, key: str, history: History) -> History:
         if key not in self._disputed:
             return history
@@ -524,9 +536,8 @@ class SourceScan:
             if action.kind is ActionKind.ACKNOWLEDGE:
                 body = self.renderer.acknowledgement(self.c.target, record, shown, action.marker)
             elif action.kind is ActionKind.ACKNOWLEDGE_DISPUTE:
-                fresh = self._fresh_disputes.get(record.key)
-                dispute = {"kind": fresh[0].kind if fresh else "wrong", "rules": sorted(history.disputed - {ANY_RULE})}
-                body = self.renderer.dispute_acknowledgement(self.c.target, record, shown, action.marker, dispute)
+                body = self.renderer.dispute_acknowledgement(self.c.target, record, shown, action.marker,
+                                                             self._waiting_dispute(record.key))
             else:
                 body = self.renderer.comment(self.c.target, record, shown, action.marker)
         except Exception as exc:
