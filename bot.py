@@ -117,7 +117,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     _add_allow_failing_examples(p)
     p.set_defaults(handler="csi_coach.commands.run:cli")
 
-    p = sub.add_parser("check-config", help="validate config, rules (and their examples) and templates; --connect: each source live", description="Validate the config file, the rule set and its examples, and the templates. Exit 0 ready, 1 a rule example (or, with --connect, a source check outside the config file) failed, 2 an error in the config, rules or templates.")
+    p = sub.add_parser("check-config", help="validate config, rules (and their examples) and templates; --connect: each source live", description="Validate the config file, the rule set and its examples, and the templates. Exit 0 ready, 1 a rule example (or, with --connect, a source check outside the config file) failed, 2 an error in the config, rules or templates (every error of the config and rules files is listed, one line each).")
     _add_config(p)
     p.add_argument("--connect", action="store_true", help="also log in to each source and check, writing nothing: table or JQL, records in scope, mapped fields, comment read, write permission")
     p.set_defaults(handler="csi_coach.commands.check_config:cli")
