@@ -172,21 +172,89 @@ _AFTER_KEYWORD = re.compile(r"^[\s:;,.\-\u2013\u2014]*")
 _MARKER_TEXT = re.compile(r"csi-coach:[0-9a-f]{16}(?:-ack)?")
 
 
+# Quoted text is someone else's words (most often the bot's own comment, quoted back): a
+# keyword in it is no pushback. Read off the reply as written (HTML, Jira wiki markup, and
+# "> " lines as mail and Markdown quote), and again off the plain text (an HTML "&gt;" line).
+_QUOTED_MARKUP = re.compile(r"<blockquote\b.*?</blockquote\s*>|\{quote\}.*?\{quote\}|^[ \t]*bq\.[^\n]*$",
+                            re.IGNORECASE | re.DOTALL | re.MULTILINE)
+_QUOTED_LINE = re.compile(r"^[ \t]*>[^\n]*$", re.MULTILINE)
+# A mention a reply may open with: Jira's [~accountid:...] or [~name], or "@" and a name whose
+# length is unknown ("@Ann", "@Ann Owner"): its first word and up to three more that start
+# with a capital, each a place the owner's words may start.
+_JIRA_MENTION = re.compile(r"\[~[^\]\n]{1,128}\]")
+_AT_MENTION = re.compile(r"@[^\s@,;:]{1,64}")
+_NAME_WORD = re.compile(r"[ \t\u00a0]+([^\s@,;:]{1,64})")
+_MENTION_GAP = re.compile(r"[\s,:;]*")
+_MENTIONS_MAX = 5
+
+
+def _owners_text(body: str) -> str:
+    """The reply as plain text, without quoted text."""
+    text = plain_text(_QUOTED_LINE.sub("", _QUOTED_MARKUP.sub("\n", body)))
+    return _QUOTED_LINE.sub("", text).strip()
+
+
+def _openings(text: str, depth: int = 0) -> list[str]:
+    """``text``, and ``text`` after each way of reading the mentions it opens with."""
+    out = [text]
+    if depth >= _MENTIONS_MAX:
+        return out
+    ends: list[int] = []
+    if (jira := _JIRA_MENTION.match(text)) is not None:
+        ends.append(jira.end())
+    elif (at := _AT_MENTION.match(text)) is not None:
+        ends.append(at.end())
+        while len(ends) < 4 and (word := _NAME_WORD.match(text, ends[-1])) is not None and word.group(1)[:1].isupper():
+            ends.append(word.end())
+    for end in ends:
+        rest = text[_MENTION_GAP.match(text, end).end():]  # type: ignore[union-attr]  # it matches empty
+        out += _openings(rest, depth + 1)
+    return out
+
+
+def _keyword_pattern(keyword: str) -> re.Pattern[str]:
+    """``keyword`` (casefolded) as a pattern over casefolded text: any run of spaces in it
+    matches one or more, and none after punctuation ("csi-coach:wrong"); a keyword that
+    ends in a letter or digit does not match the start of a longer word."""
+    want = keyword.strip().casefold()
+    parts = re.split(r"(\s+)", want)
+    pattern = "".join(
+        ("\\s*" if i and not parts[i - 1][-1:].isalnum() else "\\s+") if part.isspace() else re.escape(part)
+        for i, part in enumerate(parts)
+    )
+    return re.compile(pattern + ("(?!\\w)" if want[-1:].isalnum() else ""))
+
+
+def _keyword_end(text: str, keyword: str) -> int | None:
+    """Where ``keyword`` ends in ``text`` when the text opens with it, ignoring case; None when
+    it does not. Casefolding may change the length ("\u00df" folds to "ss", "\u0130" to two
+    characters), so the match in the folded text is mapped back to the reply's own characters."""
+    if not keyword.strip():
+        return None
+    folded = [ch.casefold() for ch in text]
+    match = _keyword_pattern(keyword).match("".join(folded))
+    if match is None:
+        return None
+    seen = 0
+    for i, part in enumerate(folded):
+        if seen >= match.end():
+            return i if seen == match.end() else None  # None: it ended inside one folded letter
+        seen += len(part)
+    return len(text) if seen == match.end() else None
+
+
 def read_pushback(reply: OwnerReply, policy: CommentPolicy) -> Pushback | None:
-    """The pushback in ``reply`` when its text (markup read as plain text) starts with one of
-    the configured keywords, ignoring case and leading space; None otherwise. The longest
-    keyword that matches wins, so "csi-coach: wrong rule" can be told from "csi-coach: wrong"."""
-    text = plain_text(reply.body or "").strip()
-    folded = text.casefold()
+    """The pushback in ``reply`` when its text (markup read as plain text, quoted text and the
+    mentions it opens with left out) starts with one of the configured keywords, ignoring
+    case, leading space and the spaces after a colon; None otherwise. The longest keyword
+    that matches wins, so "csi-coach: wrong rule" can be told from "csi-coach: wrong"."""
     choices = [(k, "wrong") for k in policy.dispute_keywords] + [(k, "not_applicable") for k in policy.not_applicable_keywords]
-    for keyword, kind in sorted(choices, key=lambda c: -len(c[0])):
-        want = keyword.strip().casefold()
-        if want and folded.startswith(want):
-            rest = text[len(want):]
-            if rest[:1].isalnum() and want[-1:].isalnum():
-                continue  # "csi-coach: wrongly" is not the keyword "csi-coach: wrong"
-            reason = _MARKER_TEXT.sub("", _AFTER_KEYWORD.sub("", rest, count=1)).strip()
-            return Pushback(kind, keyword, reason, reply)
+    for text in _openings(_owners_text(reply.body or "")):
+        for keyword, kind in sorted(choices, key=lambda c: -len(c[0])):
+            end = _keyword_end(text, keyword)
+            if end is not None:
+                reason = _MARKER_TEXT.sub("", _AFTER_KEYWORD.sub("", text[end:], count=1)).strip()
+                return Pushback(kind, keyword, reason, reply)
     return None
 
 

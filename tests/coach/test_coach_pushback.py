@@ -59,6 +59,56 @@ def test_other_replies_are_not_pushback(body):
     assert read_pushback(reply(body), POLICY) is None
 
 
+@pytest.mark.parametrize("body, kind, reason", [
+    ("[~accountid:5b10a2844c20165700ede21g] csi-coach: wrong - payout time", "wrong", "payout time"),
+    ("[~ann.owner], csi-coach: not applicable", "not_applicable", ""),
+    ("[~accountid:5b10a28] [~accountid:77aa01] csi-coach: wrong it is", "wrong", "it is"),
+    ("@Ann Owner csi-coach: wrong - payout time", "wrong", "payout time"),
+    ('<p><a class="at-mention">@Ann Owner</a> csi-coach: wrong</p>', "wrong", ""),
+    ("{quote}csi-coach:0123456789abcdef The goal names a process metric{quote}\ncsi-coach: wrong x", "wrong", "x"),
+    ("bq. The goal names a process metric\ncsi-coach: not applicable", "not_applicable", ""),
+    ("> The goal names a process metric\n> only\n\ncsi-coach: wrong x", "wrong", "x"),
+    ("<blockquote><p>The goal names a process metric</p></blockquote><p>csi-coach: wrong x</p>", "wrong", "x"),
+    ("[~accountid:5b10a28]\n{quote}earlier{quote}\ncsi-coach: wrong x", "wrong", "x"),
+], ids=["jira mention", "jira server mention", "two mentions", "at name", "html mention", "wiki quote",
+        "bq quote", "mail quote", "html quote", "mention then quote"])
+def test_a_reply_opening_with_mentions_or_quotes_is_read_after_them(body, kind, reason):
+    got = read_pushback(reply(body), POLICY)
+    assert got is not None and (got.kind, got.reason) == (kind, reason)
+
+
+@pytest.mark.parametrize("body", [
+    "@Ann I think csi-coach: wrong is what I should write",
+    "{quote}csi-coach: wrong{quote} is what you wrote, I will fix the goal",
+    "> csi-coach: wrong\nno, I will fix it",
+], ids=["mention then prose", "keyword only in a quote", "keyword only in a mail quote"])
+def test_a_keyword_behind_prose_or_only_in_a_quote_is_not_pushback(body):
+    assert read_pushback(reply(body), POLICY) is None
+
+
+@pytest.mark.parametrize("body, reason", [
+    ("csi-coach:wrong it is fine", "it is fine"),
+    ("csi-coach:  wrong it is fine", "it is fine"),
+    ("CSI-COACH: WRONG STRASSE", "STRASSE"),
+], ids=["no space", "two spaces", "upper case"])
+def test_spacing_after_the_colon_does_not_matter(body, reason):
+    got = read_pushback(reply(body), POLICY)
+    assert got is not None and got.reason == reason
+
+
+@pytest.mark.parametrize("keyword, body, reason", [
+    # casefold makes "ß" two letters: the reason starts after the keyword in the reply's own text
+    ("stra\u00dfe:", "STRASSE:the reason", "the reason"),
+    ("strasse:", "Stra\u00dfe:the reason", "the reason"),
+    ("\u0130ptal:", "\u0130ptal:the reason", "the reason"),  # İ folds to i + a combining dot
+    ("\u0130ptal:", "\u0130PTAL:\u00dfe gro\u00df", "\u00dfe gro\u00df"),
+], ids=["keyword sharp s", "reply sharp s", "dotted I", "dotted I then sharp s"])
+def test_a_keyword_whose_folding_changes_length_leaves_the_reason_whole(keyword, body, reason):
+    policy = CommentPolicy(dispute_keywords=(keyword,), not_applicable_keywords=())
+    got = read_pushback(reply(body), policy)
+    assert got is not None and got.reason == reason
+
+
 def test_keywords_come_from_the_policy():
     policy = CommentPolicy(dispute_keywords=("#dispute",), not_applicable_keywords=())
     assert read_pushback(reply("#dispute it is a value goal"), policy).reason == "it is a value goal"
