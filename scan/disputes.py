@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from csi_coach import redact
+from csi_coach.coach import ANY_RULE
 from csi_coach.errors import StateError
 from csi_coach.scan.state import StateStore, _dt, _ts, utcnow
 
@@ -166,8 +167,8 @@ def note_coached(store: StateStore, source: str, key: str, rules: Iterable[str],
 @dataclass(frozen=True)
 class RuleDisputes:
     rule: str
-    coached: int  # records coached on the rule
-    disputed: int  # of those (or any record), how many the owner disputed on it
+    coached: int  # records coached on the rule (or, coached before the upgrade, disputed on it)
+    disputed: int  # of those, how many the owner disputed on it
 
     @property
     def rate(self) -> float | None:
@@ -183,7 +184,12 @@ def rate_by_rule(store: StateStore) -> list[RuleDisputes]:
     """Per rule: records coached on it, records whose owner disputed it; most disputed first."""
     if not _has_tables(store):
         return []
-    coached = dict(store._query("SELECT rule, COUNT(*) FROM coached_rules GROUP BY rule"))  # noqa: SLF001
+    # A record coached before coached_rules was kept (an older release) can be disputed
+    # still: it counts as coached on the rule it disputed, so no rate passes 100%. A
+    # dispute of a comment that named no rule ("*") has no rule to rate.
+    coached = dict(store._query(  # noqa: SLF001
+        "SELECT rule, COUNT(*) FROM (SELECT source, record_key, rule FROM coached_rules UNION "
+        "SELECT source, record_key, rule FROM disputes WHERE rule != ?) GROUP BY rule", (ANY_RULE,)))
     disputed = dict(store._query(  # noqa: SLF001
         "SELECT rule, COUNT(DISTINCT source || char(31) || record_key) FROM disputes GROUP BY rule"))
     rules = sorted(set(coached) | set(disputed))
