@@ -188,9 +188,14 @@ _MENTION_GAP = re.compile(r"[\s,:;]*")
 _MENTIONS_MAX = 5
 
 
+# Invisible characters: the bot's own comment breaks tokens with them (render.ZWSP), so a
+# keyword copied from it carries one.
+_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
+
+
 def _owners_text(body: str) -> str:
-    """The reply as plain text, without quoted text."""
-    text = plain_text(_QUOTED_LINE.sub("", _QUOTED_MARKUP.sub("\n", body)))
+    """The reply as plain text, without quoted text and invisible characters."""
+    text = plain_text(_QUOTED_LINE.sub("", _QUOTED_MARKUP.sub("\n", _INVISIBLE.sub("", body))))
     return _QUOTED_LINE.sub("", text).strip()
 
 

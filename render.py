@@ -61,6 +61,9 @@ from its raw markup):
              measurable the verdict's measurability
   guide_url  the admin's CSI guide ([comments] guide_url), or ""
   marker, opt_out_label, target
+  dispute_keyword, not_applicable_keyword
+             the first configured keyword of each kind an owner may reply with
+             ([comments] dispute_keywords, not_applicable_keywords), or "" for none
 """
 
 from __future__ import annotations
@@ -76,6 +79,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from csi_coach import advice
+from csi_coach.config import CommentPolicy
 from csi_coach.errors import ConfigError
 from csi_coach.model import MARKER_RE, TEXT_FIELDS, Category, Evidence, Finding, Record, Severity, Verdict, marker_for
 from csi_coach.rules.document import read_record
@@ -97,7 +101,7 @@ TEMPLATE_VARIABLES = (
     "verdict (category, value_goal, measurable, exempt, findings, quotes, more_findings; each finding: rule, "
     "severity, message, evidence, more_evidence; each evidence/quote: field, text, quote, start, end, clipped), "
     "coaching (finding, kinds, kind, line, question, draft, who, internal, quotes, goal, goal_state, greeting, "
-    "measurable), guide_url, marker, opt_out_label and target"
+    "measurable), guide_url, marker, opt_out_label, dispute_keyword, not_applicable_keyword and target"
 )
 ZWSP = "\u200b"  # invisible; breaks a markup token without changing what people read
 _SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
@@ -304,16 +308,27 @@ def _template_error(exc: BaseException, fallback: str) -> ConfigError:
                        expected=TEMPLATE_VARIABLES)
 
 
+def _first(keywords: Iterable[str]) -> str:
+    return next((k.strip() for k in keywords if k.strip()), "")
+
+
 class Renderer:
     """Renders coaching comments (per target) and HTML reports."""
 
     def __init__(self, templates_dir: Path | str | None = None, *, opt_out_label: str = "csi-coach-skip",
-                 guide_url: str = "") -> None:
+                 guide_url: str = "", dispute_keywords: Iterable[str] | None = None,
+                 not_applicable_keywords: Iterable[str] | None = None) -> None:
         self.templates_dir = Path(templates_dir) if templates_dir else None
         if self.templates_dir is not None and not self.templates_dir.is_dir():
             raise ConfigError("the templates folder does not exist", file=str(self.templates_dir), key="templates_dir",
                               expected="an existing folder of admin templates, or none for the shipped ones")
         self.opt_out_label = opt_out_label or ""
+        # The first keyword of each kind ([comments], the shipped ones by default): how a
+        # comment tells the owner they can reply; "" when that kind is switched off.
+        shipped = CommentPolicy()
+        self.dispute_keyword = _first(shipped.dispute_keywords if dispute_keywords is None else dispute_keywords)
+        self.not_applicable_keyword = _first(
+            shipped.not_applicable_keywords if not_applicable_keywords is None else not_applicable_keywords)
         if guide_url and not _URL_RE.fullmatch(guide_url):
             raise ConfigError("the CSI guide link is not an http(s) URL", key="comments.guide_url", got=guide_url,
                               has_got=True, expected="https://... (your CSI guide), or \"\" for none")
@@ -329,7 +344,8 @@ class Renderer:
         """The renderer a config asks for: its templates folder and first opt-out label."""
         labels = config.comments.opt_out_labels
         return cls(config.templates_path(), opt_out_label=labels[0] if labels else "",
-                   guide_url=config.comments.guide_url)
+                   guide_url=config.comments.guide_url, dispute_keywords=config.comments.dispute_keywords,
+                   not_applicable_keywords=config.comments.not_applicable_keywords)
 
     def _environment(self, finalize: Callable[[Any], Any], *, autoescape: bool) -> SandboxedEnvironment:
         return SandboxedEnvironment(
@@ -373,6 +389,8 @@ class Renderer:
                 guide_url=Trusted(self.guide_url),
                 marker=Trusted(marker),
                 opt_out_label=self.opt_out_label,
+                dispute_keyword=self.dispute_keyword,
+                not_applicable_keyword=self.not_applicable_keyword,
                 target=target,
                 **(extra or {}),
             )

@@ -161,3 +161,31 @@ def test_skips_still_come_first():
 def test_without_disputes_nothing_changes():
     assert decide(RECORD, PROC, History((past(PROC),)), POLICY, NOW, True).kind is ActionKind.NONE
     assert decide(RECORD, PROC, History(), POLICY, NOW, True).kind is ActionKind.POST
+
+
+@pytest.mark.parametrize("target", ["servicenow", "jira"])
+def test_the_keywords_a_comment_offers_are_read_back_when_an_owner_copies_them(target):
+    import re
+
+    from csi_coach import render
+    from csi_coach.model import marker_for
+
+    policy = CommentPolicy(dispute_keywords=("csi-coach: wrong", "#wrong"), not_applicable_keywords=("n/a-please",))
+    renderer = render.Renderer(dispute_keywords=policy.dispute_keywords,
+                               not_applicable_keywords=policy.not_applicable_keywords)
+    body = renderer.comment(target, RECORD, PROC, marker_for(PROC.digest()))
+    line = next(ln for ln in body.splitlines() if ln.startswith("Not useful here?"))
+    shown = re.sub(r"\\(.)", r"\1", line)  # as Jira shows its escapes; the invisible breaks stay
+    offered = re.findall(r'"([^"]+)"', shown)[:2]
+    assert [o.replace("\u200b", "") for o in offered] == ["csi-coach: wrong", "n/a-please"]
+    got = [read_pushback(reply(f"{o} it is an audit"), policy) for o in offered]
+    assert [(p.kind, p.reason) for p in got if p] == [("wrong", "it is an audit"), ("not_applicable", "it is an audit")]
+
+
+def test_a_comment_offers_no_reply_when_no_keyword_is_configured():
+    from csi_coach import render
+    from csi_coach.model import marker_for
+
+    body = render.Renderer(dispute_keywords=(), not_applicable_keywords=()).comment(
+        "servicenow", RECORD, PROC, marker_for(PROC.digest()))
+    assert "Reply" not in body and 'Add the label "csi-coach-skip"' in body

@@ -59,7 +59,7 @@ def test_process_only_text_shows_verdict_evidence_and_comment(tmp_path):
     assert re.search(r"Category\s+process_only", out) and re.search(r"Value goal\s+no", out)
     assert re.search(r"goal\[\d+:\d+\] '(P1|FCR|incidents)", out)  # field, offsets, words
     assert "Comment that would be written (servicenow)" in out
-    assert MARKER_RE.search(out) and "leave it alone" in out
+    assert MARKER_RE.search(out) and 'add the label "csi-coach-skip"' in out
     assert "no config file" in res.stderr  # runs on the shipped rules, and says so
 
 
