@@ -182,6 +182,7 @@ _QUOTED_LINE = re.compile(r"^[ \t]*>[^\n]*$", re.MULTILINE)
 # length is unknown ("@Ann", "@Ann Owner"): its first word and up to three more that start
 # with a capital, each a place the owner's words may start.
 _JIRA_MENTION = re.compile(r"\[~[^\]\n]{1,128}\]")
+_LEADING_JIRA_MENTIONS = re.compile(r"^\s*(?:\[~[^\]\n]{1,128}\][\s,:;]*)+")
 _AT_MENTION = re.compile(r"@[^\s@,;:]{1,64}")
 _NAME_WORD = re.compile(r"[ \t\u00a0]+([^\s@,;:]{1,64})")
 _MENTION_GAP = re.compile(r"[\s,:;]*")
@@ -195,7 +196,10 @@ _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
 
 def _owners_text(body: str) -> str:
     """The reply as plain text, without quoted text and invisible characters."""
-    text = plain_text(_QUOTED_LINE.sub("", _QUOTED_MARKUP.sub("\n", _INVISIBLE.sub("", body))))
+    raw = _QUOTED_LINE.sub("", _QUOTED_MARKUP.sub("\n", _INVISIBLE.sub("", body)))
+    # Jira mentions go before the markup is read: read as markup, "[~accountid:...]" loses
+    # its brackets and would no longer be told from words.
+    text = plain_text(_LEADING_JIRA_MENTIONS.sub("", raw, count=1))
     return _QUOTED_LINE.sub("", text).strip()
 
 

@@ -70,8 +70,10 @@ def test_other_replies_are_not_pushback(body):
     ("> The goal names a process metric\n> only\n\ncsi-coach: wrong x", "wrong", "x"),
     ("<blockquote><p>The goal names a process metric</p></blockquote><p>csi-coach: wrong x</p>", "wrong", "x"),
     ("[~accountid:5b10a28]\n{quote}earlier{quote}\ncsi-coach: wrong x", "wrong", "x"),
+    ("[~accountid:712020:5c1c0ac4-c0ac] {quote}csi-coach: wrong csi-coach:0123456789abcdef{quote}\n*csi-coach: wrong* x",
+     "wrong", "x"),
 ], ids=["jira mention", "jira server mention", "two mentions", "at name", "html mention", "wiki quote",
-        "bq quote", "mail quote", "html quote", "mention then quote"])
+        "bq quote", "mail quote", "html quote", "mention then quote", "mention, quote and markup"])
 def test_a_reply_opening_with_mentions_or_quotes_is_read_after_them(body, kind, reason):
     got = read_pushback(reply(body), POLICY)
     assert got is not None and (got.kind, got.reason) == (kind, reason)

@@ -49,6 +49,7 @@ def jira_comments(info, key):
 
 
 def test_an_owners_dispute_is_recorded_acknowledged_once_and_never_coached_again(tmp_path):
+    from csi_coach.sandbox.jira.data import BOT as BOT_ACCOUNT
     from csi_coach.sandbox.jira.data import account_for
 
     pair = start(30, seed=21)
@@ -66,7 +67,11 @@ def test_an_owners_dispute_is_recorded_acknowledged_once_and_never_coached_again
         table = snow_store.table("sn_cim_register")
         snow_store.update(table, snow_key, {"comments": f"<p>{REPLY}</p>"}, "beth.anglin")
         site = pair.jira.site
-        site.add_comment(site.row(jira_key), account_for("Beth Anglin"), f"*{REPLY}*", None, {})
+        # as Jira users reply: a mention of the bot, its comment quoted back (keyword and marker
+        # in the quote are not the owner's words), then the reply
+        quoted = "{quote}Not useful here? Reply \"csi-coach: wrong\" csi-coach:0123456789abcdef{quote}"
+        site.add_comment(site.row(jira_key), account_for("Beth Anglin"),
+                         f"[~accountid:{BOT_ACCOUNT.account_id}] {quoted}\n*{REPLY}*", None, {})
         before_snow = len(snow_entries(info, snow_key))
         before_jira = len(jira_comments(info, jira_key))
 
