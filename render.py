@@ -341,7 +341,7 @@ class Renderer:
 
     @classmethod
     def from_config(cls, config: Any) -> Renderer:
-        """The renderer a config asks for: its templates folder and first opt-out label."""
+        """The renderer a config asks for: its templates folder, first opt-out label and keywords."""
         labels = config.comments.opt_out_labels
         return cls(config.templates_path(), opt_out_label=labels[0] if labels else "",
                    guide_url=config.comments.guide_url, dispute_keywords=config.comments.dispute_keywords,
