@@ -117,6 +117,18 @@ class FieldTally:
     def census(self) -> FieldCensus:
         return FieldCensus(self.records, dict(self.carried), dict(self.filled))
 
+    def census_of(self, rows: Iterable[Any]) -> FieldCensus:
+        """The census of these rows alone (a page), this tally's counts left as they were."""
+        page = FieldTally(self.names, fields_of=self.fields_of, has_value=self.has_value)
+        for row in rows:
+            page.add(row)
+        return page.census()
+
+
+def first_absent(census: FieldCensus, names: Iterable[str]) -> str | None:
+    """The first of ``names`` that no record of the census carries, if any."""
+    return next((name for name in names if census.absent(name)), None)
+
 
 def closest(name: str, available: Iterable[str], limit: int = CLOSEST) -> list[str]:
     """``available``, the names most like ``name`` first (difflib's ratio, case ignored), at most

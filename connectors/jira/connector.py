@@ -59,7 +59,13 @@ from jira import JIRA, JIRAError
 
 from csi_coach.coach import OwnerReply
 from csi_coach.config import JiraSettings
-from csi_coach.connectors.field_census import FieldCensus, FieldTally, absent_goal_error, census_warnings
+from csi_coach.connectors.field_census import (
+    FieldCensus,
+    FieldTally,
+    absent_goal_error,
+    census_warnings,
+    first_absent,
+)
 from csi_coach.connectors.jira.answers import BrokenAnswer, an_object, json_body, listed
 from csi_coach.connectors.jira.comments import (
     account_of,
@@ -565,18 +571,15 @@ class JiraConnector:
 
     def page_census(self, issues: list[Any]) -> FieldCensus:
         """Which mapped fields the issues of a search page carry, and on how many each holds a value."""
-        tally = self.field_tally()
-        for issue in issues:
-            tally.add(issue)
-        return tally.census()
+        return self.field_tally().census_of(issues)
 
     def _check_goal_fields(self, issues: list[Any]) -> None:
         """Per page of ``fetch``: a goal field on none of its issues ends the listing (see the module
         docstring), before any issue of the page goes on."""
         census = self.page_census(issues)
-        for name in self.settings.fields.goal:
-            if census.absent(name):
-                raise self.absent_goal(name, census)
+        missing = first_absent(census, self.settings.fields.goal)
+        if missing is not None:
+            raise self.absent_goal(missing, census)
 
     def absent_goal(self, name: str, census: FieldCensus) -> ConfigError:
         """The config error for a goal field none of a page's issues carries."""

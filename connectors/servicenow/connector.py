@@ -66,7 +66,13 @@ from requests import Response  # in the class, ``requests`` names its request co
 
 from csi_coach.coach import OwnerReply
 from csi_coach.config import ServiceNowSettings
-from csi_coach.connectors.field_census import FieldCensus, FieldTally, absent_goal_error, census_warnings
+from csi_coach.connectors.field_census import (
+    FieldCensus,
+    FieldTally,
+    absent_goal_error,
+    census_warnings,
+    first_absent,
+)
 from csi_coach.connectors.page_guard import PageGuard
 from csi_coach.connectors.probe import SourceProbe
 from csi_coach.connectors.servicenow.auth import SnAuth, auth_from_settings
@@ -533,18 +539,15 @@ class ServiceNowConnector:
 
     def page_census(self, page: list[Any]) -> FieldCensus:
         """Which mapped fields the rows of ``page`` carry, and on how many each holds a value."""
-        tally = self.field_tally()
-        for row in page:
-            tally.add(row)
-        return tally.census()
+        return self.field_tally().census_of(page)
 
     def _check_goal_fields(self, page: list[Any]) -> None:
         """Per page of ``fetch``: a goal field on none of its rows ends the listing (see the module
         docstring), before any row of the page goes on."""
         census = self.page_census(page)
-        for name in self.settings.fields.goal:
-            if census.absent(name):
-                raise self.absent_goal(name, census)
+        missing = first_absent(census, self.settings.fields.goal)
+        if missing is not None:
+            raise self.absent_goal(missing, census)
 
     def absent_goal(self, name: str, census: FieldCensus) -> ConfigError:
         """The config error for a goal field none of a page's rows carries."""
