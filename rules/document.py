@@ -14,7 +14,9 @@ turned into plain text in which:
   Sent:, To: ...), signatures, "Sent from my iPhone" and
   confidentiality footers are dropped; quoted replies keep their text (a goal is
   often stated in the mail being answered);
-- HTML entities are decoded and runs of blank lines and spaces are collapsed.
+- HTML entities are decoded and runs of blank lines and spaces are collapsed;
+- a user story written a part a line ("As a ...", "I want ...", "so that ...") is
+  read as one sentence.
 
 HTML is parsed with the standard library's ``html.parser`` (tags are never matched
 with regexes). Jira wiki markup, markdown and e-mail quoting are read line by line:
@@ -275,6 +277,18 @@ _TITLE_LABEL = re.compile(
 )
 
 
+# A user story written one part a line ("As a listener opening the app\nI want the stream
+# to start in under 2 s\nso that I don't switch station"): its parts are one sentence,
+# so the "so that" is read with the "I want" before it. A line that opens with "so
+# that" or "I want" continues the line before it, whatever the story.
+_STORY_PART = re.compile(r"\n[ \t]*(?=(?:i want|i need|i would like|i'd like|so that|in order to)\b)", re.IGNORECASE)
+_STORY_HINT = re.compile(r"\n[ \t]*(?:i want|i need|i would like|i'd like|so that|in order to)\b", re.IGNORECASE)
+
+
+def _join_story_lines(text: str) -> str:
+    return _STORY_PART.sub(" ", text) if _STORY_HINT.search(text) else text
+
+
 def read_record(record: Record) -> Record:
     """The record with its text fields read as plain text; the same object when no field
     holds markup (so a plain record costs one quick search per field)."""
@@ -283,6 +297,8 @@ def read_record(record: Record) -> Record:
         value = record.text(name)
         if value:
             read = plain_text(value)
+            if name == "description":
+                read = _join_story_lines(read)
             if name == "title":
                 label = _TITLE_LABEL.match(read)
                 if label and label.end() < len(read):

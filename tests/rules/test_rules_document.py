@@ -56,3 +56,30 @@ def test_read_record_returns_the_same_record_when_nothing_is_marked_up():
     marked = Record(source="s", key="k", number="n", url="", title="T", description="<p>Hi</p>", goal="h3. Goal")
     read = read_record(marked)
     assert (read.description, read.goal, read.title) == ("Hi", "Goal:", "T")
+
+
+def test_a_user_story_written_a_part_a_line_is_read_as_one_sentence():
+    record = Record(source="jira", key="K-1", number="K-1", url="", title="Stream start",
+                    description="As a listener opening the app in the car\nI want the stream to start in under 2 s\n"
+                                "so that I don't switch to another station.\n\nNotes:\nso far two complaints")
+    read = read_record(record)
+    assert read.description == ("As a listener opening the app in the car I want the stream to start in under 2 s "
+                                "so that I don't switch to another station.\n\nNotes:\nso far two complaints")
+    # A record with no story part at the start of a line is left as it came.
+    plain = Record(source="jira", key="K-2", number="K-2", url="", title="t", description="Cut MTTR.\nSo what?")
+    assert read_record(plain) is plain
+
+
+def test_a_consumer_story_split_over_lines_names_value_and_a_providers_does_not():
+    from csi_coach import rules
+
+    ruleset = rules.load_ruleset("default")
+
+    def category(description: str) -> str:
+        record = Record(source="jira", key="K-3", number="K-3", url="", title="Garden waste renewals",
+                        description=description)
+        return rules.evaluate(record, ruleset).category.value
+
+    assert category("As a resident who pays for garden waste collection\nI want to renew online with my saved card\n"
+                    "so that I don't miss collections in spring.") == "value"
+    assert category("As a support analyst\nI want renewals auto-assigned\nso that I close tickets faster.") != "value"
