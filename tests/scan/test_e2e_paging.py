@@ -4,8 +4,9 @@ The sandboxes answer every page of a record listing 0.3 s late (``slow_paging_ms
 the scan's four writers comment on the records of one page before the next page is read:
 each comment moves its record's updated time to now. The first scan must still read
 every record (the paging argument in the connectors' docstrings), and a full dry run
-afterwards must find nothing left to write. Run against ServiceNow and both Jira
-flavours (Cloud token paging, Data Center startAt paging), as `csi-coach scan` does.
+afterwards (pages no longer slowed: it only counts) must find nothing left to write. Run
+against ServiceNow and both Jira flavours (Cloud token paging, Data Center startAt paging),
+as `csi-coach scan` does; ServiceNow, the same whatever Jira's flavour, with the first.
 """
 
 from __future__ import annotations
@@ -59,17 +60,22 @@ def test_the_first_scan_reads_every_record_while_its_writes_land_between_slow_pa
     from csi_coach.sandbox.cli import start_sandbox
     from csi_coach.sandbox.faults import Faults
 
+    names = ("servicenow", "jira") if jira_flavor == "cloud" else ("jira",)
+    only = () if len(names) == 2 else ("--source", "jira")
     with start_sandbox("127.0.0.1", 0, 0, jira_flavor, RECORDS, 21, Faults(slow_paging_ms=SLOW_PAGE_MS)) as pair:
         assert pair.jira.wait_ready(60)
         info = pair.info()
         config = write_config(tmp_path, info, jira_flavor)
 
-        code, first, err = scan(config, info)
+        code, first, err = scan(config, info, *only)
         assert code == 0, err
-        code, check, err = scan(config, info, "--full", "--dry-run")
+        for server in (pair.servicenow, pair.jira):  # each has its own copy; the check only counts
+            server.faults.slow_paging_ms = 0
+        code, check, err = scan(config, info, "--full", "--dry-run", *only)
         assert code == 0, err
 
-    for name in ("servicenow", "jira"):
+    assert set(first["sources"]) == set(check["sources"]) == set(names)
+    for name in names:
         got, full = first["sources"][name], check["sources"][name]
         assert got["status"] == "ok" and got["failed"] == 0, got
         assert got["written"] > RECORDS // (2 * PAGE)  # writes landed between many of the pages
