@@ -49,8 +49,11 @@ def _has_markup(text: str) -> bool:
     return bool(_INLINE_MARKUP.search(text) or _LINE_MARKUP.search("\n" + text))
 
 
-_HTML_TAG = re.compile(r"<(?:p|br|div|li|ul|ol|table|tr|td|th|b|strong|i|em|u|h[1-6]|span|a|font|pre|code|blockquote|hr)\b[^>]*>",
-                       re.IGNORECASE)
+# A tag name ends at a space, "/" or ">": "<a.brennan@example.org>" in a pasted mail
+# header is an address, not an <a> tag (read as HTML, the mail lost its line breaks and
+# then all its text with the header line).
+_HTML_TAG = re.compile(r"<(?:p|br|div|li|ul|ol|table|tr|td|th|b|strong|i|em|u|h[1-6]|span|a|font|pre|code|blockquote|hr)"
+                       r"(?=[\s/>])[^>]*>", re.IGNORECASE)
 
 _BLOCK_TAGS = frozenset({"p", "div", "ul", "ol", "table", "tr", "pre", "blockquote", "hr", "section", "article",
                          "header", "footer", "thead", "tbody", "dl", "dt", "dd"})
@@ -160,7 +163,9 @@ _METADATA = re.compile(
     r"\s*:\s*[^\n]{0,60}$",
     re.IGNORECASE,
 )
-_MAIL_HEADER = re.compile(r"^\s*(?:From|Sent|To|Cc|Bcc|Date|Subject|Importance|Attachments?)\s*:\s.*$", re.IGNORECASE)
+# A header is one short line: a long line that opens with "From:" is text run together
+# (HTML that kept no line breaks), and dropping it would drop the mail.
+_MAIL_HEADER = re.compile(r"^\s*(?:From|Sent|To|Cc|Bcc|Date|Subject|Importance|Attachments?)\s*:\s[^\n]{0,160}$", re.IGNORECASE)
 _MAIL_BOUNDARY = re.compile(r"^\s*-{2,}\s*(?:Original Message|Forwarded message)\s*-{2,}\s*$|^\s*On .{6,80} wrote:\s*$",
                             re.IGNORECASE)
 _MAIL_SENT_FROM = re.compile(r"^\s*(?:Sent from my \w+|Get Outlook for \w+|Sent from Outlook|Sent from Mail)\b.*$", re.IGNORECASE)

@@ -83,3 +83,17 @@ def test_a_consumer_story_split_over_lines_names_value_and_a_providers_does_not(
     assert category("As a resident who pays for garden waste collection\nI want to renew online with my saved card\n"
                     "so that I don't miss collections in spring.") == "value"
     assert category("As a support analyst\nI want renewals auto-assigned\nso that I close tickets faster.") != "value"
+
+
+def test_a_mail_address_in_angle_brackets_is_not_html_and_the_mail_keeps_its_text():
+    # Read as an <a> tag, the address made the whole mail HTML: its line breaks went,
+    # the one long line opened with "From:" and was dropped as a header, text and all.
+    mail = ("From: Aoife Brennan <a.brennan@example.org>\nSent: 12 May 09:14\nTo: Account Mgmt\n\n"
+            "Hi Tom,\nIf we can't get that below 1% by renewal we'll move the volume.\n")
+    assert plain_text(mail) == "Hi Tom,\nIf we can't get that below 1% by renewal we'll move the volume."
+    assert plain_text("<p>Hello<br/>world</p><a href='x'>link</a>") == "Hello\nworld\nlink"
+
+
+def test_html_that_runs_a_pasted_mail_into_one_line_keeps_its_text():
+    html = "<p>From: Ops Desk Sent: Monday To: IT Subject: tills " + "the tills froze again at lunchtime " * 6 + "</p>"
+    assert "tills froze again" in plain_text(html)
