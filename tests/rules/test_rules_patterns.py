@@ -191,7 +191,8 @@ def test_shipped_patterns_keep_python_re_and_are_vetted():
     # ... and some use lookaround or possessive repeats, which RE2 has not.
     assert sorted(r.id for r in regex_rules if patterns.refusal(r.condition.regex.pattern)) == [
         "causal-link", "figure", "figure-pair", "forward-link", "goal-label-line", "goal-of-four-words",
-        "goal-section-statement", "money", "person-who", "stated-target", "story-with-benefit", "target-phrase"]
+        "goal-section-statement", "line-end-target", "money", "person-who", "stated-target", "story-with-benefit",
+        "target-phrase"]
 
 
 def test_a_shipped_pattern_copied_into_an_admin_rule_keeps_re_and_a_changed_one_goes_to_re2(tmp_path):
