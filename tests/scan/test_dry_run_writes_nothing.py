@@ -11,6 +11,7 @@ import json
 
 from csi_coach.model import MARKER_RE
 from csi_coach.scan.state import StateStore
+from support.rules import small_rules
 from support.sandbox_scan import bot, bot_comments, scan_json, start, tree, write_config
 
 
@@ -18,7 +19,8 @@ def test_a_first_dry_run_creates_no_file_or_folder_and_writes_no_comment(tmp_pat
     pair = start(30, seed=21)
     try:
         info = pair.info()
-        config = write_config(tmp_path, info, dir="reports", path="state/deep/csi.sqlite")
+        config = write_config(tmp_path, info, dir="reports", path="state/deep/csi.sqlite",
+                              rules=str(small_rules(tmp_path)))
         before = tree(tmp_path)
         full = bot(config, info, "scan", "--dry-run")
         assert full.returncode == 0, full.stderr
@@ -45,7 +47,7 @@ def test_after_real_scans_a_dry_run_leaves_every_byte_and_writes_only_a_report_a
     pair = start(30, seed=22)
     try:
         info = pair.info()
-        config = write_config(tmp_path, info, dir="reports")
+        config = write_config(tmp_path, info, dir="reports", rules=str(small_rules(tmp_path)))
         code, first, err = scan_json(config, info)
         assert code == 0 and first["written"] > 0, err
         assert (tmp_path / "reports" / "report.json").exists()  # a real scan writes [report] dir
@@ -78,7 +80,7 @@ def test_a_dry_run_beside_an_open_state_file_changes_neither_it_nor_its_wal(tmp_
     pair = start(30, seed=23)
     try:
         info = pair.info()
-        config = write_config(tmp_path, info)
+        config = write_config(tmp_path, info, rules=str(small_rules(tmp_path)))
         code, first, err = scan_json(config, info)
         assert code == 0, err
         with StateStore(tmp_path / "state.sqlite") as store:

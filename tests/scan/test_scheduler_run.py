@@ -18,6 +18,7 @@ from csi_coach.errors import ConfigError
 from csi_coach.scan.scheduler import CoachScheduler, make_trigger, needs_catch_up, period
 from csi_coach.scan.state import StateStore
 from support.paths import BOT
+from support.rules import small_rules
 
 NOW = datetime(2026, 5, 10, 12, 0, tzinfo=UTC)
 
@@ -200,7 +201,7 @@ def test_run_waits_for_a_manual_scan_says_so_then_scans_and_writes_the_report(tm
     proc = None
     try:
         info = pair.info()
-        config = write_config(tmp_path, info, dir="reports", cron="0 3 * * *")
+        config = write_config(tmp_path, info, dir="reports", cron="0 3 * * *", rules=str(small_rules(tmp_path)))
         lock = ScanLock(tmp_path / "state.sqlite").acquire()  # "a manual scan" holds the lock
         try:
             proc, log = start_run(config, info)
@@ -232,7 +233,7 @@ def test_run_stopped_while_waiting_for_the_lock_skips_the_scan_and_exits_0(tmp_p
     proc = None
     try:
         info = pair.info()
-        config = write_config(tmp_path, info)
+        config = write_config(tmp_path, info, rules=str(small_rules(tmp_path)))
         with ScanLock(tmp_path / "state.sqlite"):
             proc, log = start_run(config, info)
             log.wait_for("this scan waits for it to finish")
@@ -255,7 +256,7 @@ def test_sighup_reloads_between_scans_keeps_the_old_config_when_broken_and_resch
     proc = None
     try:
         info = pair.info()
-        config = write_config(tmp_path, info, cron="0 3 * * *")
+        config = write_config(tmp_path, info, cron="0 3 * * *", rules=str(small_rules(tmp_path)))
         good = config.read_text(encoding="utf-8")
         proc, log = start_run(config, info)
         first = log.wait_for("scheduled scan ok")  # the catch-up scan

@@ -8,6 +8,7 @@ import threading
 
 from csi_coach.scan.budget import SourceBudget, source_budgets
 from csi_coach.scan.result import WriteBudget
+from support.rules import small_rules
 from support.sandbox_scan import bot_comments, scan_json, start, write_config
 
 SNOW_CAP = "# max_writes_per_run = 100        # this source's write budget"
@@ -49,7 +50,7 @@ def test_the_first_source_no_longer_starves_the_second(tmp_path):
     pair = start(30, seed=11)
     try:
         info = pair.info()
-        config = write_config(tmp_path, info, max_writes_per_run=10)
+        config = write_config(tmp_path, info, max_writes_per_run=10, rules=str(small_rules(tmp_path)))
         # The global budget alone: servicenow, scanned first, spends all of it (a dry run
         # takes from the budget like a scan, and writes nothing).
         code, alone, err = scan_json(config, info, "--dry-run")
