@@ -19,6 +19,7 @@ from csi_coach.sandbox.cli import SandboxPair
 from csi_coach.sandbox.jira.server import JiraSandbox
 from csi_coach.sandbox.servicenow.server import ServiceNowSandbox
 from support.paths import ROOT
+from support.rules import with_small_rules
 
 
 def sandboxes(*, snow: dict | None = None, jira: dict | None = None, records: int = 40) -> SandboxPair:
@@ -36,6 +37,7 @@ def config_for(folder: Path, pair: SandboxPair, *edits: tuple[str, str]) -> Path
     for old, new in edits:
         assert old in text, old
         text = text.replace(old, new, 1)
+    text = with_small_rules(text, folder)  # what is checked here is the sources, not the rules
     path = folder / "config.toml"
     path.write_text(text, encoding="utf-8")
     return path

@@ -26,6 +26,7 @@ from urllib3.exceptions import InsecureRequestWarning
 from csi_coach.commands.demo import EXAMPLE, demo_config_text
 from csi_coach.sandbox.cli import start_sandbox
 from support.paths import BOT
+from support.rules import with_small_rules
 
 RECORDS = 12
 
@@ -49,6 +50,7 @@ def write_config(folder: Path, pair, *, ca_bundle: Path | None, verify_tls: bool
         assert n == 1
         text, n = re.subn(r'(?m)^format = "plain"', 'format = "json"', text)
         assert n == 1
+    text = with_small_rules(text, folder)  # TLS is the subject, not the rules
     path = folder / "config.toml"
     path.write_text(text, encoding="utf-8")
     return path

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from support.hostile_paging import HostileServer, servicenow_hidden_pages, servicenow_same_page
 from support.paths import ROOT
+from support.rules import with_small_rules
 
 BOT = ROOT / "bot.py"
 
@@ -30,6 +31,7 @@ def write_config(folder: Path, snow_url: str, jira_url: str) -> Path:
 
     text = demo_config_text(EXAMPLE.read_text(encoding="utf-8"), snow_url=snow_url, jira_url=jira_url,
                             state_file=folder / "state.sqlite")
+    text = with_small_rules(text, folder)  # the paging is the subject, not the rules
     path = folder / "config.toml"
     path.write_text(text, encoding="utf-8")
     return path

@@ -22,6 +22,7 @@ import requests
 from csi_coach.commands.demo import EXAMPLE, demo_config_text
 from csi_coach.sandbox.cli import SandboxPair, start_sandbox
 from support.paths import ROOT
+from support.rules import with_small_rules
 
 
 @pytest.fixture
@@ -38,6 +39,7 @@ def config_for(folder: Path, pair: SandboxPair, *edits: tuple[str, str]) -> Path
     for old, new in edits:
         assert old in text, old
         text = text.replace(old, new, 1)
+    text = with_small_rules(text, folder)  # the mapping is the subject, not the rules
     path = folder / "config.toml"
     path.write_text(text, encoding="utf-8")
     return path

@@ -68,6 +68,7 @@ def test_a_real_scan_with_faults_logs_connector_retries_as_json_to_the_file_once
     from csi_coach.sandbox.cli import start_sandbox
     from csi_coach.sandbox.faults import Faults
     from support.paths import BOT
+    from support.rules import with_small_rules
 
     log = tmp_path / "logs" / "bot.log"
     with start_sandbox("127.0.0.1", 0, 0, "cloud", 30, 2, Faults(error_rate=0.3, seed=5)) as pair:
@@ -78,6 +79,7 @@ def test_a_real_scan_with_faults_logs_connector_retries_as_json_to_the_file_once
         text = re.sub(r'(?m)^format = "plain".*$', 'format = "json"', text)
         text = re.sub(r'(?m)^file = "".*$', 'file = "' + str(log) + '"', text)
         text = re.sub(r"(?m)^settle_after_seconds = 60", "settle_after_seconds = 1", text)
+        text = with_small_rules(text, tmp_path)  # the logging is the subject, not the rules
         (tmp_path / "config.toml").write_text(text)
         proc = subprocess.run([sys.executable, str(BOT), "scan", "--config", str(tmp_path / "config.toml")],
                               capture_output=True, text=True, timeout=120, cwd=tmp_path,
