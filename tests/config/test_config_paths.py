@@ -19,6 +19,7 @@ import pytest
 from csi_coach.config import load_config
 from csi_coach.errors import ConfigError
 from support.paths import ROOT
+from support.rules import with_small_rules
 
 SNOW = """\
 [sources.snow]
@@ -40,7 +41,7 @@ def write_config(tmp_path: Path, state: str | None = None, log: str | None = Non
     if log is not None:
         text += f"[logging]\nfile = {log!r}\n"
     path = tmp_path / "config.toml"
-    path.write_text(text + SNOW, encoding="utf-8")
+    path.write_text(with_small_rules(text + SNOW, tmp_path), encoding="utf-8")  # the paths are the subject
     return path
 
 

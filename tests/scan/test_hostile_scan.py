@@ -14,6 +14,7 @@ from pathlib import Path
 
 from support.hostile_server import Call, HostileServer
 from support.paths import ROOT
+from support.rules import with_small_rules
 
 NESTED = ('{"result": ' + "[" * 200_000 + "]" * 200_000 + "}").encode()
 
@@ -37,7 +38,8 @@ def test_a_source_answering_deeply_nested_json_fails_alone_and_the_scan_goes_on(
     with start_sandbox("127.0.0.1", 0, 0, "cloud", 6, 5) as pair, HostileServer(nested) as hostile:
         info = pair.info()
         config = tmp_path / "config.toml"
-        config.write_text(config_text(tmp_path / "state.sqlite", hostile.url, info["servicenow"]["url"]))
+        config.write_text(with_small_rules(config_text(tmp_path / "state.sqlite", hostile.url, info["servicenow"]["url"]),
+                                            tmp_path))
         proc = subprocess.run(
             [sys.executable, str(ROOT / "bot.py"), "scan", "--config", str(config), "--json"],
             capture_output=True, text=True, env={**os.environ, **info["env"]}, timeout=120, cwd=tmp_path,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from csi_coach.scan.locking import ScanLock
 from support.paths import ROOT
+from support.rules import with_small_rules
 
 CONFIG = """
 [state]
@@ -24,6 +25,11 @@ password_env = "CSI_TEST_PASSWORD"
 """
 
 
+def write_config(tmp_path, text):
+    """The config, on the small rule set: what these tests check is not the rules."""
+    (tmp_path / "config.toml").write_text(with_small_rules(text, tmp_path))
+
+
 def run(tmp_path, *args, env=None):
     return subprocess.run(
         [sys.executable, str(ROOT / "bot.py"), "scan", "--config", str(tmp_path / "config.toml"), *args],
@@ -32,7 +38,7 @@ def run(tmp_path, *args, env=None):
 
 
 def test_missing_secret_is_a_config_error_exit_2(tmp_path):
-    (tmp_path / "config.toml").write_text(CONFIG)
+    write_config(tmp_path, CONFIG)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CSI_TEST_")}
     proc = subprocess.run(
         [sys.executable, str(ROOT / "bot.py"), "scan", "--config", str(tmp_path / "config.toml")],
@@ -43,7 +49,7 @@ def test_missing_secret_is_a_config_error_exit_2(tmp_path):
 
 
 def test_a_second_scan_exits_with_a_clear_message_while_one_runs(tmp_path):
-    (tmp_path / "config.toml").write_text(CONFIG)
+    write_config(tmp_path, CONFIG)
     with ScanLock(tmp_path / "state" / "s.sqlite"):
         proc = run(tmp_path, env={"CSI_TEST_USER": "u", "CSI_TEST_PASSWORD": "p"})
     assert proc.returncode == 3  # busy: the other scan does the work
@@ -51,7 +57,7 @@ def test_a_second_scan_exits_with_a_clear_message_while_one_runs(tmp_path):
 
 
 def test_unreachable_source_fails_the_source_not_the_command(tmp_path):
-    (tmp_path / "config.toml").write_text(CONFIG.replace('url = "http://127.0.0.1:9"', 'url = "http://127.0.0.1:9"\ntimeout_seconds = 2'))
+    write_config(tmp_path, CONFIG.replace('url = "http://127.0.0.1:9"', 'url = "http://127.0.0.1:9"\ntimeout_seconds = 2'))
     proc = run(tmp_path, "--json", env={"CSI_TEST_USER": "u", "CSI_TEST_PASSWORD": "sekret-value"})
     assert proc.returncode == 1, proc.stderr
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -93,7 +99,7 @@ def assert_config_error_before_scan(tmp_path, proc, *words):
 
 
 def test_report_path_that_is_a_file_is_a_config_error_before_the_scan(tmp_path):
-    (tmp_path / "config.toml").write_text(CONFIG)
+    write_config(tmp_path, CONFIG)
     (tmp_path / "taken").write_text("not a folder")
     proc = run(tmp_path, "--report", "taken", env=ENV)
     assert_config_error_before_scan(tmp_path, proc, "--report", "taken", "is a file, not a folder",
@@ -101,7 +107,7 @@ def test_report_path_that_is_a_file_is_a_config_error_before_the_scan(tmp_path):
 
 
 def test_report_under_a_file_or_in_an_unwritable_folder_is_a_config_error(tmp_path):
-    (tmp_path / "config.toml").write_text(CONFIG)
+    write_config(tmp_path, CONFIG)
     (tmp_path / "taken").write_text("not a folder")
     proc = run(tmp_path, "--report", "taken/reports", env=ENV)
     assert_config_error_before_scan(tmp_path, proc, "--report", "taken/reports", "cannot be created")
@@ -133,7 +139,7 @@ def test_report_that_fails_to_write_after_the_scan_keeps_the_state_and_exits_1(t
 
     with start_sandbox("127.0.0.1", 0, 0, "cloud", 0, 1, None) as pair:  # no records: a clean scan
         info = pair.info()
-        (tmp_path / "config.toml").write_text(demo_config_text(
+        write_config(tmp_path, demo_config_text(
             EXAMPLE.read_text(), snow_url=info["servicenow"]["url"], jira_url=info["jira"]["url"],
             state_file=tmp_path / "state" / "s.sqlite"))
         ok = run(tmp_path, "--json", "--report", "full", env=info["env"])
@@ -158,21 +164,21 @@ def test_report_that_fails_to_write_after_the_scan_keeps_the_state_and_exits_1(t
 
 def test_unwritable_log_file_is_a_config_error_naming_the_file_and_key(tmp_path):
     log_file = unwritable_folder(tmp_path) / "coach.log"
-    (tmp_path / "config.toml").write_text(CONFIG + f'[logging]\nfile = "{log_file}"\n')
+    write_config(tmp_path, CONFIG + f'[logging]\nfile = "{log_file}"\n')
     proc = run(tmp_path, env=ENV)
     assert_config_error_before_scan(tmp_path, proc, str(tmp_path / "config.toml"), "[logging.file]", str(log_file))
 
 
 def test_a_missing_secret_of_a_later_source_stops_the_scan_before_the_first_source(tmp_path):
     second = CONFIG[CONFIG.index("[sources"):].replace("[sources.snow", "[sources.snow2").replace("CSI_TEST_", "CSI_TEST_TWO_")
-    (tmp_path / "config.toml").write_text(CONFIG + second)
+    write_config(tmp_path, CONFIG + second)
     proc = run(tmp_path, env=ENV)
     assert_config_error_before_scan(tmp_path, proc, "CSI_TEST_TWO_USER", "sources.snow2.auth.username_env")
 
 
 def test_a_state_file_in_an_unwritable_folder_is_a_config_error_naming_state_path(tmp_path):
     state = unwritable_folder(tmp_path) / "csi" / "s.sqlite"
-    (tmp_path / "config.toml").write_text(CONFIG.replace('path = "state/s.sqlite"', f'path = "{state}"'))
+    write_config(tmp_path, CONFIG.replace('path = "state/s.sqlite"', f'path = "{state}"'))
     proc = run(tmp_path, env=ENV)
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr and "[state.path]" in proc.stderr and str(state.parent.parent) in proc.stderr
@@ -183,7 +189,7 @@ def test_a_state_file_in_an_unwritable_folder_is_a_config_error_naming_state_pat
 
 def test_a_report_dir_from_the_config_that_cannot_be_written_names_the_config_line_and_key(tmp_path):
     locked = unwritable_folder(tmp_path)
-    (tmp_path / "config.toml").write_text(f'[report]\ndir = "{locked / "reports"}"\n' + CONFIG)
+    (tmp_path / "config.toml").write_text(f'[report]\ndir = "{locked / "reports"}"\n' + CONFIG)  # its error names line 2
     proc = run(tmp_path, env=ENV)
     assert_config_error_before_scan(tmp_path, proc, f"{tmp_path / 'config.toml'}:2 [report.dir]",
                                     str(locked / "reports"), "cannot create files")
@@ -194,7 +200,7 @@ def test_a_report_dir_from_the_config_that_cannot_be_written_names_the_config_li
 
 
 def test_scan_writes_the_report_into_the_configured_dir(tmp_path):
-    (tmp_path / "config.toml").write_text('[report]\ndir = "out/reports"\n' + CONFIG.replace(
+    write_config(tmp_path, '[report]\ndir = "out/reports"\n' + CONFIG.replace(
         'url = "http://127.0.0.1:9"', 'url = "http://127.0.0.1:9"\ntimeout_seconds = 2'))
     proc = run(tmp_path, env=ENV)
     assert proc.returncode == 1, proc.stderr  # the source cannot be read: still a report

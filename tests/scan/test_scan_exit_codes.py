@@ -16,6 +16,7 @@ import pytest
 from csi_coach.scan.locking import ScanLock
 from csi_coach.scan.state import StateStore
 from support.paths import ROOT
+from support.rules import with_small_rules
 
 CONFIG = """
 [state]
@@ -33,7 +34,7 @@ SECRETS = {"CSI_TEST_USER": "u", "CSI_TEST_PASSWORD": "p"}
 
 
 def scan(tmp_path, *args, env=None):
-    (tmp_path / "config.toml").write_text(CONFIG)
+    (tmp_path / "config.toml").write_text(with_small_rules(CONFIG, tmp_path))
     proc = subprocess.run(
         [sys.executable, str(ROOT / "bot.py"), "scan", "--config", str(tmp_path / "config.toml"), "--json", *args],
         capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env if env is not None else {**os.environ, **SECRETS},
@@ -82,7 +83,7 @@ def test_a_config_error_prints_the_summary_line_too(tmp_path):
 
 
 def test_another_scan_running_exits_3_and_says_busy(tmp_path):
-    (tmp_path / "config.toml").write_text(CONFIG)
+    (tmp_path / "config.toml").write_text(with_small_rules(CONFIG, tmp_path))
     with ScanLock(tmp_path / "state" / "s.sqlite"):
         code, summary, err = scan(tmp_path)
         text = subprocess.run(

@@ -18,6 +18,7 @@ import responses
 from csi_coach.connectors.transport import Limiters, ResilientAdapter, RetryPolicy
 from csi_coach.errors import TransientError
 from support.paths import ROOT
+from support.rules import with_small_rules
 
 BOT = ROOT / "bot.py"
 
@@ -28,7 +29,7 @@ def write_config(folder: Path, info: dict) -> Path:
     text = demo_config_text(EXAMPLE.read_text(encoding="utf-8"), snow_url=info["servicenow"]["url"],
                             jira_url=info["jira"]["url"], state_file=folder / "state.sqlite")
     path = folder / "config.toml"
-    path.write_text(text, encoding="utf-8")
+    path.write_text(with_small_rules(text, folder), encoding="utf-8")  # stopping is the subject
     return path
 
 
