@@ -103,7 +103,11 @@ def cli(args: Any) -> int:
 
     def on_stop(signum: int, frame: Any) -> None:
         log.info("received %s: stopping after the record in hand", signal.Signals(signum).name)
-        sched.shutdown()
+        # Not in the handler itself: it runs between two steps of the main thread, which
+        # may be inside the scheduler's wake-up event holding that event's lock (a plain
+        # lock), and shutting down sets the event: the main thread would wait for itself
+        # for ever. A thread of its own takes the locks as any other thread does.
+        threading.Thread(target=sched.shutdown, name="csi-coach-stop", daemon=True).start()
 
     def reload() -> None:
         if job.reload("reloading on SIGHUP"):
