@@ -25,6 +25,7 @@ from csi_coach.rules.kinds.base import NO, BuildContext, Match, in_scope, make_e
 from csi_coach.rules.literals import gate
 from csi_coach.rules.lowered import lowered_twin, plain
 from csi_coach.rules.patterns import EXPECTED, LinearPattern, compile_linear, refusal
+from csi_coach.rules.starts import guarded
 
 PARAMS = {
     "pattern": P.REGEX,
@@ -48,6 +49,9 @@ class RegexCondition:
     gate: Callable[[str], bool] | None = field(default=None, compare=False, repr=False)
     # The same pattern without ignore-case, run over lower-cased text: see lowered.
     twin: re.Pattern | None = field(default=None, compare=False, repr=False)
+    # The pattern that is run: ``regex`` with a lookahead of the characters a match can
+    # start with (rules.starts), the same matches sooner; None for an admin's pattern.
+    fast: re.Pattern | None = field(default=None, compare=False, repr=False)
 
     def evaluate(self, ctx, scope=None) -> Match:
         fields = in_scope(self.fields, scope)
@@ -77,7 +81,7 @@ class RegexCondition:
             return ()
         if isinstance(self.regex, LinearPattern):
             return self._linear_field(ctx, f, text, self.regex)
-        rx, subject = self.regex, text
+        rx, subject = self.fast or self.regex, text
         if self.twin is not None and plain(text):
             # Case ignored: the same spans from the case-sensitive twin over the lower-cased
             # field, which is made once per record (rules.lowered).
@@ -128,7 +132,9 @@ def build(b: BuildContext) -> RegexCondition:
     fields = tuple(p["fields"])
     if pattern in b.vetted_patterns:
         regex = re.compile(pattern, re.IGNORECASE if ignore_case else 0)
-        return RegexCondition(regex, fields, p["negation"], p["max_evidence"], gate=gate(regex), twin=lowered_twin(regex))
+        twin = lowered_twin(regex)
+        return RegexCondition(regex, fields, p["negation"], p["max_evidence"], gate=gate(regex),
+                              twin=None if twin is None else guarded(twin), fast=guarded(regex))
     refused = refusal(pattern)
     if refused is not None:
         b.origins.fail(f"{b.key}.pattern", refused.message, got=pattern,

@@ -48,7 +48,7 @@ def test_a_process_measure_tied_to_the_providers_own_ends_is_still_flagged(rs, g
 
 @pytest.mark.parametrize("description", [
     "If we reconcile the files within 2 days instead of 10, then contributions are invested sooner.",
-    "Target: app store rating for the e-edition from 2.8 to 4.2 by the spring drive.",
+    "Target: the e-edition's launch score from 2.8 to 4.2 by the spring drive.",
 ])
 def test_an_intended_change_without_value_or_process_words_is_unsure_not_no_goal(rs, description):
     assert judge(rs, description=description).category is Category.UNSURE
