@@ -214,16 +214,22 @@ class Scanner:
         # word character, but drops the word-end boundaries before the alternation is
         # tried: the pass takes about a fifth less time.
         lead = r"\b(?=\w)" if all(_WORD.match(a) for a in trie.children) else r"\b"
-        pattern = lead + r"(?:" + body + r")(?!\w)"
-        self.regex = re.compile(pattern) if body else None
-        # The twins are compiled even without a body (the pattern is valid, just never
-        # used): scan() returns before it needs them when there is no regex.
-        self._regex_ci = re.compile(pattern, re.IGNORECASE)
-        self._split = re.compile("(" + pattern + ")").split
-        self._split_ci = re.compile("(" + pattern + ")", re.IGNORECASE).split
+        # One capturing group, for split() (scan) and search() (_rescan) alike: the
+        # pattern is large, and each compile of it costs over a tenth of a second.
+        self._pattern = "(" + lead + r"(?:" + body + r")(?!\w))"
+        self.regex = re.compile(self._pattern) if body else None
+        self._regex_ci: re.Pattern | None = None  # see _case_folding()
         self._entries = {k: tuple(v) for k, v in self._keys.items()}
         # candidate text (lower-cased) -> confirmed (length, vocabs, cased) or None
         self._confirmed: dict[str, _Hit | None] = {}
+
+    def _case_folding(self) -> re.Pattern:
+        """The pattern ignoring case, for the rare text whose lower-casing changes its
+        length ("İ" becomes two characters): compiled when first needed."""
+        rx = self._regex_ci
+        if rx is None:
+            rx = self._regex_ci = re.compile(self._pattern, re.IGNORECASE)
+        return rx
 
     def _confirm(self, cand: str) -> _Hit | None:
         """Longest run of leading words of ``cand`` that is a term: (length, vocabs, cased)."""
@@ -257,9 +263,9 @@ class Scanner:
         if not text or self.regex is None:
             return ()
         low = text.lower()
-        rx, split = self.regex, self._split
+        rx = self.regex
         if len(low) != len(text):
-            low, rx, split = text, self._regex_ci, self._split_ci
+            low, rx = text, self._case_folding()
         # Tokens are made as the candidates are confirmed, not negated; a field with a
         # negation cue (few do) is marked again afterwards.
         tokens: list[Token] = []
@@ -270,7 +276,7 @@ class Scanner:
         lowered = rx is self.regex  # candidates are already lower case
         # split() with one capturing group gives [gap, match, gap, match, ..., gap]: the
         # same single regex pass as finditer, without a match object per candidate.
-        parts = split(low)
+        parts = rx.split(low)
         pos = len(parts[0])
         for k in range(1, len(parts), 2):
             cand = parts[k]

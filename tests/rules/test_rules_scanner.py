@@ -91,3 +91,13 @@ def test_capitalised_terms_match_only_in_capitals():
 def test_only_capitalised_words_of_a_term_are_case_sensitive():
     s = {"p": ["dispatch SLA"]}
     assert [t[0] for t in scan(s, "Dispatch SLA met; dispatch sla missed")] == ["Dispatch SLA"]
+
+
+def test_text_whose_lower_casing_changes_length_is_scanned_ignoring_case():
+    # "İ".lower() is two characters: the lower-cased text's offsets would be wrong, so
+    # such a field is matched by the case-folding pattern (compiled when first needed).
+    s = {"role": ["customer"], "process": ["customer tickets"]}
+    text = "İstanbul Customers wait; CUSTOMER tickets rose"
+    assert scan(s, text) == [("Customers", ["role"], False), ("CUSTOMER tickets", ["process"], False)]
+    tokens = Scanner(s).scan(text)
+    assert [text[t.start:t.end] for t in tokens] == ["Customers", "CUSTOMER tickets"]
