@@ -40,10 +40,32 @@ def test_a_process_measure_with_a_consequence_the_rules_cannot_place_is_unsure(r
     "Reduce P2 incidents by 30% so that we meet the OLA before the ISO audit",
     "MTTR under 4 hours so that we pass the internal audit",
     "Reduce P1 incidents by 20% and raise FCR to 75%",
+    # a consequence that only says the failure stops coming back
+    "Zero lapsed-licence tickets next season, so this doesn't keep happening",
+    # the provider's teams by name, "apps team" as much as "IT team"
+    "Automate month-end reconciliation so the apps team no longer does it by hand (2 days a month)",
 ])
 def test_a_process_measure_tied_to_the_providers_own_ends_is_still_flagged(rs, goal):
     v = judge(rs, goal=goal)
     assert v.category is Category.PROCESS_ONLY and v.flagged
+
+
+@pytest.mark.parametrize("title, description", [
+    ("KR2: Claims API inside its 28-day error budget in every window", "Objective: Meet our SLOs."),
+    ("LIMS backup and restore hardening", "## Success\n- restore test passes first time\n"
+     "- RTO 4h / RPO 1h documented and tested\n- backup job success 100% over 30 days"),
+])
+def test_reliability_engineerings_own_measures_are_process(rs, title, description):
+    assert judge(rs, title=title, description=description).category is Category.PROCESS_ONLY
+
+
+@pytest.mark.parametrize("goal", [
+    "Restore tests pass first time, so claims handlers never lose a day's case notes again",
+    "p95 latency under 300 ms so shoppers stop abandoning checkout at the payment step",
+    "Finance team closes the month in 3 days instead of 8",
+])
+def test_the_same_measures_tied_to_consumers_or_the_business_are_not_flagged(rs, goal):
+    assert judge(rs, goal=goal).value_goal is not False
 
 
 @pytest.mark.parametrize("description", [
