@@ -190,15 +190,21 @@ def backtracking_warnings(ruleset) -> list[str]:
     """WARN lines, as hints, for enabled regex rules whose pattern can cut one run of text
     into repeats in many ways (rules.backtracking). A pattern an admin writes runs on RE2,
     where that costs nothing more (rules.patterns): the hint is that a backtracking engine
-    (Python's re, most other tools) would stall on it. A shipped pattern runs on re."""
+    (Python's re, most other tools) would stall on it. A shipped pattern runs on re; the
+    tests keep every one of them clear of this (tests/rules/test_rules_patterns.py), so
+    they are not read again here (a second of parsing on each check)."""
     import re
 
     from csi_coach.rules.backtracking import nested_repeats
+    from csi_coach.rules.loader import vetted_patterns
 
     out = []
+    shipped = vetted_patterns()
     for r in ruleset.rules:
         cond = r.condition if r.kind == "regex" and r.enabled else None
-        if cond is None or not nested_repeats(cond.regex.pattern, re.IGNORECASE if cond.ignore_case else 0):
+        if cond is None or cond.regex.pattern in shipped:
+            continue
+        if not nested_repeats(cond.regex.pattern, re.IGNORECASE if cond.ignore_case else 0):
             continue
         shape = (f"rules: [rule.{r.id}] pattern '{cond.regex.pattern}' repeats a repeat or a choice that overlaps itself "
                  f"(like \"(a+)+\" or \"(a|aa)+\"): one run of text can be cut into its turns in many ways")

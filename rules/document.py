@@ -294,9 +294,27 @@ def _join_story_lines(text: str) -> str:
     return _STORY_PART.sub(" ", text) if _STORY_HINT.search(text) else text
 
 
+# The last records read, by identity: a flagged record is read by the engine, then by the
+# comment's evidence and advice (render, advice), and check-config renders one hostile
+# record of 400 KB ten times. A record is a frozen dataclass, so its reading never goes
+# stale; the input is kept beside it so that its id is not reused while cached.
+_LAST_READ: list[tuple[Record, Record]] = []
+_LAST_READ_SIZE = 4
+
+
 def read_record(record: Record) -> Record:
     """The record with its text fields read as plain text; the same object when no field
     holds markup (so a plain record costs one quick search per field)."""
+    for given, read in _LAST_READ:
+        if given is record:
+            return read
+    read = _read(record)
+    _LAST_READ.insert(0, (record, read))
+    del _LAST_READ[_LAST_READ_SIZE:]
+    return read
+
+
+def _read(record: Record) -> Record:
     changes: dict[str, Any] = {}  # field -> plain text; Any, as mypy checks **changes against every field
     for name in ("title", "description", "goal"):
         value = record.text(name)

@@ -223,8 +223,18 @@ def test_nested_repeats_are_found_in_the_parse_tree(pattern, risky):
     assert backtracking._risky(list(tree), tree.state.flags) is risky
 
 
-def test_no_shipped_pattern_repeats_a_repeat():
+def test_shipped_patterns_are_not_read_again_by_check_config():
+    # tests/rules/test_rules_patterns.py keeps every shipped pattern clear of nested
+    # repeats; check-config reads only the patterns an admin wrote.
     from csi_coach import rules
-    from csi_coach.commands.check_config import backtracking_warnings
+    from csi_coach.commands import check_config
+    from csi_coach.rules import backtracking
 
-    assert backtracking_warnings(rules.load_ruleset("default")) == []
+    asked = []
+    real = backtracking.nested_repeats
+    backtracking.nested_repeats = lambda pattern, flags=0: asked.append(pattern) or real(pattern, flags)
+    try:
+        assert check_config.backtracking_warnings(rules.load_ruleset("default")) == []
+    finally:
+        backtracking.nested_repeats = real
+    assert asked == []

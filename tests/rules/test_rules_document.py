@@ -97,3 +97,23 @@ def test_a_mail_address_in_angle_brackets_is_not_html_and_the_mail_keeps_its_tex
 def test_html_that_runs_a_pasted_mail_into_one_line_keeps_its_text():
     html = "<p>From: Ops Desk Sent: Monday To: IT Subject: tills " + "the tills froze again at lunchtime " * 6 + "</p>"
     assert "tills froze again" in plain_text(html)
+
+
+def test_a_record_read_again_is_not_parsed_again():
+    # The engine, the comment's evidence and the advice each read the same record.
+    from dataclasses import replace
+
+    from csi_coach.rules import document
+
+    rec = Record(source="s", key="k", number="n", url="", title="T", description="<p>Goal: <b>patients</b> wait less</p>")
+    first = document.read_record(rec)
+    assert first.description == "Goal: patients wait less"
+    calls = []
+    real = document._read
+    document._read = lambda r: calls.append(r) or real(r)
+    try:
+        assert document.read_record(rec) is first and calls == []
+        other = replace(rec, description="<p>Goal: staff wait less</p>")  # another object: read afresh
+        assert document.read_record(other).description == "Goal: staff wait less" and calls == [other]
+    finally:
+        document._read = real
