@@ -181,4 +181,6 @@ def test_a_cue_negates_a_match_after_few_words_however_long_they_are(ruleset, ga
     goal = "Not about " + gap + " $40k in fines"
     v = rules.evaluate(Record(source="t", key="k", number="", url="", title="Licence renewal", description="",
                               goal=goal), ruleset)
-    assert not v.value_goal and v.category.value == "process_only"
+    # Negated, the amount is no value goal; the goal names nothing else, so the bot
+    # cannot tell (not negated, it would read as value).
+    assert v.value_goal is None and v.category.value == "unsure"

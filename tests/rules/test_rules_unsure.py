@@ -72,6 +72,24 @@ def test_the_same_measures_tied_to_consumers_or_the_business_are_not_flagged(rs,
     assert judge(rs, goal=goal).value_goal is not False
 
 
+@pytest.mark.parametrize("goal", [
+    "Every sample kit arrives complete (now ~1 in 12 incomplete).",
+    "Autumn range on shelf in all 6 EU markets on launch day (1 Sept), no SKU held back.",
+])
+def test_a_measured_goal_that_names_nothing_of_the_providers_is_unsure_not_process(rs, goal):
+    assert judge(rs, goal=goal).category is Category.UNSURE
+
+
+@pytest.mark.parametrize("goal", [
+    "Expenses tool live in all 38 remaining EMEA properties by 31 March.",
+    "100% of laptops reporting encryption by Q2.",
+    "tNPS above +20 by end of H2.",
+    "Shorter nightly batch window (3 h).",
+])
+def test_a_measured_goal_on_the_providers_own_things_is_still_process(rs, goal):
+    assert judge(rs, goal=goal).category is Category.PROCESS_ONLY
+
+
 @pytest.mark.parametrize("description", [
     "If we reconcile the files within 2 days instead of 10, then contributions are invested sooner.",
     "Target: the e-edition's launch score from 2.8 to 4.2 by the spring drive.",
