@@ -8,7 +8,8 @@ turned into plain text in which:
   "## Key results", "<b>Target:</b>" all become "Expected outcomes:" ...), so the
   rules that look for a goal under a heading find it whatever the markup was;
 - a table row is one line of cells joined by " | " (a KPI table's
-  "Measure | Baseline | Target" rows stay together, one row a clause);
+  "Measure | Baseline | Target" rows stay together, one row a clause); a form laid out
+  as a table of label and value reads "Expected outcome: ...", as a form's line does;
 - list items, check boxes and quotes lose their markers but keep their lines;
 - ticket metadata lines ("Owner: ...", "Status: ..."), e-mail headers (From:,
   Sent:, To: ...), signatures, "Sent from my iPhone" and
@@ -104,7 +105,7 @@ class _HtmlText(HTMLParser):
                 self.lines.append(text)
         elif tag == "tr":
             if self.cells is not None and any(self.cells):
-                self.lines.append(" | ".join(c for c in self.cells))
+                self.lines.append(_row_text([c for c in self.cells]))
             self.cells = None
         elif tag in _HEADING_TAGS:
             text = "".join(self.line).strip()
@@ -195,7 +196,21 @@ def _table_row(line: str) -> str | None:
         return None
     cells = [c.strip() for c in re.split(r"\|\|?", s.strip("|"))]
     cells = [c for c in cells if c]
-    return " | ".join(cells) if cells else ""
+    return _row_text(cells) if cells else ""
+
+
+# A form laid out as a table of label and value ("Expected outcome | Energy team can
+# evidence the target without estimates"): the label is a heading of its value, read
+# as "Expected outcome: ...", as a form's line is. A row of figures ("Abandonment |
+# 71%") stays a row.
+_LABEL_CELL = re.compile(r"[^\W\d_][^\d\n:|]{0,38}")
+
+
+def _row_text(cells: list[str]) -> str:
+    if len(cells) == 2 and _LABEL_CELL.fullmatch(cells[0]) and len(cells[0].split()) <= 4 \
+            and len(cells[1].split()) >= 3:
+        return f"{cells[0]}: {cells[1]}"
+    return " | ".join(cells)
 
 
 def _heading(line: str) -> str | None:

@@ -117,3 +117,16 @@ def test_a_record_read_again_is_not_parsed_again():
         assert document.read_record(other).description == "Goal: staff wait less" and calls == [other]
     finally:
         document._read = real
+
+
+def test_a_form_laid_out_as_a_table_reads_its_labels_as_headings():
+    html = ("<table><tr><th>Field</th><th>Value</th></tr>"
+            "<tr><td>Target state</td><td>99.5% completeness</td></tr>"
+            "<tr><td>Expected outcome</td><td>Energy team keeps the levy discount</td></tr>"
+            "<tr><td>Abandonment</td><td>71%</td><td>60%</td></tr></table>")
+    assert plain_text(html).splitlines() == [
+        "Field | Value", "Target state | 99.5% completeness", "Expected outcome: Energy team keeps the levy discount",
+        "Abandonment | 71% | 60%"]
+    wiki = "||Item||Detail||\n|Why|each missed month triggers a service credit|\n|Measure 2|4 h|"
+    assert plain_text(wiki).splitlines() == [
+        "Item | Detail", "Why: each missed month triggers a service credit", "Measure 2 | 4 h"]
