@@ -44,6 +44,10 @@ def test_a_process_measure_with_a_consequence_the_rules_cannot_place_is_unsure(r
     "Zero lapsed-licence tickets next season, so this doesn't keep happening",
     # the provider's teams by name, "apps team" as much as "IT team"
     "Automate month-end reconciliation so the apps team no longer does it by hand (2 days a month)",
+    # a slogan is not an effect ("the record must say what changes for the customer")
+    "Average complaint case closure down from 9 days to 5 so our customers get a better service.",
+    # a minor non-conformity is not a person
+    "Pass the September surveillance audit with zero major NCs and all 6 minors closed.",
     # a team on its own is the writer's own
     "Quote sent within 1 hour of enquiry, so the team doesn't have to chase and build quotes by hand",
 ])
@@ -67,6 +71,7 @@ def test_reliability_engineerings_and_device_managements_own_measures_are_proces
     "Restore tests pass first time, so claims handlers never lose a day's case notes again",
     "p95 latency under 300 ms so shoppers stop abandoning checkout at the payment step",
     "Finance team closes the month in 3 days instead of 8",
+    "Complaint cases closed in 5 days, so customers get their refund before the next bill",
 ])
 def test_the_same_measures_tied_to_consumers_or_the_business_are_not_flagged(rs, goal):
     assert judge(rs, goal=goal).value_goal is not False
