@@ -144,7 +144,17 @@ def _html_to_text(text: str) -> str:
 _WIKI_HEADING = re.compile(r"^\s*h[1-6]\.\s*(.*)")
 _MD_HEADING = re.compile(r"^\s*#{1,6}\s+(.*)")
 _BOLD_HEADING = re.compile(r"^\s*(?:\*\*|\*|__)([^*_\n]{2,60}?)(?::)?(?:\*\*|\*|__)\s*:?\s*$")
-_WIKI_MACRO = re.compile(r"\{(?:quote|panel|code|noformat|color|info|note|tip|warning|expand)(?::[^}]*)?\}")
+_WIKI_MACRO = re.compile(r"\{(?:quote|panel|code|noformat|color|info|note|tip|warning|expand)(?::([^}]*))?\}")
+# A panel's title heads what is in it: "{panel:title=Benefit}Operators re-route..."
+# reads "Benefit: Operators re-route...", as a form's labelled line does.
+_MACRO_TITLE = re.compile(r"(?:^|\|)\s*title\s*=\s*([^|}]{1,60})")
+
+
+def _macro_text(m: re.Match) -> str:
+    title = _MACRO_TITLE.search(m.group(1) or "")
+    if title is None or not title.group(1).strip():
+        return ""
+    return title.group(1).strip().rstrip(":") + ": "
 _WIKI_LINK = re.compile(r"\[([^|\]\n]{1,200})\|[^\]\n]{1,500}\]")
 _WIKI_MENTION = re.compile(r"\[~([^\]\n]{1,100})\]")
 _MD_LINK = re.compile(r"\[([^\]\n]{1,200})\]\([^)\n]{1,500}\)")
@@ -246,7 +256,7 @@ def _lines_to_text(text: str) -> str:
         if _MAIL_CLOSING.match(line):
             signature = _SIGNATURE_LINES
             continue
-        line = _WIKI_MACRO.sub("", line)
+        line = _WIKI_MACRO.sub(_macro_text, line)
         if not line.strip():
             continue
         heading = _heading(line)

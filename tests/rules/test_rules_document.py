@@ -130,3 +130,11 @@ def test_a_form_laid_out_as_a_table_reads_its_labels_as_headings():
     wiki = "||Item||Detail||\n|Why|each missed month triggers a service credit|\n|Measure 2|4 h|"
     assert plain_text(wiki).splitlines() == [
         "Item | Detail", "Why: each missed month triggers a service credit", "Measure 2 | 4 h"]
+
+
+def test_a_wiki_panels_title_heads_what_is_in_it():
+    text = ("h2. Problem\nOverruns reach the feeds late.\n{panel:title=Benefit}Freight operators re-route instead of "
+            "queueing.{panel}\n{info:title=Impact|icon=false}\nStores lose sales{info}\n{panel}no title{panel}")
+    assert plain_text(text).splitlines() == [
+        "Problem:", "Overruns reach the feeds late.", "Benefit: Freight operators re-route instead of queueing.",
+        "Impact:", "Stores lose sales", "no title"]

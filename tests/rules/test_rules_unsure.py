@@ -48,6 +48,8 @@ def test_a_process_measure_with_a_consequence_the_rules_cannot_place_is_unsure(r
     "Average complaint case closure down from 9 days to 5 so our customers get a better service.",
     # a minor non-conformity is not a person
     "Pass the September surveillance audit with zero major NCs and all 6 minors closed.",
+    # manual fixing by the provider's own support team
+    "Less manual fixing of rejected messages for the integration support team (approx 25 hrs/wk).",
     # a team on its own is the writer's own
     "Quote sent within 1 hour of enquiry, so the team doesn't have to chase and build quotes by hand",
 ])
