@@ -27,6 +27,9 @@ def judge(rs, **fields):
 @pytest.mark.parametrize("goal", [
     "Restore time under 20 min so the night orders still reach the ovens by 4 am",
     "MTTA under 5 min on storage alerts, so the nightly consolidation finishes before the 7am finance pack",
+    # a purpose or a result after a comma, and a page of the product (not a pager's)
+    "Quotes sent within 24h of the survey, to get survey-to-booking conversion to 35%.",
+    "Mobile product-page load p95 under 2.5 s (from 4.8 s), bringing product-page bounce down 10%",
 ])
 def test_a_process_measure_with_a_consequence_the_rules_cannot_place_is_unsure(rs, goal):
     v = judge(rs, goal=goal)
@@ -50,6 +53,8 @@ def test_a_process_measure_with_a_consequence_the_rules_cannot_place_is_unsure(r
     "Pass the September surveillance audit with zero major NCs and all 6 minors closed.",
     # manual fixing by the provider's own support team
     "Less manual fixing of rejected messages for the integration support team (approx 25 hrs/wk).",
+    # the provider's pager
+    "Cut out-of-hours alerts by 60% so the on-call engineer is not paged at 3am for disk space",
     # a team on its own is the writer's own
     "Quote sent within 1 hour of enquiry, so the team doesn't have to chase and build quotes by hand",
 ])
