@@ -63,6 +63,16 @@ def test_a_process_measure_tied_to_the_providers_own_ends_is_still_flagged(rs, g
     assert v.category is Category.PROCESS_ONLY and v.flagged
 
 
+def test_a_description_that_opens_with_the_link_goes_on_from_the_titles_change(rs):
+    v = judge(rs, title="KR: hot-food tills back within 15 min of a failure at lunch peak",
+              description="So coach parties aren't sent away unfed. Now ~50 min avg.")
+    assert v.category is Category.UNSURE
+    # Without a change in the title, the "so" explains a problem: still coached.
+    v = judge(rs, title="Hot-food till failures at lunch peak",
+              description="So coach parties aren't sent away unfed. Now ~50 min avg.")
+    assert v.flagged
+
+
 @pytest.mark.parametrize("title, description", [
     ("KR2: Claims API inside its 28-day error budget in every window", "Objective: Meet our SLOs."),
     ("LIMS backup and restore hardening", "## Success\n- restore test passes first time\n"
