@@ -63,6 +63,13 @@ def test_a_process_measure_tied_to_the_providers_own_ends_is_still_flagged(rs, g
     assert v.category is Category.PROCESS_ONLY and v.flagged
 
 
+def test_an_objective_that_is_a_slogan_leaves_its_process_key_results_coached(rs):
+    v = judge(rs, title="Q4 KRs - candidate support",
+              description="h3. Objective: Slick candidate support\n||KR||Baseline||Target||\n"
+                          "|Tickets resolved in 1 business day|71%|95%|\n|Chatbot deflection|8%|30%|")
+    assert v.category is Category.PROCESS_ONLY
+
+
 def test_a_description_that_opens_with_the_link_goes_on_from_the_titles_change(rs):
     v = judge(rs, title="KR: hot-food tills back within 15 min of a failure at lunch peak",
               description="So coach parties aren't sent away unfed. Now ~50 min avg.")
