@@ -127,6 +127,23 @@ def test_an_intended_change_without_value_or_process_words_is_unsure_not_no_goal
     assert judge(rs, description=description).category is Category.UNSURE
 
 
+@pytest.mark.parametrize("fields", [
+    {"title": "Pillar 2: Digital excellence across every touchpoint"},
+    {"title": "Pillar 4: Technology that moves with us"},
+    {"title": "Elevate the client reporting experience", "goal": "Best-in-class client experience."},
+])
+def test_a_slogan_is_no_goal(rs, fields):
+    assert judge(rs, **fields).category is Category.NO_GOAL
+
+
+@pytest.mark.parametrize("fields", [
+    {"title": "Pillar 3: Technology costs down 20% by 2026"},
+    {"title": "Pillar 2: Customers know their delivery week at the point of order"},
+])
+def test_a_plans_labelled_statement_is_not_no_goal(rs, fields):
+    assert judge(rs, **fields).category is not Category.NO_GOAL
+
+
 @pytest.mark.parametrize("description", ["Review the change process by March.", "Improve monitoring.",
                                          "Upgrade the CMDB to the new release."])
 def test_an_activity_is_still_no_goal(rs, description):
