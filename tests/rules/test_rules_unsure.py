@@ -49,6 +49,7 @@ def test_a_process_measure_with_a_consequence_the_rules_cannot_place_is_unsure(r
     "Automate month-end reconciliation so the apps team no longer does it by hand (2 days a month)",
     # a slogan is not an effect ("the record must say what changes for the customer")
     "Average complaint case closure down from 9 days to 5 so our customers get a better service.",
+    "Improve the customer experience by cutting bake planning app tickets to under 30 a month.",
     # a minor non-conformity is not a person
     "Pass the September surveillance audit with zero major NCs and all 6 minors closed.",
     # manual fixing by the provider's own support team
@@ -96,6 +97,7 @@ def test_reliability_engineerings_and_device_managements_own_measures_are_proces
     "p95 latency under 300 ms so shoppers stop abandoning checkout at the payment step",
     "Finance team closes the month in 3 days instead of 8",
     "Complaint cases closed in 5 days, so customers get their refund before the next bill",
+    "Improve the patient experience: patients wait under 10 minutes at check-in",
 ])
 def test_the_same_measures_tied_to_consumers_or_the_business_are_not_flagged(rs, goal):
     assert judge(rs, goal=goal).value_goal is not False
