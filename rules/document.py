@@ -219,7 +219,11 @@ _LABEL_CELL = re.compile(r"[^\W\d_][^\d\n:|]{0,38}")
 def _row_text(cells: list[str]) -> str:
     if len(cells) == 2 and _LABEL_CELL.fullmatch(cells[0]) and len(cells[0].split()) <= 4 \
             and len(cells[1].split()) >= 3:
-        return f"{cells[0]}: {cells[1]}"
+        labelled = f"{cells[0]}: {cells[1]}"
+        # Not where the label would read as a mail header or ticket metadata ("To",
+        # "Status", "Owner"): such a line is dropped, and a row's text is never lost.
+        if not _DROP_LINE.match(labelled):
+            return labelled
     return " | ".join(cells)
 
 

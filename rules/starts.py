@@ -141,7 +141,7 @@ def _class(items: list, ic: bool) -> set:
             lo, hi = av
             out |= _with_case({chr(c) for c in range(lo, min(hi, 127) + 1)}, ic)
             if hi > 127:
-                out.add(_NON_ASCII)
+                out |= _with_case({_NON_ASCII}, ic)
         elif op is _C.CATEGORY:
             name = str(av).replace("UNI_", "")
             if name not in _CATEGORIES:
@@ -153,13 +153,23 @@ def _class(items: list, ic: bool) -> set:
     return out
 
 
+_ASCII_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
 def _with_case(chars: set, ic: bool) -> set:
+    """``chars`` (one-character strings, or _NON_ASCII for any past ASCII) as the
+    characters they match, ignoring case when ``ic``."""
     if not ic:
-        return {c if c.isascii() else _NON_ASCII for c in chars}
+        return {c if c is _NON_ASCII or c.isascii() else _NON_ASCII for c in chars}
     out: set = set()
     for c in chars:
-        for v in (c, c.lower(), c.upper()):
-            out.add(v if v.isascii() else _NON_ASCII)
-    if any(c.isalpha() for c in chars):
-        out.add(_NON_ASCII)  # "ſ", "K" (Kelvin), dotted and dotless "i" fold to ASCII letters
+        if c is _NON_ASCII or not c.isascii():
+            # Ignoring case, a character past ASCII may match an ASCII letter (Kelvin's
+            # "K" matches "k" and "K", "ſ" matches "s"): every letter, to be safe.
+            out |= _ASCII_LETTERS
+            out.add(_NON_ASCII)
+            continue
+        out.update((c, c.lower(), c.upper()))
+        if c.isalpha():
+            out.add(_NON_ASCII)  # "ſ", "K" (Kelvin), dotted and dotless "i" fold to ASCII letters
     return out

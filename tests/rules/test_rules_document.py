@@ -138,3 +138,12 @@ def test_a_wiki_panels_title_heads_what_is_in_it():
     assert plain_text(text).splitlines() == [
         "Problem:", "Overruns reach the feeds late.", "Benefit: Freight operators re-route instead of queueing.",
         "Impact:", "Stores lose sales", "no title"]
+
+
+def test_a_table_row_whose_label_reads_as_a_header_keeps_its_text():
+    # "To: ..." or "Status: ..." is dropped as a mail header or ticket metadata: such a
+    # row stays a row of cells, never lost.
+    html = ("<table><tr><td>To</td><td>cut failed claims for members by 20%</td></tr>"
+            "<tr><td>Status</td><td>waiting on the vendor for a fix</td></tr></table>")
+    assert plain_text(html).splitlines() == ["To | cut failed claims for members by 20%",
+                                             "Status | waiting on the vendor for a fix"]

@@ -83,3 +83,25 @@ def test_guarded_patterns_keep_flags_groups_and_spans(pattern, flags, text, span
 def test_patterns_that_gain_nothing_or_cannot_be_read_are_left_as_they_are(pattern):
     rx = re.compile(pattern)
     assert guarded(rx) is rx
+
+
+def test_made_up_patterns_with_inline_flags_and_letters_past_ascii_find_the_same_spans():
+    # Inside "(?i:...)" a letter past ASCII may match an ASCII one (Kelvin's sign matches
+    # "k" and "K", the long s "s"), and the other way round: the lookahead must keep them.
+    rng = random.Random(7)
+    atoms = ["\u212a", "\u017f", "\u0130", "\u0131", "k", "K", "s", "i", "I", "\u00e9", "[\u2120-\u2130]", "[a-c]",
+             "\\d", "x", "-", "%", "\\s"]
+    texts = ["".join(rng.choice(["K", "k", "\u212a", "s", "S", "\u017f", "i", "I", "\u0130", "\u0131", "\u00e9",
+                                 "\u00c9", "x", "5", " ", "-", "%", "b", "\u2126"]) for _ in range(rng.randint(1, 12)))
+             for _ in range(300)]
+    checked = 0
+    for _ in range(400):
+        body = "|".join("".join(rng.choice(atoms) for _ in range(rng.randint(1, 3))) for _ in range(rng.randint(1, 3)))
+        for pattern, flags in ((rf"\b(?i:{body})b?", 0), (rf"\b(?:{body})", re.IGNORECASE), (rf"(?<!x)(?:{body})", 0),
+                               (rf"\b(?-i:{body})|(?i:k\d)", re.IGNORECASE)):
+            rx = re.compile(pattern, flags)
+            fast = guarded(rx)
+            checked += fast is not rx
+            for text in texts:
+                assert _spans(fast, text) == _spans(rx, text), (pattern, flags, text)
+    assert checked > 100  # the lookahead was in front of many of them

@@ -50,8 +50,6 @@ def test_a_process_measure_with_a_consequence_the_rules_cannot_place_is_unsure(r
     # a slogan is not an effect ("the record must say what changes for the customer")
     "Average complaint case closure down from 9 days to 5 so our customers get a better service.",
     "Improve the customer experience by cutting bake planning app tickets to under 30 a month.",
-    # a minor non-conformity is not a person
-    "Pass the September surveillance audit with zero major NCs and all 6 minors closed.",
     # manual fixing by the provider's own support team
     "Less manual fixing of rejected messages for the integration support team (approx 25 hrs/wk).",
     # the provider's pager
@@ -92,15 +90,15 @@ def test_reliability_engineerings_and_device_managements_own_measures_are_proces
     assert judge(rs, title=title, description=description).category is Category.PROCESS_ONLY
 
 
-@pytest.mark.parametrize("goal", [
-    "Restore tests pass first time, so claims handlers never lose a day's case notes again",
-    "p95 latency under 300 ms so shoppers stop abandoning checkout at the payment step",
-    "Finance team closes the month in 3 days instead of 8",
-    "Complaint cases closed in 5 days, so customers get their refund before the next bill",
-    "Improve the patient experience: patients wait under 10 minutes at check-in",
+@pytest.mark.parametrize("goal, category", [
+    ("Restore tests pass first time, so claims handlers never lose a day's case notes again", Category.LINKED),
+    ("p95 latency under 300 ms so shoppers stop abandoning checkout at the payment step", Category.LINKED),
+    ("Finance team closes the month in 3 days instead of 8", Category.VALUE),
+    ("Complaint cases closed in 5 days, so customers get their refund before the next bill", Category.LINKED),
+    ("Improve the patient experience: patients wait under 10 minutes at check-in", Category.VALUE),
 ])
-def test_the_same_measures_tied_to_consumers_or_the_business_are_not_flagged(rs, goal):
-    assert judge(rs, goal=goal).value_goal is not False
+def test_the_same_measures_tied_to_consumers_or_the_business_are_value(rs, goal, category):
+    assert judge(rs, goal=goal).category is category
 
 
 @pytest.mark.parametrize("goal", [
@@ -129,6 +127,14 @@ def test_an_intended_change_without_value_or_process_words_is_unsure_not_no_goal
     assert judge(rs, description=description).category is Category.UNSURE
 
 
+def test_a_target_on_the_services_own_rating_is_value():
+    # Read as unsure until the target's phrase was matched on its own ([rule.target-phrase]
+    # inside [rule.stated-target]): the rating is the service's use ([rule.service-use]).
+    v = judge(rules.load_ruleset("default"),
+              description="Target: app store rating for the e-edition from 2.8 to 4.2 by the spring drive.")
+    assert v.category is Category.VALUE
+
+
 @pytest.mark.parametrize("fields", [
     {"title": "Pillar 2: Digital excellence across every touchpoint"},
     {"title": "Pillar 4: Technology that moves with us"},
@@ -138,12 +144,12 @@ def test_a_slogan_is_no_goal(rs, fields):
     assert judge(rs, **fields).category is Category.NO_GOAL
 
 
-@pytest.mark.parametrize("fields", [
-    {"title": "Pillar 3: Technology costs down 20% by 2026"},
-    {"title": "Pillar 2: Customers know their delivery week at the point of order"},
+@pytest.mark.parametrize("fields, category", [
+    ({"title": "Pillar 3: Technology costs down 20% by 2026"}, Category.UNSURE),
+    ({"title": "Pillar 2: Customers know their delivery week at the point of order"}, Category.VALUE),
 ])
-def test_a_plans_labelled_statement_is_not_no_goal(rs, fields):
-    assert judge(rs, **fields).category is not Category.NO_GOAL
+def test_a_plans_labelled_statement_is_not_no_goal(rs, fields, category):
+    assert judge(rs, **fields).category is category
 
 
 @pytest.mark.parametrize("description", ["Review the change process by March.", "Improve monitoring.",
