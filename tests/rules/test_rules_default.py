@@ -165,3 +165,22 @@ def test_a_goal_field_that_points_elsewhere_is_read_as_no_goal_field(rs, placeho
 def test_a_goal_that_only_starts_like_a_pointer_is_a_goal(rs, goal):
     ctx = rules.engine.Context(Record(source="t", key="k", number="", url="", title="", description="", goal=goal), rs)
     assert ctx.holds("has-goal-field")
+
+
+def test_no_other_vocabulary_claims_a_consumers_name(rs):
+    # A term claims its inflections ("accounts" would claim "accountants", "supported"
+    # "supporters"), and the longest term wins: a provider-side term added carelessly
+    # can take a consumer's name from the consumer vocabularies without any rule test
+    # noticing. Every consumer role, and common people named by what they do, must
+    # still scan as people.
+    import tomllib
+
+    roles = tomllib.loads((ROOT / "rules" / "default.toml").read_text(encoding="utf-8"))["vocab"]["consumer_role"]["terms"]
+    doers = ["supporters", "accountants", "surveyors", "builders", "callers", "viewers", "drivers", "riders",
+             "sellers", "buyers", "renters", "borrowers", "lenders", "investors", "donors", "visitors", "vendors",
+             "minors", "growers", "farmers", "dealers", "retailers", "hauliers", "operators", "inspectors",
+             "adjusters", "volunteers", "trainees", "claimants", "subscribers", "listeners", "readers", "players"]
+    people = {"consumer_role", "agent_noun"}
+    lost = [w for w in [*roles, *doers]
+            if not (tokens := rs.scanner.scan(w)) or tokens[0].text.lower() != w.lower() or not tokens[0].vocabs & people]
+    assert lost == []
