@@ -126,14 +126,20 @@ def _seq(items: list, ic: bool) -> Need:
     return best
 
 
+def group_ignores_case(add: int, rem: int, ic: bool) -> bool:
+    """Whether a group's contents ignore case: its own flags ("(?i:...)", "(?-i:...)",
+    the ``add`` and ``rem`` of a SUBPATTERN in re's parse tree) over the enclosing ``ic``."""
+    if add & re.IGNORECASE:
+        return True
+    if rem & re.IGNORECASE:
+        return False
+    return ic
+
+
 def _item(op, av, ic: bool) -> Need:
     if op is _C.SUBPATTERN:
         _group, add, rem, p = av
-        if add & re.IGNORECASE:
-            ic = True
-        if rem & re.IGNORECASE:
-            ic = False
-        return _seq(list(p), ic)
+        return _seq(list(p), group_ignores_case(add, rem, ic))
     if op is _C.ATOMIC_GROUP:
         return _seq(list(av), ic)
     if op is _C.BRANCH:

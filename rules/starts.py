@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 
+from csi_coach.rules.literals import group_ignores_case
+
 try:  # the parser behind re.compile; private, so its absence only costs speed
     from re import _constants as _C  # type: ignore[attr-defined]  # private, not in typeshed's re
     from re import _parser as _P  # type: ignore[attr-defined]  # private, not in typeshed's re
@@ -101,11 +103,7 @@ def _first_of(op, av, ic: bool) -> tuple[set, bool]:
         return _class(av, ic), False
     if op is _C.SUBPATTERN:
         _group, add, rem, p = av
-        if add & re.IGNORECASE:
-            ic = True
-        if rem & re.IGNORECASE:
-            ic = False
-        return _first(list(p), ic)
+        return _first(list(p), group_ignores_case(add, rem, ic))
     if op is _C.ATOMIC_GROUP:
         return _first(list(av), ic)
     if op is _C.BRANCH:
