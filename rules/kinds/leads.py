@@ -29,7 +29,7 @@ from csi_coach.rules.window import keep
 # Each clause pattern starts with a lookahead for the characters a match can start with:
 # the same matches, but the regex engine skips every other position at once (half the time).
 _OPENERS = {
-    "clause": re.compile(r"(?=[.:,;!?\n\u2013\u2014(*#sbtawuioSBTAWUIO])(?:(?<!\d)[.:,](?!\d)|[;!?\n\u2013\u2014(*#]|\b(?:so|that|because|and|when|where|while|which|then|whereas|before|after|until|unless|if|once|whenever)\b)", re.IGNORECASE),
+    "clause": re.compile(r"(?=[.:,;!?\n\u2013\u2014(*#sbtawuioSBTAWUIO])(?:(?<!\d)[.:,](?!\d)|(?<=\d):(?=[ \t])|[;!?\n\u2013\u2014(*#]|\b(?:so|that|because|and|when|where|while|which|then|whereas|before|after|until|unless|if|once|whenever)\b)", re.IGNORECASE),
     "sentence": re.compile(r"(?=[.!?\n])(?:[.!?](?:\s|$)|\n)"),
 }
 _SHORT = re.compile(r"(?=[.:,;!?\n\u2013\u2014()bswaBSWA])(?:(?<!\d)[.:,](?!\d)|[;!?\n\u2013\u2014()]|\b(?:but|so|because|which|while|when|and)\b)", re.IGNORECASE)
