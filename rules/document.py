@@ -241,9 +241,44 @@ def _heading(line: str) -> str | None:
     return None
 
 
+# A mail's sign-off without a closing line: after the last blank line, a name and a job
+# title ("Megan" / "Box Office Manager", "J. Brandt", "Ops Control Duty Manager"). Each
+# line is a few words that start with a capital (or join them: "Head of Guest
+# Experience"), none ending a sentence, and is a name (three words at most) or holds a
+# job's word; "Customers Wait Too Long" is text. Read as text, "Box Office Manager"
+# would be an office named as the subject of a clause.
+_SIGN_OFF_LINE = re.compile(r"[A-Z][\w'\u2019.-]*(?:[ \t]+(?:[A-Z][\w'\u2019.-]*|of|and|for|the|&|[-\u2013|]))*")
+_SIGN_OFF_ROLE = re.compile(r"\b(?:manager|head|lead|leader|director|officer|coordinator|supervisor|administrator|"
+                            r"analyst|engineer|owner|partner|assistant|executive|controller|chief|president|"
+                            r"(?-i:[A-Z]{2,4})|team|desk|operations|ops)\b", re.IGNORECASE)
+_SIGN_OFF_LINES = 3
+_SIGN_OFF_MAX_WORDS = 6
+
+
+def _drop_sign_off(out: list[str]) -> None:
+    """Drop the sign-off that ends a mail (see _SIGN_OFF_LINE), in place."""
+    end = len(out)
+    while end and not out[end - 1].strip():
+        end -= 1
+    start = end
+    while start and out[start - 1].strip():
+        start -= 1
+    block = out[start:end]
+    if not block or len(block) > _SIGN_OFF_LINES or not any(line.strip() for line in out[:start]):
+        return  # more than a sign-off, or the mail's only paragraph
+    for line in block:
+        line = line.strip()
+        words = len(line.split())
+        if words > _SIGN_OFF_MAX_WORDS or not _SIGN_OFF_LINE.fullmatch(line) \
+                or (words > 3 and not _SIGN_OFF_ROLE.search(line)):
+            return
+    del out[start:]
+
+
 def _lines_to_text(text: str) -> str:
     out: list[str] = []
     signature = 0  # lines of a signature still to drop
+    mail = False  # a mail header was read: the text may end with a sign-off
     for raw in text.split("\n"):
         line = _QUOTE_MARKER.sub("", raw).rstrip()
         if signature:
@@ -256,6 +291,7 @@ def _lines_to_text(text: str) -> str:
             out.append("")
             continue
         if _DROP_LINE.match(line) or (len(line) > 40 and _MAIL_FOOTER.search(line)):
+            mail = mail or bool(_MAIL_HEADER.match(line))
             continue
         if _MAIL_CLOSING.match(line):
             signature = _SIGNATURE_LINES
@@ -281,6 +317,8 @@ def _lines_to_text(text: str) -> str:
             line = _CODE.sub(lambda m: m.group(1) or m.group(2), line)
             line = _EMPHASIS.sub(r"\2", line)
         out.append(line)
+    if mail:
+        _drop_sign_off(out)
     return "\n".join(out)
 
 

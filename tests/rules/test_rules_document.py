@@ -46,6 +46,20 @@ def test_email_headers_signatures_and_footers_go_quoted_text_stays():
                                 "Digital: we can add a card-expiry reminder.")
 
 
+def test_a_mails_sign_off_without_a_closing_goes_and_a_title_case_sentence_stays():
+    head = "From: Box Office Manager\nTo: Service Improvement\nSubject: CSAT\n\nGoal: ticket CSAT back above 4.2.\n\n"
+    assert plain_text(head + "Megan\nBox Office Manager") == "Goal: ticket CSAT back above 4.2."
+    assert plain_text(head + "Ops Control Duty Manager\n") == "Goal: ticket CSAT back above 4.2."
+    assert plain_text(head + "R. Singh\nVP Sales") == "Goal: ticket CSAT back above 4.2."
+    # Not a sign-off: a sentence, a line of four or more words naming no job, more than
+    # three lines, or the mail's only paragraph.
+    for kept in ("Thanks for looking.", "Customers Wait Too Long", "A\nB\nC\nD"):
+        assert plain_text(head + kept).endswith(kept)
+    assert plain_text("From: A\nTo: B\n\nMegan") == "Megan"
+    # Outside a mail, a name on the last line is left alone.
+    assert plain_text("h3. Goal\nfewer adjourned hearings\n\nMegan") == "Goal:\nfewer adjourned hearings\n\nMegan"
+
+
 def test_a_line_after_a_closing_that_states_something_is_kept():
     assert plain_text("From: A\nThanks,\nGoal: no tenant waits a week") == "Goal: no tenant waits a week"
 
