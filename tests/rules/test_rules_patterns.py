@@ -192,7 +192,7 @@ def test_shipped_patterns_keep_python_re_and_are_vetted():
     assert sorted(r.id for r in regex_rules if patterns.refusal(r.condition.regex.pattern)) == [
         "arrow-target", "call-count", "causal-link", "figure", "figure-pair", "forward-link", "goal-label-line", "goal-of-four-words",
         "goal-section-statement", "line-end-target", "money", "person-who", "reason-label", "story-with-benefit",
-        "target-phrase"]
+        "target-phrase", "target-wording"]
 
 
 def test_a_shipped_pattern_copied_into_an_admin_rule_keeps_re_and_a_changed_one_goes_to_re2(tmp_path):

@@ -136,7 +136,8 @@ def test_a_slogan_is_no_goal(rs, fields):
 
 
 @pytest.mark.parametrize("fields, category", [
-    ({"title": "Pillar 3: Technology costs down 20% by 2026"}, Category.UNSURE),
+    # What the organisation pays to run IT is a cost to the business (the guide).
+    ({"title": "Pillar 3: Technology costs down 20% by 2026"}, Category.VALUE),
     ({"title": "Pillar 2: Customers know their delivery week at the point of order"}, Category.VALUE),
 ])
 def test_a_plans_labelled_statement_is_not_no_goal(rs, fields, category):
@@ -170,3 +171,15 @@ def test_classify_prints_null_value_goal_for_unsure(tmp_path):
                          timeout=60, env={"PATH": "/usr/bin:/bin", "CSI_COACH_CONFIG": "/nonexistent/config.toml"})
     line = json.loads(out.stdout)
     assert out.returncode == 0 and line["category"] == "unsure" and line["value_goal"] is None
+
+
+@pytest.mark.parametrize("title, category", [
+    # What the business pays, with its change, is the goal a title states ...
+    ("Cut the cost of three card-acquiring contracts (~£61k/yr) by moving all sites to one acquirer", Category.VALUE),
+    ("Strategic aim 2: lower the membership cost per fraud check for smaller members by 20% by 2026", Category.VALUE),
+    # ... not beside a process measure, where its words are the provider's own target.
+    ("Action: add a second on-call so we stop breaching the file delivery SLA", Category.UNSURE),
+    ("KR3 Service credits paid for downtime", Category.PROCESS_ONLY),
+])
+def test_a_title_that_changes_what_the_business_pays_names_value(rs, title, category):
+    assert judge(rs, title=title).category is category
