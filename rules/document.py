@@ -247,10 +247,12 @@ def _heading(line: str) -> str | None:
 # Experience"), none ending a sentence, and is a name (three words at most) or holds a
 # job's word; "Customers Wait Too Long" is text. Read as text, "Box Office Manager"
 # would be an office named as the subject of a clause.
-_SIGN_OFF_LINE = re.compile(r"[A-Z][\w'\u2019.-]*(?:[ \t]+(?:[A-Z][\w'\u2019.-]*|of|and|for|the|&|[-\u2013|]))*")
+_SIGN_OFF_LINE = re.compile(r"(?:[A-Z]\.|[A-Z][\w'\u2019-]*)(?:[ \t]+(?:[A-Z]\.|[A-Z][\w'\u2019-]*|of|and|for|the|&|[-\u2013|]))*")
 _SIGN_OFF_ROLE = re.compile(r"\b(?:manager|head|lead|leader|director|officer|coordinator|supervisor|administrator|"
                             r"analyst|engineer|owner|partner|assistant|executive|controller|chief|president|"
-                            r"(?-i:[A-Z]{2,4})|team|desk|operations|ops)\b", re.IGNORECASE)
+                            r"vp|cio|cto|ceo|cfo|coo|hr|it|team|desk|operations|ops)\b", re.IGNORECASE)
+# Only a mail's own headers say the text is a mail ("Date:" and "To:" open form lines too).
+_MAIL_FROM = re.compile(r"^\s*(?:From|Sent|Subject)\s*:\s", re.IGNORECASE)
 _SIGN_OFF_LINES = 3
 _SIGN_OFF_MAX_WORDS = 6
 
@@ -291,7 +293,7 @@ def _lines_to_text(text: str) -> str:
             out.append("")
             continue
         if _DROP_LINE.match(line) or (len(line) > 40 and _MAIL_FOOTER.search(line)):
-            mail = mail or bool(_MAIL_HEADER.match(line))
+            mail = mail or bool(_MAIL_FROM.match(line))
             continue
         if _MAIL_CLOSING.match(line):
             signature = _SIGNATURE_LINES

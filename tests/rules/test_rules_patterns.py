@@ -191,7 +191,7 @@ def test_shipped_patterns_keep_python_re_and_are_vetted():
     # ... and some use lookaround or possessive repeats, which RE2 has not.
     assert sorted(r.id for r in regex_rules if patterns.refusal(r.condition.regex.pattern)) == [
         "agreement-term", "arrow-target", "call-count", "causal-link", "figure", "figure-pair", "forward-link", "goal-label-line", "goal-of-four-words",
-        "goal-section-statement", "line-end-target", "money", "person-who", "reason-label", "story-with-benefit",
+        "goal-section-statement", "line-end-target", "money", "person-who", "reason-label", "stop-word", "story-with-benefit",
         "target-phrase", "target-wording"]
 
 
